@@ -1,0 +1,41 @@
+// tsvmm command-line entry: `tsvmm <command> [args]`. Each command lives in commands/<name>.ts.
+
+import { processIo, EXIT_USAGE, type CliIo, type Command } from './io.ts';
+import { TsvmmError } from '../util/result.ts';
+
+/** Commands are loaded lazily so one command's start-up cost does not tax the others. */
+const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  // cpuid: () => import('./commands/cpuid.ts'),
+};
+
+function usage(): string {
+  const lines = Object.keys(COMMANDS)
+    .sort()
+    .map((n) => `  ${n}`);
+  return ['usage: tsvmm <command> [options]', '', 'commands:', ...lines, '', 'tsvmm <command> --help for more.'].join(
+    '\n',
+  );
+}
+
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.out(usage());
+    return name ? 0 : EXIT_USAGE;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    io.err(`tsvmm: unknown command '${name}'\n${usage()}`);
+    return EXIT_USAGE;
+  }
+  try {
+    const { command } = await load();
+    return await command.run(rest, io);
+  } catch (e) {
+    if (e instanceof TsvmmError) {
+      io.err(`tsvmm ${name}: ${e.message} [${e.code}]`);
+      return 1;
+    }
+    throw e;
+  }
+}

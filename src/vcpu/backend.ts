@@ -1,0 +1,213 @@
+// The one backend interface, shaped after the KVM ioctls (Linux Documentation/virt/kvm/api.rst):
+// KVM_CREATE_VM, KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU, KVM_{GET,SET}_{REGS,SREGS,MSRS,
+// CPUID2,XCRS,FPU}, KVM_INTERRUPT, KVM_NMI, KVM_RUN. The machine cannot tell which backend it drives.
+// 64-bit values cross this interface as bigint; hot paths inside a backend never use bigint.
+
+import type { CpuidEntry } from '../arch/x86/cpuid/table.ts';
+
+export type BackendName = 'kvm' | 'interp';
+
+/** struct kvm_regs */
+export interface Regs {
+  rax: bigint;
+  rbx: bigint;
+  rcx: bigint;
+  rdx: bigint;
+  rsi: bigint;
+  rdi: bigint;
+  rsp: bigint;
+  rbp: bigint;
+  r8: bigint;
+  r9: bigint;
+  r10: bigint;
+  r11: bigint;
+  r12: bigint;
+  r13: bigint;
+  r14: bigint;
+  r15: bigint;
+  rip: bigint;
+  rflags: bigint;
+}
+
+/** struct kvm_segment (the cached, "unpacked" descriptor). */
+export interface Segment {
+  base: bigint;
+  limit: number;
+  selector: number;
+  /** descriptor type field (4 bits) */
+  type: number;
+  present: boolean;
+  dpl: number;
+  /** D/B (default operation size) */
+  db: boolean;
+  /** S (1 = code/data, 0 = system) */
+  s: boolean;
+  /** L (64-bit code segment) */
+  l: boolean;
+  /** G (granularity) */
+  g: boolean;
+  avl: boolean;
+  unusable: boolean;
+}
+
+/** struct kvm_dtable */
+export interface DescriptorTable {
+  base: bigint;
+  limit: number;
+}
+
+/** struct kvm_sregs */
+export interface Sregs {
+  cs: Segment;
+  ds: Segment;
+  es: Segment;
+  fs: Segment;
+  gs: Segment;
+  ss: Segment;
+  tr: Segment;
+  ldt: Segment;
+  gdt: DescriptorTable;
+  idt: DescriptorTable;
+  cr0: bigint;
+  cr2: bigint;
+  cr3: bigint;
+  cr4: bigint;
+  cr8: bigint;
+  efer: bigint;
+  apicBase: bigint;
+  /** pending external interrupt vector (KVM's interrupt_bitmap, reduced to one vector), or -1 */
+  pendingInterrupt: number;
+}
+
+/** struct kvm_msr_entry */
+export interface MsrEntry {
+  index: number;
+  data: bigint;
+}
+
+/** struct kvm_xcr */
+export interface Xcr {
+  xcr: number;
+  value: bigint;
+}
+
+/** struct kvm_fpu (the legacy FXSAVE image fields) */
+export interface Fpu {
+  /** 8 x87 registers, 16 bytes each (80-bit value in the low 10 bytes) */
+  fpr: Uint8Array;
+  fcw: number;
+  fsw: number;
+  /** abridged tag word, as in FXSAVE */
+  ftwx: number;
+  lastOpcode: number;
+  lastIp: bigint;
+  lastDp: bigint;
+  /** 16 XMM registers, 16 bytes each */
+  xmm: Uint8Array;
+  mxcsr: number;
+}
+
+/**
+ * VcpuExit mirrors KVM_EXIT_* one to one (the `reason` is the KVM name, lower-case, without the prefix).
+ * `io.data` and `mmio.data` are views the VMM reads (OUT / MMIO write) or fills (IN / MMIO read) before
+ * the next run(), exactly as with kvm_run's shared page. A backend may reuse one exit object per vCPU.
+ */
+export type VcpuExit =
+  | { reason: 'io'; direction: 'in' | 'out'; port: number; size: 1 | 2 | 4; count: number; data: Uint8Array }
+  | { reason: 'mmio'; physAddr: bigint; isWrite: boolean; len: number; data: Uint8Array }
+  | { reason: 'hlt' }
+  | { reason: 'shutdown'; why?: string }
+  | { reason: 'fail_entry'; hardwareEntryFailureReason: bigint; cpu: number }
+  | {
+      reason: 'internal_error';
+      /** KVM_INTERNAL_ERROR_* (1 = emulation failure) */
+      suberror: number;
+      data: bigint[];
+      /** instruction bytes, when KVM reported them (KVM_INTERNAL_ERROR_EMULATION with insn bytes) */
+      insnBytes?: Uint8Array;
+      message?: string;
+    }
+  | { reason: 'system_event'; type: number; flags: bigint[] }
+  | { reason: 'debug'; exception: number; pc: bigint; dr6: bigint; dr7: bigint }
+  /** KVM_EXIT_INTR: run() returned early (signal on KVM; instruction budget on the interpreter) */
+  | { reason: 'intr' }
+  | { reason: 'irq_window_open' }
+  | { reason: 'unknown'; hardwareExitReason: bigint };
+
+export type VcpuExitReason = VcpuExit['reason'];
+
+/** Errors of the ioctl-shaped calls: errno-like code plus, when the contract refused, its reason. */
+export class BackendError extends Error {
+  override name = 'BackendError';
+  constructor(
+    /** 'EINVAL', 'E2BIG', 'EFAULT', 'ENOTSUP', 'EBUSY', 'ENODEV' … */
+    readonly code: string,
+    message: string,
+    readonly reason?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface MemoryRegion {
+  slot: number;
+  guestPhysAddr: bigint;
+  /** host memory from Vm.allocateMemory(); size = memory.byteLength - offset unless given */
+  memory: ArrayBuffer;
+  offset?: number;
+  size?: number;
+  /** KVM_MEM_READONLY = 2 (writes exit as MMIO) */
+  readonly?: boolean;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  /** KVM_GET_SUPPORTED_CPUID: what this backend can offer a guest. */
+  supportedCpuid(): CpuidEntry[];
+  /** KVM_GET_EMULATED_CPUID */
+  emulatedCpuid(): CpuidEntry[];
+  /** KVM_GET_MSR_INDEX_LIST */
+  msrIndexList(): number[];
+  createVm(): Vm;
+}
+
+export interface Vm {
+  /** Anonymous guest memory suitable for setUserMemoryRegion (mmap'd on KVM). Zero-filled. */
+  allocateMemory(bytes: number): ArrayBuffer;
+  setUserMemoryRegion(region: MemoryRegion): void;
+  createVcpu(id: number): Vcpu;
+  destroy(): void;
+}
+
+export interface Vcpu {
+  readonly id: number;
+  /** KVM_SET_CPUID2. After the first run() only an identical table is accepted (EINVAL otherwise). */
+  setCpuid(entries: readonly CpuidEntry[]): void;
+  getCpuid(): CpuidEntry[];
+  getRegs(): Regs;
+  setRegs(regs: Regs): void;
+  getSregs(): Sregs;
+  /** KVM_SET_SREGS: invalid state → BackendError('EINVAL') and the vCPU is unchanged. */
+  setSregs(sregs: Sregs): void;
+  /** KVM_GET_MSRS: returns the entries read, stopping at the first MSR that cannot be read. */
+  getMsrs(indices: readonly number[]): MsrEntry[];
+  /** KVM_SET_MSRS (host-initiated): returns how many were set, stopping at the first refusal. */
+  setMsrs(entries: readonly MsrEntry[]): number;
+  getXcrs(): Xcr[];
+  setXcrs(xcrs: readonly Xcr[]): void;
+  getFpu(): Fpu;
+  setFpu(fpu: Fpu): void;
+  /** KVM_INTERRUPT: queue an external interrupt (userspace irqchip). */
+  injectInterrupt(vector: number): void;
+  /** KVM_NMI */
+  injectNmi(): void;
+  /** kvm_run.request_interrupt_window */
+  requestInterruptWindow(on: boolean): void;
+  /** kvm_run.ready_for_interrupt_injection */
+  readyForInterruptInjection(): boolean;
+  /** kvm_run.if_flag */
+  interruptFlag(): boolean;
+  /** KVM_RUN until the next exit. */
+  run(): VcpuExit;
+  destroy(): void;
+}
