@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages the project needs beyond Node: the guest toolchain (gcc/binutils build the
-# conformance guests), nasm (benchmark workloads) and cpuid (for `--host` dumps). Idempotent;
-# skips what is installed, and does nothing when not root or not on Debian.
+# conformance guests), nasm (benchmark workloads), cpuid (for `--host` dumps) and linux-libc-dev
+# (<linux/kvm.h>, checked against our KVM struct offset tables). Idempotent; installs only what is
+# missing, and does nothing when not root or not on Debian.
 set -euo pipefail
 need=()
-for pair in gcc:gcc ld:binutils nasm:nasm cpuid:cpuid make:make g++:g++ python3:python3; do
-  cmd=${pair%%:*} pkg=${pair#*:}
-  command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+have() { if [[ $1 == /* ]]; then [ -e "$1" ]; else command -v "$1" >/dev/null 2>&1; fi; }
+for pair in gcc:gcc ld:binutils objdump:binutils nasm:nasm cpuid:cpuid make:make g++:g++ \
+  python3:python3 /usr/include/linux/kvm.h:linux-libc-dev; do
+  have "${pair%%:*}" || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

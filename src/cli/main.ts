@@ -5,7 +5,10 @@ import { TsvmmError } from '../util/result.ts';
 
 /** Commands are loaded lazily so one command's start-up cost does not tax the others. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
-  // cpuid: () => import('./commands/cpuid.ts'),
+  contract: () => import('./commands/contract.ts'),
+  cpuid: () => import('./commands/cpuid.ts'),
+  mmu: () => import('./commands/mmu.ts'),
+  run: () => import('./commands/run.ts'),
 };
 
 function usage(): string {

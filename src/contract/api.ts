@@ -29,6 +29,9 @@ export interface WriteEffects {
   /** the value actually committed (e.g. CR0.ET forced to 1, CR0 low reserved bits dropped,
    *  EFER.LMA kept) */
   readonly value: bigint;
+  /** the EFER implied by the write when it differs from the current one: a CR0.PG change with
+   *  EFER.LME=1 sets/clears EFER.LMA (vendor set_cr0, spec §2 "Long-mode activation") */
+  readonly efer?: bigint;
 }
 
 export interface Accepted {

@@ -1,0 +1,3 @@
+// The MSR table (SDM Vol. 4; KVM PV MSRs per Documentation/virt/kvm/x86/msr.rst).
+
+export * from './table.ts';

@@ -1,0 +1,348 @@
+// The MSR table: index, name, CPUID gate, reserved bits, reset value, guest access and the value rules
+// KVM applies. Indices and layouts: Intel SDM Vol. 4 "Model-Specific Registers" (Table 2-2
+// "IA-32 Architectural MSRs"), AMD APM Vol. 2 Appendix A; KVM PV MSRs: Linux
+// Documentation/virt/kvm/x86/msr.rst. KVM's gating: shared/spec/kvm-contract.md §6 (and §3, §4.2, §7).
+//
+// Common rules, applied by src/contract/msr.ts for every row:
+//  - gate absent → guest RDMSR and WRMSR #GP; userspace may read, and write 0 (kvm_do_msr_access).
+//  - reserved bits set → #GP (guest) / failure (userspace).
+//  - 'feature' rows are immutable after the first KVM_RUN except rewriting the same value
+//    (kvm_is_immutable_feature_msr).
+
+import type { Requires } from '../registers/bits.ts';
+
+/** What a rule can ask about the guest (src/contract's GuestModel satisfies it). */
+export interface MsrView {
+  has(feature: string): boolean;
+  hasAny(req: Requires | undefined): boolean;
+  readonly amdLike: boolean;
+  readonly maxPhysAddr: number;
+  readonly mode: 'kvmExact' | 'architectural';
+}
+
+export type CanonicalRule =
+  /** non-canonical → #GP (FS/GS/KERNEL_GS_BASE, LSTAR, CSTAR, SSP MSRs) */
+  | 'gp'
+  /** silently canonicalized (SYSENTER_ESP/EIP under KVM: spec §6) */
+  | 'canonicalize';
+
+export interface MsrDef {
+  readonly index: number;
+  /** rows covering a range (x2APIC, MTRR variable/fixed) */
+  readonly count?: number;
+  readonly name: string;
+  /** CPUID feature(s) that make the MSR exist (any-of) */
+  readonly gate?: Requires;
+  /** KVM PV feature bit in CPUID.4000_0001H:EAX (KVM_FEATURE_*) that gates the MSR */
+  readonly pvGate?: number;
+  /** the MSR never exists under this mode (e.g. PKRS under kvmExact) */
+  readonly absentIn?: 'kvmExact';
+  readonly reset: bigint;
+  /** reserved bits: static or a function of the guest */
+  readonly reserved?: bigint | ((m: MsrView) => bigint);
+  /** the bits covered by `canonical` (default: all 64) */
+  readonly canonical?: CanonicalRule;
+  readonly canonicalMask?: bigint;
+  /** guest access: 'ro' → WRMSR #GP, 'wo' → RDMSR #GP */
+  readonly access: 'rw' | 'ro' | 'wo';
+  /** feature MSR: immutable after the first KVM_RUN */
+  readonly feature?: true;
+  /** extra validity: returns the reason when invalid */
+  readonly check?: (m: MsrView, value: bigint, index: number) => string | undefined;
+  /** value massaging before commit (e.g. TSC_AUX truncation on AMD) */
+  readonly adjust?: (m: MsrView, value: bigint) => bigint;
+  /** the rule handled by a dedicated contract function (EFER, XSS, APIC_BASE, VMX, FEAT_CTL, MISC_ENABLE) */
+  readonly special?: 'efer' | 'xss' | 'apic_base' | 'vmx' | 'feat_ctl' | 'misc_enable';
+  readonly doc: string;
+}
+
+export const Msr = {
+  TSC: 0x10,
+  KVM_WALL_CLOCK: 0x11,
+  KVM_SYSTEM_TIME: 0x12,
+  APIC_BASE: 0x1b,
+  FEAT_CTL: 0x3a,
+  TSC_ADJUST: 0x3b,
+  SPEC_CTRL: 0x48,
+  PRED_CMD: 0x49,
+  MTRRCAP: 0xfe,
+  ARCH_CAPABILITIES: 0x10a,
+  FLUSH_CMD: 0x10b,
+  SYSENTER_CS: 0x174,
+  SYSENTER_ESP: 0x175,
+  SYSENTER_EIP: 0x176,
+  MISC_ENABLE: 0x1a0,
+  MTRR_PHYS_BASE0: 0x200,
+  MTRR_FIX64K_00000: 0x250,
+  MTRR_FIX16K_80000: 0x258,
+  MTRR_FIX16K_A0000: 0x259,
+  MTRR_FIX4K_C0000: 0x268,
+  PAT: 0x277,
+  MTRR_DEF_TYPE: 0x2ff,
+  PERF_CAPABILITIES: 0x345,
+  VMX_BASIC: 0x480,
+  U_CET: 0x6a0,
+  S_CET: 0x6a2,
+  PL0_SSP: 0x6a4,
+  PL1_SSP: 0x6a5,
+  PL2_SSP: 0x6a6,
+  PL3_SSP: 0x6a7,
+  INT_SSP_TAB: 0x6a8,
+  TSC_DEADLINE: 0x6e0,
+  PKRS: 0x6e1,
+  X2APIC_FIRST: 0x800,
+  BNDCFGS: 0xd90,
+  XSS: 0xda0,
+  EFER: 0xc0000080,
+  STAR: 0xc0000081,
+  LSTAR: 0xc0000082,
+  CSTAR: 0xc0000083,
+  SFMASK: 0xc0000084,
+  FS_BASE: 0xc0000100,
+  GS_BASE: 0xc0000101,
+  KERNEL_GS_BASE: 0xc0000102,
+  TSC_AUX: 0xc0000103,
+  KVM_WALL_CLOCK_NEW: 0x4b564d00,
+  KVM_SYSTEM_TIME_NEW: 0x4b564d01,
+  KVM_ASYNC_PF_EN: 0x4b564d02,
+  KVM_STEAL_TIME: 0x4b564d03,
+  KVM_PV_EOI_EN: 0x4b564d04,
+  KVM_POLL_CONTROL: 0x4b564d05,
+  KVM_ASYNC_PF_INT: 0x4b564d06,
+  KVM_ASYNC_PF_ACK: 0x4b564d07,
+  KVM_MIGRATION_CONTROL: 0x4b564d08,
+} as const;
+
+/** KVM PV feature bits, CPUID.4000_0001H:EAX (include/uapi/asm/kvm_para.h) [R]. */
+export const KvmPvFeature = {
+  CLOCKSOURCE: 0,
+  NOP_IO_DELAY: 1,
+  MMU_OP: 2,
+  CLOCKSOURCE2: 3,
+  ASYNC_PF: 4,
+  STEAL_TIME: 5,
+  PV_EOI: 6,
+  PV_UNHALT: 7,
+  PV_TLB_FLUSH: 9,
+  ASYNC_PF_VMEXIT: 10,
+  PV_SEND_IPI: 11,
+  POLL_CONTROL: 12,
+  PV_SCHED_YIELD: 13,
+  ASYNC_PF_INT: 14,
+  MSI_EXT_DEST_ID: 15,
+  HC_MAP_GPA_RANGE: 16,
+  MIGRATION_CONTROL: 17,
+  CLOCKSOURCE_STABLE_BIT: 24,
+} as const;
+
+/** Memory types valid in PAT entries (SDM 3A §13.12.2 Table 13-10): UC WC WT WP WB UC-. */
+const PAT_TYPES = new Set([0, 1, 4, 5, 6, 7]);
+/** Memory types valid in MTRRs (SDM 3A §13.11.2.2): UC WC WT WP WB. */
+const MTRR_TYPES = new Set([0, 1, 4, 5, 6]);
+
+function bytesIn(value: bigint, valid: Set<number>, what: string): string | undefined {
+  for (let i = 0; i < 8; i++) {
+    const b = Number((value >> BigInt(8 * i)) & 0xffn);
+    if (!valid.has(b)) return `${what} byte ${i} = ${b} is not a valid memory type (${[...valid].join(', ')})`;
+  }
+  return undefined;
+}
+
+/** Bits MAXPHYADDR..63 of an address-carrying MSR. */
+function physHigh(m: MsrView): bigint {
+  return ((1n << 64n) - 1n) & ~((1n << BigInt(m.maxPhysAddr)) - 1n);
+}
+
+/** Canonical width for MSR values: 57 bits when the guest can use LA57, else 48 (KVM's
+ *  is_noncanonical_msr_address follows CPUID LA57, not CR4.LA57) [R]. */
+export function msrCanonicalBits(m: MsrView): number {
+  return m.has('la57') ? 57 : 48;
+}
+
+export function isCanonical(v: bigint, bits: number): boolean {
+  const top = v >> BigInt(bits - 1);
+  return top === 0n || top === (1n << BigInt(65 - bits)) - 1n;
+}
+
+export function canonicalize(v: bigint, bits: number): bigint {
+  const sign = (v >> BigInt(bits - 1)) & 1n;
+  const low = v & ((1n << BigInt(bits)) - 1n);
+  return sign ? low | (((1n << 64n) - 1n) & ~((1n << BigInt(bits)) - 1n)) : low;
+}
+
+const U_S_CET_SHSTK = 0x3n; // SH_STK_EN, WRSS_EN
+const U_S_CET_IBT = 0x3cn | (((1n << 64n) - 1n) & ~0x3ffn); // ENDBR_EN..NO_TRACK_EN, SUPPRESS, WAIT_ENDBR, bitmap base
+const U_S_CET_RESERVED = 0x3c0n; // bits 9:6
+
+export const MSR_TABLE: readonly MsrDef[] = [
+  { index: Msr.TSC, name: 'IA32_TIME_STAMP_COUNTER', gate: 'tsc', reset: 0n, access: 'rw', doc: 'SDM 4 Table 2-2 (10H)' },
+  { index: Msr.KVM_WALL_CLOCK, name: 'MSR_KVM_WALL_CLOCK', pvGate: KvmPvFeature.CLOCKSOURCE, reset: 0n, access: 'wo', doc: 'msr.rst: legacy wall clock (write-only GPA)' },
+  { index: Msr.KVM_SYSTEM_TIME, name: 'MSR_KVM_SYSTEM_TIME', pvGate: KvmPvFeature.CLOCKSOURCE, reset: 0n, access: 'rw', doc: 'msr.rst: legacy kvmclock system time (GPA | enable)' },
+  {
+    index: Msr.APIC_BASE,
+    name: 'IA32_APIC_BASE',
+    reset: 0xfee0_0900n,
+    access: 'rw',
+    special: 'apic_base',
+    reserved: (m) => physHigh(m) | 0x2ffn | (m.has('x2apic') ? 0n : 0x400n),
+    doc: 'SDM 4 Table 2-2 (1BH), SDM 3A §11.4.4; KVM kvm_apic_set_base',
+  },
+  { index: Msr.FEAT_CTL, name: 'IA32_FEATURE_CONTROL', reset: 0n, access: 'rw', special: 'feat_ctl', doc: 'SDM 4 Table 2-2 (3AH); allowed bits follow VMX/SMX/SGX/SGX_LC/LMCE' },
+  { index: Msr.TSC_ADJUST, name: 'IA32_TSC_ADJUST', gate: 'tsc_adjust', reset: 0n, access: 'rw', doc: 'SDM 4 Table 2-2 (3BH)' },
+  {
+    index: Msr.SPEC_CTRL,
+    name: 'IA32_SPEC_CTRL',
+    gate: ['spec_ctrl', 'amd_ibrs', 'amd_ssbd', 'virt_ssbd', 'amd_stibp'],
+    reset: 0n,
+    access: 'rw',
+    reserved: (m) => ~(1n | (m.hasAny(['intel_stibp', 'amd_stibp']) ? 2n : 0n) | (m.hasAny(['spec_ctrl_ssbd', 'amd_ssbd']) ? 4n : 0n)) & ((1n << 64n) - 1n),
+    doc: 'SDM 4 Table 2-2 (48H): IBRS(0), STIBP(1), SSBD(2); later bits (IPRED/RRSBA/BHI) not modelled [R]',
+  },
+  {
+    index: Msr.PRED_CMD,
+    name: 'IA32_PRED_CMD',
+    gate: ['spec_ctrl', 'amd_ibpb'],
+    reset: 0n,
+    access: 'wo',
+    reserved: ~1n & ((1n << 64n) - 1n),
+    doc: 'SDM 4 Table 2-2 (49H): write-only, IBPB(0); SBPB(7) not modelled',
+  },
+  { index: Msr.MTRRCAP, name: 'IA32_MTRRCAP', gate: 'mtrr', reset: 0x508n, access: 'ro', doc: 'SDM 4 Table 2-2 (FEH); KVM reports VCNT=8, FIX, WC (0x508)' },
+  { index: Msr.ARCH_CAPABILITIES, name: 'IA32_ARCH_CAPABILITIES', gate: 'arch_capabilities', reset: 0n, access: 'ro', feature: true, doc: 'SDM 4 Table 2-2 (10AH); read-only to the guest, set by the VMM' },
+  { index: Msr.FLUSH_CMD, name: 'IA32_FLUSH_CMD', gate: 'flush_l1d', reset: 0n, access: 'wo', reserved: ~1n & ((1n << 64n) - 1n), doc: 'SDM 4 Table 2-2 (10BH): write-only, L1D_FLUSH(0)' },
+  { index: Msr.SYSENTER_CS, name: 'IA32_SYSENTER_CS', reset: 0n, access: 'rw', doc: 'SDM 4 Table 2-2 (174H)' },
+  {
+    index: Msr.SYSENTER_ESP,
+    name: 'IA32_SYSENTER_ESP',
+    reset: 0n,
+    access: 'rw',
+    canonical: 'canonicalize',
+    adjust: (m, v) => (m.amdLike ? v & 0xffff_ffffn : v),
+    doc: 'SDM 4 Table 2-2 (175H); KVM canonicalizes silently; AMD keeps only 31:0 (msrs_test)',
+  },
+  {
+    index: Msr.SYSENTER_EIP,
+    name: 'IA32_SYSENTER_EIP',
+    reset: 0n,
+    access: 'rw',
+    canonical: 'canonicalize',
+    adjust: (m, v) => (m.amdLike ? v & 0xffff_ffffn : v),
+    doc: 'SDM 4 Table 2-2 (176H); as SYSENTER_ESP',
+  },
+  { index: Msr.MISC_ENABLE, name: 'IA32_MISC_ENABLE', reset: 0x1800n, access: 'rw', special: 'misc_enable', doc: 'SDM 4 Table 2-2 (1A0H); KVM reset = BTS_UNAVAIL|PEBS_UNAVAIL' },
+  {
+    index: Msr.MTRR_PHYS_BASE0,
+    count: 16,
+    name: 'IA32_MTRR_PHYSBASE/PHYSMASK0-7',
+    gate: 'mtrr',
+    reset: 0n,
+    access: 'rw',
+    check: (m, v, index) => {
+      if (v & physHigh(m)) return `bits at or above MAXPHYADDR ${m.maxPhysAddr} are reserved`;
+      if ((index & 1) === 0) {
+        if (v & 0xf00n) return 'PHYSBASE bits 11:8 are reserved';
+        return MTRR_TYPES.has(Number(v & 0xffn)) ? undefined : `PHYSBASE memory type ${Number(v & 0xffn)} is invalid`;
+      }
+      return v & 0x7ffn ? 'PHYSMASK bits 10:0 are reserved' : undefined;
+    },
+    doc: 'SDM 4 Table 2-2 (200H-20FH), SDM 3A §13.11.2.3: even = base (type 7:0), odd = mask (valid 11)',
+  },
+  { index: Msr.MTRR_FIX64K_00000, name: 'IA32_MTRR_FIX64K_00000', gate: 'mtrr', reset: 0n, access: 'rw', check: (_m, v) => bytesIn(v, MTRR_TYPES, 'MTRR'), doc: 'SDM 4 Table 2-2 (250H)' },
+  { index: Msr.MTRR_FIX16K_80000, count: 2, name: 'IA32_MTRR_FIX16K_80000/A0000', gate: 'mtrr', reset: 0n, access: 'rw', check: (_m, v) => bytesIn(v, MTRR_TYPES, 'MTRR'), doc: 'SDM 4 Table 2-2 (258H-259H)' },
+  { index: Msr.MTRR_FIX4K_C0000, count: 8, name: 'IA32_MTRR_FIX4K_C0000-F8000', gate: 'mtrr', reset: 0n, access: 'rw', check: (_m, v) => bytesIn(v, MTRR_TYPES, 'MTRR'), doc: 'SDM 4 Table 2-2 (268H-26FH)' },
+  { index: Msr.PAT, name: 'IA32_PAT', reset: 0x0007_0406_0007_0406n, access: 'rw', check: (_m, v) => bytesIn(v, PAT_TYPES, 'PAT'), doc: 'SDM 4 Table 2-2 (277H), SDM 3A §13.12.2; KVM kvm_pat_valid' },
+  {
+    index: Msr.MTRR_DEF_TYPE,
+    name: 'IA32_MTRR_DEF_TYPE',
+    gate: 'mtrr',
+    reset: 0n,
+    access: 'rw',
+    reserved: ~0xcffn & ((1n << 64n) - 1n),
+    check: (_m, v) => (MTRR_TYPES.has(Number(v & 0xffn)) ? undefined : `default memory type ${Number(v & 0xffn)} is invalid`),
+    doc: 'SDM 4 Table 2-2 (2FFH): type 7:0, FE(10), E(11)',
+  },
+  { index: Msr.PERF_CAPABILITIES, name: 'IA32_PERF_CAPABILITIES', gate: 'pdcm', reset: 0n, access: 'ro', feature: true, doc: 'SDM 4 Table 2-2 (345H)' },
+  { index: Msr.VMX_BASIC, count: 0x12, name: 'IA32_VMX_BASIC..IA32_VMX_VMFUNC', gate: 'vmx', reset: 0n, access: 'ro', feature: true, special: 'vmx', doc: 'SDM 3D Appendix A; spec §7' },
+  {
+    index: Msr.U_CET,
+    name: 'IA32_U_CET',
+    gate: ['shstk', 'ibt'],
+    reset: 0n,
+    access: 'rw',
+    check: (m, v) => cetReason(m, v),
+    doc: 'SDM 4 Table 2-2 (6A0H); KVM kvm_is_valid_u_s_cet [R]',
+  },
+  { index: Msr.S_CET, name: 'IA32_S_CET', gate: ['shstk', 'ibt'], reset: 0n, access: 'rw', check: (m, v) => cetReason(m, v), doc: 'SDM 4 Table 2-2 (6A2H)' },
+  { index: Msr.PL0_SSP, count: 4, name: 'IA32_PL0_SSP..PL3_SSP', gate: 'shstk', reset: 0n, access: 'rw', canonical: 'gp', reserved: 0x3n, doc: 'SDM 4 Table 2-2 (6A4H-6A7H): canonical, 4-byte aligned' },
+  {
+    index: Msr.INT_SSP_TAB,
+    name: 'IA32_INTERRUPT_SSP_TABLE_ADDR',
+    gate: 'shstk',
+    reset: 0n,
+    access: 'rw',
+    canonical: 'gp',
+    check: (m) => (m.has('lm') ? undefined : `needs long mode: CPUID.80000001H:EDX[29] LM is 0`),
+    doc: 'SDM 4 Table 2-2 (6A8H)',
+  },
+  { index: Msr.TSC_DEADLINE, name: 'IA32_TSC_DEADLINE', gate: 'tsc_deadline_timer', reset: 0n, access: 'rw', doc: 'SDM 4 Table 2-2 (6E0H)' },
+  { index: Msr.PKRS, name: 'IA32_PKRS', gate: 'pks', absentIn: 'kvmExact', reset: 0n, access: 'rw', reserved: 0xffff_ffff_0000_0000n, doc: 'SDM 4 Table 2-2 (6E1H); KVM never virtualized PKS' },
+  { index: Msr.X2APIC_FIRST, count: 0x100, name: 'x2APIC registers', gate: 'x2apic', reset: 0n, access: 'rw', doc: 'SDM 3A §11.12.1.2 Table 11-6 (800H-8FFH); also #GP unless IA32_APIC_BASE.EXTD=1 (LAPIC device)' },
+  {
+    index: Msr.BNDCFGS,
+    name: 'IA32_BNDCFGS',
+    gate: 'mpx',
+    reset: 0n,
+    access: 'rw',
+    reserved: 0xffcn,
+    canonical: 'gp',
+    canonicalMask: ~0xfffn & ((1n << 64n) - 1n),
+    doc: 'SDM 4 Table 2-2 (D90H): EN(0), BNDPRESERVE(1), reserved 11:2, canonical base 63:12',
+  },
+  { index: Msr.XSS, name: 'IA32_XSS', gate: 'xsaves', reset: 0n, access: 'rw', special: 'xss', doc: 'SDM 4 Table 2-2 (DA0H); spec §4.2' },
+  { index: Msr.EFER, name: 'IA32_EFER', reset: 0n, access: 'rw', special: 'efer', doc: 'SDM 4 Table 2-2 (C0000080H); spec §3' },
+  { index: Msr.STAR, name: 'IA32_STAR', reset: 0n, access: 'rw', doc: 'SDM 4 Table 2-2 (C0000081H)' },
+  { index: Msr.LSTAR, name: 'IA32_LSTAR', reset: 0n, access: 'rw', canonical: 'gp', doc: 'SDM 4 Table 2-2 (C0000082H)' },
+  { index: Msr.CSTAR, name: 'IA32_CSTAR', reset: 0n, access: 'rw', canonical: 'gp', doc: 'APM 2 §6.1.1 (C0000083H)' },
+  { index: Msr.SFMASK, name: 'IA32_FMASK', reset: 0n, access: 'rw', doc: 'SDM 4 Table 2-2 (C0000084H)' },
+  { index: Msr.FS_BASE, name: 'IA32_FS_BASE', gate: 'lm', reset: 0n, access: 'rw', canonical: 'gp', doc: 'SDM 4 Table 2-2 (C0000100H)' },
+  { index: Msr.GS_BASE, name: 'IA32_GS_BASE', gate: 'lm', reset: 0n, access: 'rw', canonical: 'gp', doc: 'SDM 4 Table 2-2 (C0000101H)' },
+  { index: Msr.KERNEL_GS_BASE, name: 'IA32_KERNEL_GS_BASE', gate: 'lm', reset: 0n, access: 'rw', canonical: 'gp', doc: 'SDM 4 Table 2-2 (C0000102H)' },
+  {
+    index: Msr.TSC_AUX,
+    name: 'IA32_TSC_AUX',
+    gate: ['rdtscp', 'rdpid'],
+    reset: 0n,
+    access: 'rw',
+    check: (m, v) => (!m.amdLike && v >> 32n ? 'bits 63:32 are reserved for Intel-compatible guests' : undefined),
+    adjust: (_m, v) => v & 0xffff_ffffn,
+    doc: 'SDM 4 Table 2-2 (C0000103H); AMD ignores 63:32 (KVM truncates)',
+  },
+  { index: Msr.KVM_WALL_CLOCK_NEW, name: 'MSR_KVM_WALL_CLOCK_NEW', pvGate: KvmPvFeature.CLOCKSOURCE2, reset: 0n, access: 'wo', doc: 'msr.rst: wall clock (write-only GPA)' },
+  { index: Msr.KVM_SYSTEM_TIME_NEW, name: 'MSR_KVM_SYSTEM_TIME_NEW', pvGate: KvmPvFeature.CLOCKSOURCE2, reset: 0n, access: 'rw', doc: 'msr.rst: kvmclock system time (GPA | enable)' },
+  { index: Msr.KVM_ASYNC_PF_EN, name: 'MSR_KVM_ASYNC_PF_EN', pvGate: KvmPvFeature.ASYNC_PF, reset: 0n, access: 'rw', reserved: 0x30n, doc: 'msr.rst: async PF (bits 5:4 reserved) [R]' },
+  { index: Msr.KVM_STEAL_TIME, name: 'MSR_KVM_STEAL_TIME', pvGate: KvmPvFeature.STEAL_TIME, reset: 0n, access: 'rw', reserved: 0x3en, doc: 'msr.rst: steal time (64-byte aligned GPA | enable) [R]' },
+  { index: Msr.KVM_PV_EOI_EN, name: 'MSR_KVM_PV_EOI_EN', pvGate: KvmPvFeature.PV_EOI, reset: 0n, access: 'rw', reserved: 0x2n, doc: 'msr.rst: PV EOI (4-byte aligned GPA | enable) [R]' },
+  { index: Msr.KVM_POLL_CONTROL, name: 'MSR_KVM_POLL_CONTROL', pvGate: KvmPvFeature.POLL_CONTROL, reset: 1n, access: 'rw', reserved: ~1n & ((1n << 64n) - 1n), doc: 'msr.rst: host-side haltpoll control [R]' },
+  { index: Msr.KVM_ASYNC_PF_INT, name: 'MSR_KVM_ASYNC_PF_INT', pvGate: KvmPvFeature.ASYNC_PF_INT, reset: 0n, access: 'rw', reserved: ~0xffn & ((1n << 64n) - 1n), doc: 'msr.rst: async PF interrupt vector [R]' },
+  { index: Msr.KVM_ASYNC_PF_ACK, name: 'MSR_KVM_ASYNC_PF_ACK', pvGate: KvmPvFeature.ASYNC_PF_INT, reset: 0n, access: 'rw', doc: 'msr.rst: async PF acknowledge [R]' },
+  { index: Msr.KVM_MIGRATION_CONTROL, name: 'MSR_KVM_MIGRATION_CONTROL', pvGate: KvmPvFeature.MIGRATION_CONTROL, reset: 0n, access: 'rw', doc: 'msr.rst: migration control [R]' },
+];
+
+function cetReason(m: MsrView, v: bigint): string | undefined {
+  if (v & U_S_CET_RESERVED) return 'bits 9:6 are reserved';
+  if (!m.has('shstk') && v & U_S_CET_SHSTK) return 'SH_STK_EN/WRSS_EN (bits 1:0) need SHSTK: CPUID.(EAX=7,ECX=0):ECX[7] SHSTK is 0';
+  if (!m.has('ibt') && v & U_S_CET_IBT) return 'IBT bits (5:2, 63:10) need IBT: CPUID.(EAX=7,ECX=0):EDX[20] IBT is 0';
+  if (v & (1n << 10n) && v & (1n << 11n)) return 'SUPPRESS (bit 10) and WAIT_ENDBR (bit 11) cannot both be set';
+  return undefined;
+}
+
+/** The row covering `index`, or undefined for an MSR the table does not know. */
+export function msrDef(index: number): MsrDef | undefined {
+  const i = index >>> 0;
+  return MSR_TABLE.find((d) => i >= d.index && i < d.index + (d.count ?? 1));
+}
+
+/** The name of one MSR (range rows give the range name). */
+export function msrName(index: number): string {
+  return msrDef(index)?.name ?? `MSR 0x${(index >>> 0).toString(16)}`;
+}

@@ -1,0 +1,53 @@
+// The control state a guest-path check reads (the current CR0/CR3/CR4/EFER/XCR0/XSS, CS.L, CPL, SMM,
+// VMX operation) and the small constructors for verdicts (shapes in api.ts).
+
+import type { Accepted, ContractFault, Refusal, WriteEffects } from './api.ts';
+
+export interface ControlState {
+  readonly cr0: bigint;
+  readonly cr3: bigint;
+  readonly cr4: bigint;
+  readonly efer: bigint;
+  readonly xcr0: bigint;
+  readonly xss?: bigint;
+  /** CS.L of the current code segment (64-bit mode when EFER.LMA=1 too) */
+  readonly csL: boolean;
+  readonly cpl: number;
+  readonly smm?: boolean;
+  /** post-VMXON (L1 in VMX operation) */
+  readonly vmxon?: boolean;
+}
+
+/** State after RESET with long mode off: CR0=0x60000010, everything else 0, XCR0=1. */
+export const RESET_STATE: ControlState = {
+  cr0: 0x6000_0010n,
+  cr3: 0n,
+  cr4: 0n,
+  efer: 0n,
+  xcr0: 1n,
+  xss: 0n,
+  csL: false,
+  cpl: 0,
+};
+
+export function refuse(fault: ContractFault, rule: string, reason: string): Refusal {
+  return { ok: false, fault, rule, reason };
+}
+
+export function accept(value: bigint, e: Partial<Omit<WriteEffects, 'value'>> = {}): Accepted {
+  return {
+    ok: true,
+    effects: {
+      mmuReset: e.mmuReset ?? false,
+      tlbFlush: e.tlbFlush ?? 'none',
+      loadPdptrs: e.loadPdptrs ?? false,
+      cpuidDirty: e.cpuidDirty ?? false,
+      value,
+      ...(e.efer !== undefined ? { efer: e.efer } : {}),
+    },
+  };
+}
+
+export function hexv(v: bigint): string {
+  return '0x' + v.toString(16);
+}

@@ -1,0 +1,100 @@
+// The TypeScript interpreter backend's own "supported CPUID": the features src/vcpu/interp implements,
+// as data. This is the interpreter's answer to KVM_GET_SUPPORTED_CPUID (spec
+// shared/spec/kvm-contract.md §5; the feature meanings are in Intel SDM Vol. 2A "CPUID" and AMD APM
+// Vol. 3 Appendix E). A bit is offered to an interpreter guest only if it is listed here AND the host
+// has it, unless it is in INTERP_SYNTHESIZED (implemented in software whatever the host).
+//
+// TO BE KEPT IN SYNC WITH src/vcpu/interp: adding an instruction group or a mode there means adding its
+// feature here (and removing it here if the implementation is dropped).
+
+/** One group of features and why the interpreter offers it. */
+export interface InterpGroup {
+  readonly why: string;
+  readonly features: readonly string[];
+}
+
+export const INTERP_GROUPS: readonly InterpGroup[] = [
+  {
+    why:
+      'baseline x86-64: the architectural core every 64-bit guest assumes (x87 FPU, TSC, CMPXCHG8B, CMOV, PAE/PSE/' +
+      'PGE/PAT/PSE-36 paging, MSRs, SYSENTER/SYSCALL, NX, long mode, FXSAVE, SSE/SSE2 register state); ' +
+      'MTRR/MCE/MCA are register-level only (no memory-type or machine-check behaviour)',
+    features: [
+      'fpu',
+      'vme',
+      'de',
+      'pse',
+      'tsc',
+      'msr',
+      'pae',
+      'mce',
+      'cx8',
+      'apic',
+      'sep',
+      'mtrr',
+      'pge',
+      'mca',
+      'cmov',
+      'pat',
+      'pse36',
+      'clflush',
+      'mmx',
+      'fxsr',
+      'sse',
+      'sse2',
+      'syscall',
+      'nx',
+      'lm',
+      'lahf_lm',
+    ],
+  },
+  {
+    why: 'SSE3..SSE4.2 integer and string instructions are in the instruction table',
+    features: ['pni', 'ssse3', 'sse4_1', 'sse4_2'],
+  },
+  { why: 'CMPXCHG16B (needed by every modern 64-bit kernel)', features: ['cx16'] },
+  {
+    why: 'POPCNT and LZCNT (ABM), TZCNT via BMI1',
+    features: ['popcnt', 'abm', 'bmi1', 'bmi2', 'adx', 'movbe'],
+  },
+  { why: 'RDTSCP/RDPID read IA32_TSC_AUX; FSGSBASE instructions', features: ['rdtscp', 'rdpid', 'fsgsbase'] },
+  {
+    why: 'supervisor protections in the MMU permission check (spec §8.3, §8.6, §8.9): SMEP, SMAP, UMIP, PKU, LASS',
+    features: ['smep', 'smap', 'umip', 'pku', 'lass'],
+  },
+  {
+    why: 'paging: 5-level (LA57), PCID/INVPCID tagged TLB, 1 GiB pages',
+    features: ['la57', 'pcid', 'invpcid', 'gbpages'],
+  },
+  {
+    why:
+      'XSAVE family for x87|SSE|AVX state only (XCR0 bits 0..2; no AVX-512, MPX, PKRU-in-XSAVE, AMX or supervisor ' +
+      'state): XSAVE, XSAVEOPT, XSAVEC, XGETBV with ECX=1; AVX/AVX2/FMA/F16C register operations',
+    features: ['xsave', 'xsaveopt', 'xsavec', 'xgetbv1', 'avx', 'avx2', 'fma', 'f16c'],
+  },
+];
+
+/**
+ * Bits the interpreter offers whatever the host has: the VMM-synthesized ones (every VMM sets them),
+ * and architectural promises the interpreter keeps by construction.
+ */
+export const INTERP_SYNTHESIZED: Readonly<Record<string, string>> = {
+  hypervisor: 'a VMM always sets CPUID.1:ECX[31] HYPERVISOR',
+  x2apic: 'the emulated local APIC implements x2APIC mode',
+  efer_lmsle_mbz: 'the interpreter never implements EFER.LMSLE; it advertises the MBZ promise (spec §3.3)',
+  arat: 'the emulated APIC timer does not stop in deep C-states (there are none): 6:EAX[2] ARAT',
+};
+
+/**
+ * The KVM paravirtual leaves 0x40000000 (signature "KVMKVMKVM", max leaf 0x40000001) and 0x40000001 are
+ * present on both backends so guests detect a hypervisor the same way; the interpreter implements no
+ * PV feature yet, so its 0x40000001:EAX is 0.
+ */
+export const INTERP_KVM_PV_FEATURES_EAX = 0;
+
+/** Every feature name the interpreter implements (resolved against the feature database by the stage). */
+export function interpFeatureNames(): string[] {
+  return INTERP_GROUPS.flatMap((g) => g.features);
+}
+
+export const INTERP_SOURCE = 'src/cpuid/supported/interp.ts (kept in sync with src/vcpu/interp)';

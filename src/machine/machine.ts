@@ -1,0 +1,531 @@
+// The tsvmm PC: guest RAM laid out around the PCI hole (layout.ts), the PIO/MMIO bus (bus.ts) with
+// the first devices, one vCPU from a Backend, and the run loop that turns VcpuExits (KVM_EXIT_*,
+// Linux Documentation/virt/kvm/api.rst "kvm_run") into device accesses, interrupt injection through
+// the userspace-irqchip protocol (KVM_INTERRUPT when ready_for_interrupt_injection, else
+// request_interrupt_window), timer polling, and one RunResult. It cannot tell which backend it drives.
+//
+// Devices and their wiring:
+//   port(s)        device                     IRQ
+//   0x20-0x21      8259A master               → CPU INTR (vector from ICW2)
+//   0xA0-0xA1      8259A slave                → master IR2
+//   0x4D0-0x4D1    ELCR
+//   0x40-0x43      8254 PIT                   counter 0 → IRQ0
+//   0x61           port B (PIT counter 2 gate, speaker)
+//   0x64           8042 command (0xFE = reset)
+//   0x80           POST code sink
+//   0x92           system control port A (fast reset)
+//   0xF4-0xF7      isa-debug-exit
+//   0x3F8-0x3FF    16550A UART (COM1)         IRQ4
+//   0x510-0x51B    fw_cfg (selector, data, DMA)
+//
+// Outcomes: 'debug-exit' (guest wrote the debug-exit port; exitCode = (v << 1) | 1), 'shutdown'
+// (triple fault, system_event shutdown, or a guest reset request with onReset 'stop'), 'hlt' (halted
+// with nothing that could ever wake it), 'timeout' (time or instruction/exit budget), 'backend-error'
+// (KVM internal error / failed entry / unknown exit: the backend could not run the guest; never a guest
+// verdict), 'host-error' (a bug or refusal in tsvmm itself).
+
+import type { Backend, Vcpu, VcpuExit } from '../vcpu/backend.ts';
+import { BackendError } from '../vcpu/backend.ts';
+import type { CpuidEntry } from '../arch/x86/cpuid/table.ts';
+import type { AccessSize, Clock } from '../devices/device.ts';
+import { TsvmmError } from '../util/result.ts';
+import { hex } from '../util/u64.ts';
+import { Bus } from './bus.ts';
+import { asMachineClock, type MachineClock } from './clock.ts';
+import { computeLayout, type MemoryLayout } from './layout.ts';
+import { checkMemorySize, GuestMemory } from './memory.ts';
+import { COM1_BASE, COM1_IRQ, UART_PORTS, Uart16550 } from '../devices/uart16550/uart.ts';
+import { DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, DebugExit } from '../devices/debug-exit/debug-exit.ts';
+import { encodeCpuPolicy, FW_CFG_PORT_BASE, FW_CFG_PORTS, FwCfg, TSVMM_CPU_POLICY_FILE } from '../devices/fw-cfg/fw-cfg.ts';
+import { PIC_ELCR_BASE, PIC_MASTER_BASE, PIC_SLAVE_BASE, PicPair } from '../devices/pic8259/pic.ts';
+import { PIT_BASE, PIT_IRQ, PIT_PORTS, Pit8254, PORT_61, Port61Device } from '../devices/pit8254/pit.ts';
+import { POST_PORT, PostPort } from '../devices/post/post.ts';
+import { KBC_CMD_PORT, Kbc8042ResetPort, SYSCTRL_A_PORT, SystemControlPortA } from '../devices/reset/reset.ts';
+import { loadMultiboot, type MultibootOptions } from '../loaders/multiboot/multiboot.ts';
+import { loadFlat, type FlatOptions } from '../loaders/flat/flat.ts';
+import type { BootState } from '../loaders/boot/boot-state.ts';
+
+export type RunOutcome = 'debug-exit' | 'shutdown' | 'hlt' | 'timeout' | 'backend-error' | 'host-error';
+
+export interface RunResult {
+  readonly outcome: RunOutcome;
+  /** 'debug-exit' only: (value << 1) | 1 */
+  readonly exitCode?: number;
+  /** everything the guest wrote to COM1 during this run (UTF-8 decoded) */
+  readonly serial: string;
+  /** one human-readable line: why the run ended */
+  readonly detail: string;
+  /** 'backend-error' from an emulation failure: the instruction bytes the backend reported */
+  readonly insnBytes?: Uint8Array;
+  /** guest RIP when the run ended, when the backend could report it */
+  readonly rip?: bigint;
+  readonly exits: number;
+  /** machine-clock time the run took */
+  readonly elapsedNs: number;
+}
+
+export type SerialInput = AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
+
+export interface SerialOptions {
+  out: (bytes: Uint8Array) => void;
+  /** bytes for the UART's receiver (e.g. stdin) */
+  input?: SerialInput;
+}
+
+export interface MachineOptions {
+  backend: Backend;
+  memoryBytes: number;
+  /** the guest CPUID table (KVM_SET_CPUID2), also published as fw_cfg "etc/tsvmm/cpu-policy" */
+  cpuid: readonly CpuidEntry[];
+  /** only 1 for now */
+  vcpus?: number;
+  serial?: SerialOptions;
+  /** a MachineClock (or a plain Clock; waiting then uses host timers). Default: the host clock. */
+  clock?: Clock | MachineClock;
+  /** what a guest reset request (port 0x92, 0x64 ← 0xFE, system_event reset) does. Default 'stop'. */
+  onReset?: 'stop' | 'reboot';
+  /** diagnostic lines (unclaimed I/O, resets) */
+  log?: (line: string) => void;
+  /** the serial text kept in RunResult.serial is capped at this many bytes (default 16 MiB) */
+  serialCaptureLimit?: number;
+}
+
+export interface RunOptions {
+  /** wall (machine-clock) time limit */
+  timeoutMs: number;
+  /** instruction budget; only for backends whose vCPU counts retired instructions (see InstructionCounter) */
+  maxInstructions?: number;
+  /** exit budget (a guard for tests) */
+  maxExits?: number;
+}
+
+/** Optional vCPU capability a backend may offer for RunOptions.maxInstructions. */
+export interface InstructionCounter {
+  retiredInstructions(): number;
+}
+
+export type BootImage =
+  | ({ kind: 'multiboot' } & MultibootOptions)
+  | ({ kind: 'flat' } & FlatOptions)
+  /** a ready-made entry state (the caller already wrote memory) */
+  | { kind: 'state'; state: BootState };
+
+export interface Machine {
+  readonly memory: GuestMemory;
+  readonly layout: MemoryLayout;
+  readonly bus: Bus;
+  readonly vcpu: Vcpu;
+  readonly pic: PicPair;
+  readonly pit: Pit8254;
+  readonly uart: Uart16550;
+  readonly fwCfg: FwCfg;
+  readonly post: PostPort;
+  readonly clock: MachineClock;
+  /** Load an image into guest memory and set the vCPU to its entry state. */
+  load(image: BootImage): BootState;
+  run(opts: RunOptions): Promise<RunResult>;
+  /** Reset devices and, when an image was loaded, load it again (a warm reboot). */
+  reset(): void;
+  destroy(): void;
+}
+
+const MAX_REBOOTS = 8;
+/** Yield to the event loop (serial input, signals) at least every this many exits. */
+const YIELD_EVERY_EXITS = 256;
+
+interface Stop {
+  outcome: RunOutcome;
+  detail: string;
+  exitCode?: number;
+  insnBytes?: Uint8Array;
+}
+
+function insnHex(b: Uint8Array | undefined): string {
+  return b && b.length ? [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ') : '(none)';
+}
+
+class PcMachine implements Machine {
+  readonly memory: GuestMemory;
+  readonly layout: MemoryLayout;
+  readonly bus = new Bus();
+  readonly vcpu: Vcpu;
+  readonly pic = new PicPair();
+  readonly pit: Pit8254;
+  readonly uart: Uart16550;
+  readonly fwCfg: FwCfg;
+  readonly post = new PostPort();
+  readonly clock: MachineClock;
+
+  private readonly vm;
+  private stop: Stop | undefined;
+  private lastImage: BootImage | undefined;
+  private reboots = 0;
+  private readonly onReset: 'stop' | 'reboot';
+  private readonly log: (line: string) => void;
+  private windowRequested = false;
+  private pendingReboot = false;
+
+  // serial capture and input
+  private readonly serialChunks: Uint8Array[] = [];
+  private serialBytes = 0;
+  private serialTruncated = false;
+  private readonly serialLimit: number;
+  private readonly rxQueue: number[] = [];
+  private inputOpen = false;
+  private inputStarted = false;
+  private wake = new AbortController();
+
+  constructor(private readonly opts: MachineOptions) {
+    const vcpus = opts.vcpus ?? 1;
+    if (vcpus !== 1) throw new TsvmmError('SMP_UNSUPPORTED', `${vcpus} vCPUs requested; this machine runs 1 vCPU for now`);
+    checkMemorySize(opts.memoryBytes);
+    this.layout = computeLayout(opts.memoryBytes);
+    this.clock = asMachineClock(opts.clock);
+    this.onReset = opts.onReset ?? 'stop';
+    this.log = opts.log ?? (() => {});
+    this.serialLimit = opts.serialCaptureLimit ?? 16 * 1024 * 1024;
+
+    this.vm = opts.backend.createVm();
+    const buffers = this.layout.ram.map((r, slot) => {
+      const buf = this.vm.allocateMemory(r.size);
+      this.vm.setUserMemoryRegion({ slot, guestPhysAddr: BigInt(r.base), memory: buf, size: r.size });
+      return buf;
+    });
+    this.memory = new GuestMemory(this.layout, buffers);
+    this.vcpu = this.vm.createVcpu(0);
+    this.vcpu.setCpuid(opts.cpuid);
+
+    const serialOut = opts.serial?.out;
+    this.uart = new Uart16550((b) => this.serialOut(b, serialOut), this.pic.irqLine(COM1_IRQ));
+    this.pit = new Pit8254(this.clock, this.pic.irqLine(PIT_IRQ));
+    this.fwCfg = new FwCfg({ cpus: vcpus, ramBytes: opts.memoryBytes, memory: this.memory });
+    this.fwCfg.addFile(TSVMM_CPU_POLICY_FILE, encodeCpuPolicy(opts.cpuid));
+    const requestReset = (why: string): void => this.guestReset(why);
+
+    const b = this.bus;
+    b.register('pio', PIC_MASTER_BASE, 2, this.pic.master);
+    b.register('pio', PIC_SLAVE_BASE, 2, this.pic.slave);
+    b.register('pio', PIC_ELCR_BASE, 2, this.pic.elcr);
+    b.register('pio', PIT_BASE, PIT_PORTS, this.pit);
+    b.register('pio', PORT_61, 1, new Port61Device(this.pit));
+    b.register('pio', KBC_CMD_PORT, 1, new Kbc8042ResetPort(requestReset));
+    b.register('pio', POST_PORT, 1, this.post);
+    b.register('pio', SYSCTRL_A_PORT, 1, new SystemControlPortA(requestReset));
+    b.register('pio', DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, new DebugExit((status, v) => this.debugExit(status, v)));
+    b.register('pio', COM1_BASE, UART_PORTS, this.uart);
+    b.register('pio', FW_CFG_PORT_BASE, FW_CFG_PORTS, this.fwCfg);
+    b.onUnclaimed = (a) => this.log(`unclaimed ${a.space} ${a.kind} ${hex(a.addr)} size ${a.size}${a.value !== undefined ? ` value ${hex(a.value)}` : ''}`);
+  }
+
+  private serialOut(bytes: Uint8Array, sink: ((b: Uint8Array) => void) | undefined): void {
+    sink?.(bytes);
+    if (this.serialBytes + bytes.length <= this.serialLimit) {
+      this.serialChunks.push(bytes.slice());
+      this.serialBytes += bytes.length;
+    } else {
+      this.serialTruncated = true;
+    }
+  }
+
+  private debugExit(status: number, value: number): void {
+    this.stop ??= { outcome: 'debug-exit', exitCode: status, detail: `guest wrote ${hex(value)} to the debug-exit port: exit status ${status}` };
+  }
+
+  private guestReset(why: string): void {
+    if (this.onReset === 'stop' || this.reboots >= MAX_REBOOTS) {
+      const more = this.onReset === 'reboot' ? ` (after ${this.reboots} reboots)` : '';
+      this.stop ??= { outcome: 'shutdown', detail: `guest requested a reset: ${why}${more}` };
+      return;
+    }
+    this.reboots++;
+    this.log(`guest reset (${why}); rebooting`);
+    this.pendingReboot = true;
+  }
+
+  load(image: BootImage): BootState {
+    let state: BootState;
+    switch (image.kind) {
+      case 'multiboot':
+        state = loadMultiboot(this.memory, image);
+        break;
+      case 'flat':
+        state = loadFlat(this.memory, image);
+        break;
+      case 'state':
+        state = image.state;
+        break;
+    }
+    this.applyState(state);
+    this.lastImage = image;
+    return state;
+  }
+
+  private applyState(state: BootState): void {
+    const sregs = { ...this.vcpu.getSregs(), ...state.sregs, pendingInterrupt: -1 };
+    this.vcpu.setSregs(sregs);
+    this.vcpu.setRegs(state.regs);
+  }
+
+  reset(): void {
+    this.bus.resetDevices();
+    this.pic.reset();
+    this.windowRequested = false;
+    this.vcpu.requestInterruptWindow(false);
+    if (this.lastImage) this.load(this.lastImage);
+  }
+
+  destroy(): void {
+    this.wake.abort();
+    this.inputOpen = false;
+    this.vcpu.destroy();
+    this.vm.destroy();
+  }
+
+  private startInput(): void {
+    if (this.inputStarted || !this.opts.serial?.input) return;
+    this.inputStarted = true;
+    this.inputOpen = true;
+    const input = this.opts.serial.input;
+    const enc = new TextEncoder();
+    void (async () => {
+      try {
+        for await (const chunk of input as AsyncIterable<Uint8Array | string>) {
+          if (!this.inputOpen) break;
+          const bytes = typeof chunk === 'string' ? enc.encode(chunk) : chunk;
+          for (const x of bytes) this.rxQueue.push(x);
+          this.wake.abort();
+        }
+      } catch (e) {
+        this.log(`serial input failed: ${(e as Error).message}`);
+      } finally {
+        this.inputOpen = false;
+        this.wake.abort();
+      }
+    })();
+  }
+
+  /** Move host-side input into the UART as far as its receiver has room. */
+  private feedSerial(): void {
+    while (this.rxQueue.length > 0 && this.uart.rxSpace() > 0) this.uart.receive(this.rxQueue.shift()!);
+  }
+
+  /** Userspace irqchip: inject the PIC's vector when the vCPU can take it, else ask for a window. */
+  private deliverInterrupts(): void {
+    if (this.pic.hasInterrupt()) {
+      if (this.vcpu.readyForInterruptInjection()) {
+        this.vcpu.injectInterrupt(this.pic.acknowledge());
+        if (this.windowRequested) {
+          this.windowRequested = false;
+          this.vcpu.requestInterruptWindow(false);
+        }
+      } else if (!this.windowRequested) {
+        this.windowRequested = true;
+        this.vcpu.requestInterruptWindow(true);
+      }
+    } else if (this.windowRequested) {
+      this.windowRequested = false;
+      this.vcpu.requestInterruptWindow(false);
+    }
+  }
+
+  private ioExit(exit: Extract<VcpuExit, { reason: 'io' }>): void {
+    const { size, port, data } = exit;
+    const n = exit.count > 0 ? exit.count : 1;
+    for (let i = 0; i < n; i++) {
+      const off = i * size;
+      if (exit.direction === 'out') {
+        let v = data[off]!;
+        if (size >= 2) v |= data[off + 1]! << 8;
+        if (size === 4) v |= (data[off + 2]! << 16) | (data[off + 3]! << 24);
+        this.bus.write('pio', port, size, v >>> 0);
+      } else {
+        const v = this.bus.read('pio', port, size);
+        data[off] = v & 0xff;
+        if (size >= 2) data[off + 1] = (v >>> 8) & 0xff;
+        if (size === 4) {
+          data[off + 2] = (v >>> 16) & 0xff;
+          data[off + 3] = (v >>> 24) & 0xff;
+        }
+      }
+      if (this.stop) return; // e.g. debug-exit in the middle of a REP OUTS
+    }
+  }
+
+  private mmioExit(exit: Extract<VcpuExit, { reason: 'mmio' }>): void {
+    const addr = Number(exit.physAddr);
+    const { data, len } = exit;
+    // 8-byte (and odd-sized) accesses go as 4/2/1-byte pieces, little-endian
+    let done = 0;
+    while (done < len) {
+      const left = len - done;
+      const size: AccessSize = left >= 4 ? 4 : left >= 2 ? 2 : 1;
+      if (exit.isWrite) {
+        let v = 0;
+        for (let i = 0; i < size; i++) v |= data[done + i]! << (8 * i);
+        this.bus.write('mmio', addr + done, size, v >>> 0);
+      } else {
+        const v = this.bus.read('mmio', addr + done, size);
+        for (let i = 0; i < size; i++) data[done + i] = (v >>> (8 * i)) & 0xff;
+      }
+      done += size;
+    }
+  }
+
+  private serialText(): string {
+    const all = new Uint8Array(this.serialBytes);
+    let o = 0;
+    for (const c of this.serialChunks) {
+      all.set(c, o);
+      o += c.length;
+    }
+    return new TextDecoder().decode(all) + (this.serialTruncated ? '\n[tsvmm: serial capture truncated]\n' : '');
+  }
+
+  private rip(): bigint | undefined {
+    try {
+      return this.vcpu.getRegs().rip;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** One exit → maybe a Stop. Returns 'halt' when the vCPU halted with IF=1 (the loop waits). */
+  private dispatch(exit: VcpuExit): 'halt' | undefined {
+    switch (exit.reason) {
+      case 'io':
+        this.ioExit(exit);
+        return undefined;
+      case 'mmio':
+        this.mmioExit(exit);
+        return undefined;
+      case 'hlt':
+        if (!this.vcpu.interruptFlag()) {
+          this.stop ??= { outcome: 'hlt', detail: 'the guest halted with interrupts disabled (HLT with RFLAGS.IF=0)' };
+          return undefined;
+        }
+        return 'halt';
+      case 'shutdown':
+        this.stop ??= { outcome: 'shutdown', detail: `the guest triple-faulted (shutdown${exit.why ? `: ${exit.why}` : ''})` };
+        return undefined;
+      case 'system_event':
+        // KVM_SYSTEM_EVENT_SHUTDOWN = 1, _RESET = 2, _CRASH = 3
+        if (exit.type === 2) this.guestReset('system_event reset');
+        else this.stop ??= { outcome: 'shutdown', detail: `system event ${exit.type === 1 ? 'shutdown' : exit.type === 3 ? 'crash' : exit.type}` };
+        return undefined;
+      case 'internal_error':
+        this.stop ??= {
+          outcome: 'backend-error',
+          detail: `backend internal error (suberror ${exit.suberror}${exit.suberror === 1 ? ', emulation failure' : ''})${exit.message ? `: ${exit.message}` : ''}; instruction bytes: ${insnHex(exit.insnBytes)}`,
+          ...(exit.insnBytes ? { insnBytes: exit.insnBytes.slice() } : {}),
+        };
+        return undefined;
+      case 'fail_entry':
+        this.stop ??= { outcome: 'backend-error', detail: `VM entry failed (hardware reason ${hex(exit.hardwareEntryFailureReason)}, cpu ${exit.cpu})` };
+        return undefined;
+      case 'unknown':
+        this.stop ??= { outcome: 'backend-error', detail: `unknown exit (hardware reason ${hex(exit.hardwareExitReason)})` };
+        return undefined;
+      case 'debug':
+        this.stop ??= { outcome: 'backend-error', detail: `unexpected debug exit (exception ${exit.exception} at ${hex(exit.pc)}); tsvmm does not enable guest debugging` };
+        return undefined;
+      case 'intr':
+      case 'irq_window_open':
+        return undefined;
+    }
+  }
+
+  async run(opts: RunOptions): Promise<RunResult> {
+    if (!(opts.timeoutMs > 0) || !Number.isFinite(opts.timeoutMs)) {
+      throw new TsvmmError('RUN_OPTIONS', `timeoutMs must be a positive number of milliseconds (got ${opts.timeoutMs})`);
+    }
+    const counter = this.vcpu as Partial<InstructionCounter>;
+    if (opts.maxInstructions !== undefined && typeof counter.retiredInstructions !== 'function') {
+      throw new TsvmmError('RUN_OPTIONS', `this backend does not count instructions, so maxInstructions cannot be honoured`);
+    }
+    this.stop = undefined;
+    this.serialChunks.length = 0;
+    this.serialBytes = 0;
+    this.serialTruncated = false;
+    this.startInput();
+    const start = this.clock.nowNs();
+    const deadline = start + opts.timeoutMs * 1e6;
+    const insnStart = opts.maxInstructions !== undefined ? counter.retiredInstructions!() : 0;
+    let exits = 0;
+    let sinceYield = 0;
+
+    const finish = (s: Stop): RunResult => ({
+      outcome: s.outcome,
+      ...(s.exitCode !== undefined ? { exitCode: s.exitCode } : {}),
+      ...(s.insnBytes ? { insnBytes: s.insnBytes } : {}),
+      serial: this.serialText(),
+      detail: s.detail,
+      rip: this.rip(),
+      exits,
+      elapsedNs: this.clock.nowNs() - start,
+    });
+
+    try {
+      for (;;) {
+        if (this.pendingReboot) {
+          this.pendingReboot = false;
+          this.reset();
+        }
+        if (this.stop) return finish(this.stop);
+        this.pit.poll();
+        this.feedSerial();
+        if (this.clock.nowNs() >= deadline) return finish({ outcome: 'timeout', detail: `the guest did not finish within ${opts.timeoutMs} ms` });
+        if (opts.maxExits !== undefined && exits >= opts.maxExits) return finish({ outcome: 'timeout', detail: `exit budget of ${opts.maxExits} exits used up` });
+        if (opts.maxInstructions !== undefined && counter.retiredInstructions!() - insnStart >= opts.maxInstructions) {
+          return finish({ outcome: 'timeout', detail: `instruction budget of ${opts.maxInstructions} used up` });
+        }
+        this.deliverInterrupts();
+
+        let exit: VcpuExit;
+        try {
+          exit = this.vcpu.run();
+        } catch (e) {
+          if (e instanceof BackendError) {
+            return finish({ outcome: 'backend-error', detail: `KVM_RUN failed: ${e.code}: ${e.message}${e.reason ? ` (${e.reason})` : ''}` });
+          }
+          throw e;
+        }
+        exits++;
+        sinceYield++;
+        const r = this.dispatch(exit);
+        if (r === 'halt') {
+          const w = await this.waitWhileHalted(deadline);
+          if (w) return finish(w);
+          sinceYield = 0;
+        } else if (exit.reason === 'intr' || sinceYield >= YIELD_EVERY_EXITS) {
+          sinceYield = 0;
+          await new Promise<void>((res) => setImmediate(res));
+        }
+      }
+    } catch (e) {
+      const msg = e instanceof TsvmmError ? `${e.message} [${e.code}]` : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      return finish({ outcome: 'host-error', detail: `tsvmm failed while running the guest: ${msg}` });
+    }
+  }
+
+  /** HLT with IF=1: wait for the next PIT edge or serial input, until something is deliverable. */
+  private async waitWhileHalted(deadline: number): Promise<Stop | undefined> {
+    for (;;) {
+      this.pit.poll();
+      this.feedSerial();
+      if (this.pic.hasInterrupt() || this.stop) return undefined;
+      const now = this.clock.nowNs();
+      if (now >= deadline) return { outcome: 'timeout', detail: 'the guest was halted waiting for an interrupt when the time limit came' };
+      const next = this.pit.nextEventNs();
+      if (next === undefined && !this.inputOpen && this.rxQueue.length === 0) {
+        return { outcome: 'hlt', detail: 'the guest halted with interrupts enabled but no timer armed and no serial input to wake it' };
+      }
+      if (this.wake.signal.aborted) this.wake = new AbortController();
+      await this.clock.waitUntil(Math.min(next ?? deadline, deadline), this.wake.signal);
+    }
+  }
+}
+
+/** Build the PC: RAM, bus, devices, one vCPU with the given CPUID. */
+export function createMachine(opts: MachineOptions): Machine {
+  return new PcMachine(opts);
+}

@@ -1,0 +1,858 @@
+// The interpreter's CPU core: register state, segmented and paged memory access, the instruction
+// decoder (prefixes, REX, VEX, ModRM/SIB, displacement/immediates; Intel SDM Vol. 2 ch. 2
+// "Instruction Format") and the executor for the general-purpose ISA (SDM Vol. 1 ch. 7, Vol. 2
+// instruction pages). System instructions, segment loads and event delivery live in system.ts.
+// Hot path rules (DESIGN.md §4): int32 lo/hi halves, no BigInt except 128-bit MUL/DIV, no
+// allocation per instruction, one dense switch over decoded op ids.
+
+import { CpuFault } from '../../arch/x86/exceptions.ts';
+import * as G from './decoder.generated.ts';
+import { PhysMemory } from './memory.ts';
+import type { SystemHooks } from './system.ts';
+import {
+  RSP, RIP_LO, RIP_HI, ES, CS, SS, DS, FS, GS, A_DB, A_UNUSABLE,
+  CF, PF, AF, ZF, SF, OF, ARITH_FLAGS, CR0_PG, CR0_PE, VM,
+} from './state.ts';
+
+/** Thrown (never allocated per throw) to abandon the current instruction for a VMM exit. */
+export const EXIT_SIGNAL = { exit: true } as const;
+
+// lazy-flags operation kinds
+export const LF_NONE = 0, LF_ADD = 1, LF_SUB = 2, LF_LOGIC = 3, LF_INC = 4, LF_DEC = 5;
+
+const PARITY = new Uint8Array(256);
+for (let i = 0; i < 256; i++) {
+  let p = 1;
+  for (let b = i; b; b >>= 1) p ^= b & 1;
+  PARITY[i] = p ? PF : 0;
+}
+
+const MASK = [0, 0xff, 0xffff, 0, 0xffffffff | 0, 0, 0, 0, -1];
+const SIGN = [0, 0x80, 0x8000, 0, 0x80000000 | 0, 0, 0, 0, 0x80000000 | 0];
+
+// access kinds for the MMU (src/mmu/types.ts)
+export const ACC_READ = 0, ACC_WRITE = 1, ACC_USER = 2, ACC_FETCH = 4, ACC_IMPLICIT = 8, ACC_STACK = 32;
+
+/** The MMU as the CPU uses it (src/mmu); absent until paging is wired. */
+export interface CpuMmu {
+  translate(linLo: number, linHi: number, access: number): number;
+}
+
+export interface ExitIo {
+  port: number;
+  size: number;
+  isIn: boolean;
+  count: number;
+  data: Uint8Array;
+}
+
+export class Cpu {
+  // ---- architectural state -------------------------------------------------------------------
+  readonly r = new Int32Array(34);
+  /** RFLAGS; the arithmetic bits are valid only when lfOp = LF_NONE */
+  fl = 2;
+  lfOp = LF_NONE;
+  lfSize = 4;
+  lfA = 0; lfAh = 0; lfB = 0; lfBh = 0; lfR = 0; lfRh = 0;
+  /** carry-in (ADC/SBB) or the preserved CF (INC/DEC) */
+  lfC = 0;
+  readonly segSel = new Int32Array(8);
+  readonly segBase = new Int32Array(8);
+  readonly segBaseHi = new Int32Array(8);
+  readonly segLimit = new Int32Array(8);
+  readonly segAttr = new Int32Array(8);
+  gdtBase = 0; gdtBaseHi = 0; gdtLimit = 0xffff;
+  idtBase = 0; idtBaseHi = 0; idtLimit = 0xffff;
+  cr0 = 0x60000010;
+  cr2Lo = 0; cr2Hi = 0; cr3Lo = 0; cr3Hi = 0; cr4 = 0; cr8 = 0; efer = 0;
+  xcr0Lo = 1; xcr0Hi = 0;
+  readonly dr = new Int32Array(16);
+  pkru = 0;
+  cpl = 0;
+  /** 64-bit mode (EFER.LMA and CS.L) */
+  code64 = false;
+  /** CS.D (default operand/address size 32) outside 64-bit mode */
+  def32 = false;
+  /** FXSAVE-format image of the x87/SSE state (SDM Vol. 1 §10.5.1 Table 10-2) */
+  readonly fx = new Uint8Array(512);
+  readonly msrs = new Map<number, bigint>();
+  /** instructions retired (also the TSC source, one tick per instruction) */
+  icount = 0;
+  tscOffset = 0;
+  /** interrupt shadow: blocks external interrupts for one instruction (MOV SS, POP SS, STI) */
+  shadow = 0;
+  nmiBlocked = false;
+  halted = false;
+
+  // ---- environment ----------------------------------------------------------------------------
+  readonly mem = new PhysMemory();
+  mmu: CpuMmu | undefined;
+  /** CPUID answers and contract checks (control.ts) */
+  sys: SystemHooks | undefined;
+  /** feature presence by generated feature index (decoder.generated.ts FEATURE_NAMES) */
+  feat = new Uint8Array(G.FEATURE_NAMES.length);
+  vendorAmd = false;
+
+  // ---- decoded instruction -------------------------------------------------------------------
+  op = 0; arg = 0; rf = 0; k1 = 0; k2 = 0; k3 = 0; osz = 4; asz = 4; seg = DS; segOvr = -1;
+  rep = 0; lock = false; rexW = false; rexPresent = false;
+  mod = 0; reg = 0; rm = 0;
+  eaBase = -1; eaIndex = -1; eaScale = 0; eaDisp = 0; eaDispHi = 0;
+  imm = 0; immHi = 0; imm2 = 0; zreg = 0; vreg = 0; len = 0;
+  startLo = 0; startHi = 0;
+  /** computed effective address (offset in the segment) */
+  eaLo = 0; eaHi = 0;
+  /** scratch: high half of the last 64-bit value produced */
+  vh = 0;
+  linHi = 0;
+
+  // ---- exits ----------------------------------------------------------------------------------
+  /** 0 none, 1 io, 2 mmio, 3 hlt … set together with EXIT_SIGNAL or at the end of an instruction */
+  exitKind = 0;
+  exitIoPort = 0; exitIoSize = 1; exitIoIn = false;
+  readonly exitData = new Uint8Array(8);
+  exitMmioAddr = 0; exitMmioLen = 0; exitMmioWrite = false;
+  /** IN data / MMIO read data supplied by the VMM, consumed when the instruction is replayed */
+  pendInValid = false; pendInPort = 0; pendInSize = 0; pendInValue = 0;
+  pendMmioValid = false; pendMmioAddr = 0; pendMmioLen = 0;
+  readonly pendMmioData = new Uint8Array(8);
+  /** a write exit produced by this instruction (OUT, MMIO write): reported after it completes */
+  deferredExit = 0;
+
+  // ---- fetch window (current code page) -------------------------------------------------------
+  fLinPage = -1; fLinPageHi = 0; fU8: Uint8Array = new Uint8Array(0); fOff = 0;
+
+  // ======================================================================================
+  // registers
+  // ======================================================================================
+
+  getReg(n: number, size: number): number {
+    const r = this.r;
+    switch (size) {
+      case 1:
+        if (n >= 4 && n < 8 && !this.rexPresent) return (r[(n - 4) << 1]! >>> 8) & 0xff;
+        return r[n << 1]! & 0xff;
+      case 2:
+        return r[n << 1]! & 0xffff;
+      case 4:
+        this.vh = 0;
+        return r[n << 1]!;
+      default:
+        this.vh = r[(n << 1) + 1]!;
+        return r[n << 1]!;
+    }
+  }
+
+  setReg(n: number, size: number, lo: number, hi: number): void {
+    const r = this.r;
+    switch (size) {
+      case 1:
+        if (n >= 4 && n < 8 && !this.rexPresent) {
+          const i = (n - 4) << 1;
+          r[i] = (r[i]! & ~0xff00) | ((lo & 0xff) << 8);
+        } else r[n << 1] = (r[n << 1]! & ~0xff) | (lo & 0xff);
+        return;
+      case 2:
+        r[n << 1] = (r[n << 1]! & ~0xffff) | (lo & 0xffff);
+        return;
+      case 4:
+        r[n << 1] = lo;
+        r[(n << 1) + 1] = 0;
+        return;
+      default:
+        r[n << 1] = lo;
+        r[(n << 1) + 1] = hi;
+    }
+  }
+
+  // ======================================================================================
+  // flags
+  // ======================================================================================
+
+  getCF(): number {
+    switch (this.lfOp) {
+      case LF_NONE: return this.fl & CF;
+      case LF_ADD: return this.ltu(this.lfR, this.lfRh, this.lfA, this.lfAh) ||
+        (this.lfC !== 0 && this.lfR === this.lfA && this.lfRh === this.lfAh) ? 1 : 0;
+      case LF_SUB: return this.ltu(this.lfA, this.lfAh, this.lfB, this.lfBh) ||
+        (this.lfC !== 0 && this.lfA === this.lfB && this.lfAh === this.lfBh) ? 1 : 0;
+      case LF_LOGIC: return 0;
+      default: return this.lfC;
+    }
+  }
+
+  private ltu(a: number, ah: number, b: number, bh: number): boolean {
+    if (this.lfSize === 8 && ah !== bh) return ah >>> 0 < bh >>> 0;
+    return a >>> 0 < b >>> 0;
+  }
+
+  getZF(): number {
+    if (this.lfOp === LF_NONE) return this.fl & ZF;
+    return (this.lfSize === 8 ? this.lfR | this.lfRh : this.lfR) === 0 ? ZF : 0;
+  }
+
+  getSF(): number {
+    if (this.lfOp === LF_NONE) return this.fl & SF;
+    return (this.lfSize === 8 ? this.lfRh < 0 : (this.lfR & SIGN[this.lfSize]!) !== 0) ? SF : 0;
+  }
+
+  getOF(): number {
+    let x: number;
+    switch (this.lfOp) {
+      case LF_NONE: return this.fl & OF;
+      case LF_ADD: case LF_INC:
+        x = this.lfSize === 8 ? (this.lfAh ^ this.lfRh) & (this.lfBh ^ this.lfRh) : (this.lfA ^ this.lfR) & (this.lfB ^ this.lfR);
+        break;
+      case LF_SUB: case LF_DEC:
+        x = this.lfSize === 8 ? (this.lfAh ^ this.lfBh) & (this.lfAh ^ this.lfRh) : (this.lfA ^ this.lfB) & (this.lfA ^ this.lfR);
+        break;
+      default: return 0;
+    }
+    return (x & SIGN[this.lfSize]!) !== 0 ? OF : 0;
+  }
+
+  getPF(): number {
+    if (this.lfOp === LF_NONE) return this.fl & PF;
+    return PARITY[this.lfR & 0xff]!;
+  }
+
+  getAF(): number {
+    if (this.lfOp === LF_NONE) return this.fl & AF;
+    if (this.lfOp === LF_LOGIC) return 0;
+    return (this.lfA ^ this.lfB ^ this.lfR) & AF;
+  }
+
+  /** RFLAGS with the arithmetic flags materialized */
+  getFlags(): number {
+    if (this.lfOp === LF_NONE) return this.fl;
+    return (this.fl & ~ARITH_FLAGS) | this.getCF() | this.getPF() | this.getAF() | this.getZF() | this.getSF() | this.getOF();
+  }
+
+  /** materialize the lazy flags into fl (before changing single bits) */
+  flatten(): void {
+    if (this.lfOp !== LF_NONE) {
+      this.fl = this.getFlags();
+      this.lfOp = LF_NONE;
+    }
+  }
+
+  setArith(bits: number): void {
+    this.flatten();
+    this.fl = (this.fl & ~ARITH_FLAGS) | (bits & ARITH_FLAGS);
+  }
+
+  cond(cc: number): boolean {
+    let v: boolean;
+    switch (cc >> 1) {
+      case 0: v = this.getOF() !== 0; break;
+      case 1: v = this.getCF() !== 0; break;
+      case 2: v = this.getZF() !== 0; break;
+      case 3: v = this.getCF() !== 0 || this.getZF() !== 0; break;
+      case 4: v = this.getSF() !== 0; break;
+      case 5: v = this.getPF() !== 0; break;
+      case 6: v = (this.getSF() !== 0) !== (this.getOF() !== 0); break;
+      default: v = this.getZF() !== 0 || (this.getSF() !== 0) !== (this.getOF() !== 0); break;
+    }
+    return (cc & 1) === 0 ? v : !v;
+  }
+
+  private setLazy(op: number, size: number, a: number, ah: number, b: number, bh: number, r: number, rh: number): void {
+    this.lfOp = op; this.lfSize = size;
+    this.lfA = a; this.lfAh = ah; this.lfB = b; this.lfBh = bh; this.lfR = r; this.lfRh = rh;
+  }
+
+  /** ADD/OR/ADC/SBB/AND/SUB/XOR/CMP (SDM Vol. 2 each page); result low half returned, high in vh */
+  alu(op: number, size: number, a: number, ah: number, b: number, bh: number): number {
+    const m = MASK[size]!;
+    let r = 0, rh = 0, c = 0;
+    switch (op) {
+      case 0: case 2: { // ADD, ADC
+        if (op === 2) c = this.getCF();
+        if (size === 8) {
+          r = (a + b + c) | 0;
+          const carry = (r >>> 0 < a >>> 0 || (c !== 0 && r === a)) ? 1 : 0;
+          rh = (ah + bh + carry) | 0;
+        } else r = (a + b + c) & m;
+        this.setLazy(LF_ADD, size, a, ah, b, bh, r, rh);
+        this.lfC = c;
+        break;
+      }
+      case 3: case 5: case 7: { // SBB, SUB, CMP
+        if (op === 3) c = this.getCF();
+        if (size === 8) {
+          r = (a - b - c) | 0;
+          const borrow = (a >>> 0 < b >>> 0 || (c !== 0 && a === b)) ? 1 : 0;
+          rh = (ah - bh - borrow) | 0;
+        } else r = (a - b - c) & m;
+        this.setLazy(LF_SUB, size, a, ah, b, bh, r, rh);
+        this.lfC = c;
+        break;
+      }
+      case 1: r = (a | b) & m; rh = ah | bh; this.setLazy(LF_LOGIC, size, a, ah, b, bh, r, rh); break;
+      case 4: r = a & b & m; rh = ah & bh; this.setLazy(LF_LOGIC, size, a, ah, b, bh, r, rh); break;
+      default: r = (a ^ b) & m; rh = ah ^ bh; this.setLazy(LF_LOGIC, size, a, ah, b, bh, r, rh); break;
+    }
+    if (size !== 8) rh = 0;
+    this.lfRh = rh;
+    this.vh = rh;
+    return r;
+  }
+
+  logicFlags(size: number, r: number, rh: number): void {
+    this.setLazy(LF_LOGIC, size, 0, 0, 0, 0, r & MASK[size]!, size === 8 ? rh : 0);
+  }
+
+  // ======================================================================================
+  // memory: physical, linear (paging), segmented
+  // ======================================================================================
+
+  xlate(lo: number, hi: number, acc: number): number {
+    if ((this.cr0 & CR0_PG) === 0 || this.mmu === undefined) return lo >>> 0;
+    if (this.cpl === 3 && (acc & ACC_IMPLICIT) === 0) acc |= ACC_USER;
+    return this.mmu.translate(lo, hi, acc);
+  }
+
+  physRead(pa: number, size: number): number {
+    const m = this.mem;
+    if (pa + size <= m.ramSize) {
+      switch (size) {
+        case 1: return m.ramU8[pa]!;
+        case 2: return m.ram.getUint16(pa, true);
+        default: return m.ram.getInt32(pa, true);
+      }
+    }
+    const s = m.find(pa, size);
+    if (s) {
+      const o = pa - s.gpa;
+      return size === 1 ? s.u8[o]! : size === 2 ? s.dv.getUint16(o, true) : s.dv.getInt32(o, true);
+    }
+    return this.mmioRead(pa, size);
+  }
+
+  physWrite(pa: number, size: number, v: number): void {
+    const m = this.mem;
+    if (pa + size <= m.ramSize) {
+      switch (size) {
+        case 1: m.ramU8[pa] = v; return;
+        case 2: m.ram.setUint16(pa, v, true); return;
+        default: m.ram.setInt32(pa, v, true); return;
+      }
+    }
+    const s = m.find(pa, size);
+    if (s && !s.readonly) {
+      const o = pa - s.gpa;
+      if (size === 1) s.u8[o] = v;
+      else if (size === 2) s.dv.setUint16(o, v, true);
+      else s.dv.setInt32(o, v, true);
+      return;
+    }
+    this.mmioWrite(pa, size, v);
+  }
+
+  private mmioRead(pa: number, size: number): number {
+    if (this.pendMmioValid && this.pendMmioAddr === pa && this.pendMmioLen === size) {
+      this.pendMmioValid = false;
+      const d = this.pendMmioData;
+      return size === 1 ? d[0]! : size === 2 ? d[0]! | (d[1]! << 8) : d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24);
+    }
+    if (this.deferredExit !== 0) throw new CpuFault(-1, -1, 0, 0, 'MMIO read after a pending write exit');
+    this.exitKind = 2;
+    this.exitMmioAddr = pa; this.exitMmioLen = size; this.exitMmioWrite = false;
+    this.exitData.fill(0);
+    throw EXIT_SIGNAL;
+  }
+
+  private mmioWrite(pa: number, size: number, v: number): void {
+    if (this.deferredExit !== 0) throw new CpuFault(-1, -1, 0, 0, 'two MMIO/IO write exits in one instruction');
+    this.deferredExit = 2;
+    this.exitMmioAddr = pa; this.exitMmioLen = size; this.exitMmioWrite = true;
+    const d = this.exitData;
+    d[0] = v; d[1] = v >> 8; d[2] = v >> 16; d[3] = v >> 24;
+  }
+
+  readLin(lo: number, hi: number, size: number, acc: number): number {
+    if (size === 8) {
+      const a = this.readLin(lo, hi, 4, acc);
+      const l2 = (lo + 4) | 0;
+      const b = this.readLin(l2, l2 >>> 0 < lo >>> 0 ? (hi + 1) | 0 : hi, 4, acc);
+      this.vh = b;
+      return a;
+    }
+    if ((lo & 0xfff) > 0x1000 - size) {
+      let v = 0;
+      for (let i = 0; i < size; i++) {
+        const l = (lo + i) | 0;
+        v |= this.physRead(this.xlate(l, l >>> 0 < lo >>> 0 ? (hi + 1) | 0 : hi, acc), 1) << (8 * i);
+      }
+      return v;
+    }
+    return this.physRead(this.xlate(lo, hi, acc), size);
+  }
+
+  writeLin(lo: number, hi: number, size: number, v: number, vh: number, acc: number): void {
+    acc |= ACC_WRITE;
+    if (size === 8) {
+      // translate both halves first so a fault leaves memory unchanged
+      const l2 = (lo + 4) | 0;
+      const h2 = l2 >>> 0 < lo >>> 0 ? (hi + 1) | 0 : hi;
+      this.xlate(lo, hi, acc);
+      this.xlate(l2, h2, acc);
+      this.writeLin(lo, hi, 4, v, 0, acc);
+      this.writeLin(l2, h2, 4, vh, 0, acc);
+      return;
+    }
+    if ((lo & 0xfff) > 0x1000 - size) {
+      for (let i = 0; i < size; i++) {
+        const l = (lo + i) | 0;
+        this.xlate(l, l >>> 0 < lo >>> 0 ? (hi + 1) | 0 : hi, acc);
+      }
+      for (let i = 0; i < size; i++) {
+        const l = (lo + i) | 0;
+        this.physWrite(this.xlate(l, l >>> 0 < lo >>> 0 ? (hi + 1) | 0 : hi, acc), 1, (v >> (8 * i)) & 0xff);
+      }
+      return;
+    }
+    this.physWrite(this.xlate(lo, hi, acc), size, v);
+  }
+
+  /** Segment + offset → linear address (low half returned, high half in linHi). SDM Vol. 3A §3.4,
+   *  §5.3 (limit checks, expand-down), §3.3.7.1 (canonical addresses in 64-bit mode). */
+  segLin(seg: number, off: number, offHi: number, size: number, write: boolean): number {
+    if (this.code64) {
+      let lo = off, hi = offHi;
+      if (seg >= FS) {
+        lo = (off + this.segBase[seg]!) | 0;
+        hi = (offHi + this.segBaseHi[seg]! + (lo >>> 0 < off >>> 0 ? 1 : 0)) | 0;
+      }
+      if ((hi >> 15) !== (hi >> 31)) throw new CpuFault(seg === SS ? 12 : 13, 0, 0, 0, 'non-canonical address');
+      this.linHi = hi;
+      return lo;
+    }
+    const attr = this.segAttr[seg]!;
+    if ((this.cr0 & CR0_PE) !== 0 && (this.fl & VM) === 0) {
+      if (attr & A_UNUSABLE) throw new CpuFault(seg === SS ? 12 : 13, 0, 0, 0, 'null segment');
+      if (write && ((attr & 8) !== 0 || (attr & 2) === 0)) throw new CpuFault(seg === SS ? 12 : 13, 0, 0, 0, 'segment not writable');
+      if (!write && (attr & 0xa) === 8) throw new CpuFault(seg === SS ? 12 : 13, 0, 0, 0, 'execute-only segment');
+    }
+    const limit = this.segLimit[seg]! >>> 0;
+    const o = off >>> 0;
+    if ((attr & 0x1c) === 0x14) {
+      // expand-down data segment: valid offsets are limit+1 .. 0xFFFF or 0xFFFFFFFF
+      const top = attr & A_DB ? 0xffffffff : 0xffff;
+      if (o <= limit || o + size - 1 > top) throw new CpuFault(seg === SS ? 12 : 13, 0, 0, 0, 'expand-down limit');
+    } else if (o + size - 1 > limit) throw new CpuFault(seg === SS ? 12 : 13, 0, 0, 0, 'segment limit');
+    this.linHi = 0;
+    return (this.segBase[seg]! + off) | 0;
+  }
+
+  rd(seg: number, off: number, offHi: number, size: number): number {
+    const l = this.segLin(seg, off, offHi, size, false);
+    return this.readLin(l, this.linHi, size, seg === SS ? ACC_STACK : ACC_READ);
+  }
+
+  wr(seg: number, off: number, offHi: number, size: number, v: number, vh: number): void {
+    const l = this.segLin(seg, off, offHi, size, true);
+    this.writeLin(l, this.linHi, size, v, vh, seg === SS ? ACC_STACK : ACC_READ);
+  }
+
+  // ---- stack ---------------------------------------------------------------------------------
+
+  /** stack-pointer width: 8 in 64-bit mode, else SS.B ? 4 : 2 */
+  stackSize(): number {
+    return this.code64 ? 8 : this.segAttr[SS]! & A_DB ? 4 : 2;
+  }
+
+  push(size: number, v: number, vh: number): void {
+    const r = this.r;
+    const ss = this.stackSize();
+    let lo = r[RSP * 2]!, hi = r[RSP * 2 + 1]!;
+    const nlo = (lo - size) | 0;
+    if (ss === 8) {
+      hi = nlo >>> 0 > lo >>> 0 ? (hi - 1) | 0 : hi;
+      lo = nlo;
+    } else if (ss === 4) lo = nlo;
+    else lo = (lo & ~0xffff) | (nlo & 0xffff);
+    this.wr(SS, ss === 2 ? lo & 0xffff : lo, ss === 8 ? hi : 0, size, v, vh);
+    r[RSP * 2] = lo;
+    if (ss === 8) r[RSP * 2 + 1] = hi;
+  }
+
+  /** read the value at the top of stack + `skip` bytes without popping */
+  peek(size: number, skip: number): number {
+    const r = this.r;
+    const ss = this.stackSize();
+    let lo = r[RSP * 2]!, hi = ss === 8 ? r[RSP * 2 + 1]! : 0;
+    if (skip) {
+      const n = (lo + skip) | 0;
+      if (ss === 8 && n >>> 0 < lo >>> 0) hi = (hi + 1) | 0;
+      lo = n;
+    }
+    if (ss === 2) lo &= 0xffff;
+    return this.rd(SS, lo, hi, size);
+  }
+
+  /** advance RSP by n bytes (stack-size wrap) */
+  addSp(n: number): void {
+    const r = this.r;
+    const ss = this.stackSize();
+    const lo = r[RSP * 2]!;
+    const nlo = (lo + n) | 0;
+    if (ss === 8) {
+      if (n >= 0 ? nlo >>> 0 < lo >>> 0 : nlo >>> 0 > lo >>> 0) r[RSP * 2 + 1] = (r[RSP * 2 + 1]! + (n >= 0 ? 1 : -1)) | 0;
+      r[RSP * 2] = nlo;
+    } else if (ss === 4) r[RSP * 2] = nlo;
+    else r[RSP * 2] = (lo & ~0xffff) | (nlo & 0xffff);
+  }
+
+  pop(size: number): number {
+    const v = this.peek(size, 0);
+    const vh = this.vh;
+    this.addSp(size);
+    this.vh = vh;
+    return v;
+  }
+
+  // ======================================================================================
+  // decoder
+  // ======================================================================================
+
+  invalidateFetch(): void {
+    this.fLinPage = -1;
+  }
+
+  fetch(i: number): number {
+    let lo = this.startLo, hi = this.startHi;
+    if (!this.code64) {
+      const o = (lo + i) >>> 0;
+      if (o > this.segLimit[CS]! >>> 0) throw new CpuFault(13, 0, 0, 0, 'fetch beyond CS limit');
+      lo = (this.segBase[CS]! + lo + i) | 0;
+      hi = 0;
+    } else {
+      const n = (lo + i) | 0;
+      if (n >>> 0 < lo >>> 0) hi = (hi + 1) | 0;
+      lo = n;
+    }
+    const page = lo & ~0xfff;
+    if (page !== this.fLinPage || hi !== this.fLinPageHi) this.fillFetch(lo, hi);
+    return this.fU8[this.fOff + (lo & 0xfff)]!;
+  }
+
+  private fillFetch(lo: number, hi: number): void {
+    if (this.code64 && (hi >> 15) !== (hi >> 31)) throw new CpuFault(13, 0, 0, 0, 'non-canonical RIP');
+    const pa = this.xlate(lo & ~0xfff, hi, ACC_FETCH);
+    const s = this.mem.find(pa, 0x1000);
+    if (!s) throw new CpuFault(-1, -1, 0, 0, `instruction fetch from unbacked physical address 0x${pa.toString(16)}`);
+    this.fU8 = s.u8;
+    this.fOff = pa - s.gpa;
+    this.fLinPage = lo & ~0xfff;
+    this.fLinPageHi = hi;
+  }
+
+  /** Decode the instruction at CS:RIP into the decoded fields (SDM Vol. 2 §2.1-2.3). */
+  decode(): void {
+    this.startLo = this.r[RIP_LO]!;
+    this.startHi = this.r[RIP_HI]!;
+    const code64 = this.code64;
+    let i = 0, b = 0, osz16 = false, asz16 = false, rep = 0, lock = false, rex = 0, segOvr = -1;
+    for (;;) {
+      if (i >= 15) throw new CpuFault(13, 0, 0, 0, 'instruction longer than 15 bytes');
+      b = this.fetch(i++);
+      switch (b) {
+        case 0x26: segOvr = ES; rex = 0; continue;
+        case 0x2e: segOvr = CS; rex = 0; continue;
+        case 0x36: segOvr = SS; rex = 0; continue;
+        case 0x3e: segOvr = DS; rex = 0; continue;
+        case 0x64: segOvr = FS; rex = 0; continue;
+        case 0x65: segOvr = GS; rex = 0; continue;
+        case 0x66: osz16 = true; rex = 0; continue;
+        case 0x67: asz16 = true; rex = 0; continue;
+        case 0xf0: lock = true; rex = 0; continue;
+        case 0xf2: case 0xf3: rep = b; rex = 0; continue;
+      }
+      if (code64 && (b & 0xf0) === 0x40) {
+        rex = b; // a REX prefix must come last; an earlier one is ignored ("last REX wins")
+        continue;
+      }
+      break;
+    }
+    let map = 0;
+    let vex = false, vexW = false, vvvv = 0, vexL = 0, vexPP = 0;
+    if (b === 0x0f) {
+      b = this.fetch(i++);
+      if (b === 0x38) { map = 2; b = this.fetch(i++); }
+      else if (b === 0x3a) { map = 3; b = this.fetch(i++); }
+      else map = 1;
+    } else if ((b === 0xc4 || b === 0xc5) && (code64 || this.fetch(i) >= 0xc0) && (this.cr0 & CR0_PE) !== 0 && (this.fl & VM) === 0) {
+      // VEX (SDM Vol. 2 §2.3): 66/F2/F3/REX before VEX → #UD
+      if (osz16 || rep !== 0 || rex !== 0) throw new CpuFault(6, -1, 0, 0, 'prefix before VEX');
+      vex = true;
+      const b1 = this.fetch(i++);
+      if (b === 0xc5) {
+        rex = 0x40 | (b1 & 0x80 ? 0 : 4);
+        map = 1;
+        vvvv = (~b1 >> 3) & 0xf; vexL = (b1 >> 2) & 1; vexPP = b1 & 3;
+      } else {
+        const b2 = this.fetch(i++);
+        rex = 0x40 | (b1 & 0x80 ? 0 : 4) | (b1 & 0x40 ? 0 : 2) | (b1 & 0x20 ? 0 : 1);
+        map = b1 & 0x1f;
+        if (map < 1 || map > 3) throw new CpuFault(6, -1, 0, 0, 'reserved VEX map');
+        vexW = (b2 & 0x80) !== 0;
+        vvvv = (~b2 >> 3) & 0xf; vexL = (b2 >> 2) & 1; vexPP = b2 & 3;
+      }
+      if (!code64) { vvvv &= 7; rex &= ~7; }
+      b = this.fetch(i++);
+    }
+    this.rexPresent = rex !== 0;
+    const rexW = (rex & 8) !== 0 || (vex && vexW && code64);
+    this.rexW = rexW;
+    const mp = vex ? vexPP : rep === 0xf3 ? 2 : rep === 0xf2 ? 3 : osz16 ? 1 : 0;
+    // walk the decode tree
+    let node = (vex ? G.ROOT_VEX : G.ROOT_LEGACY)[map * 256 + b]!;
+    let modrm = -1;
+    const N = G.NODES;
+    while (node !== 0 && N[node] !== 1) {
+      switch (N[node]) {
+        case 2: node = N[node + 1 + mp]!; break;
+        case 6: node = N[node + 1 + (code64 ? 1 : 0)]!; break;
+        default: {
+          if (modrm < 0) modrm = this.fetch(i++);
+          const k = N[node]!;
+          if (k === 3) node = N[node + 1 + ((modrm >> 3) & 7)]!;
+          else if (k === 4) node = N[node + 1 + ((modrm >> 6) === 3 ? 1 : 0)]!;
+          else node = N[node + 1 + (modrm & 7)]!;
+        }
+      }
+    }
+    if (node === 0) {
+      this.len = i;
+      throw new CpuFault(6, -1, 0, 0, 'undefined opcode');
+    }
+    const row = N[node + 1]!;
+    const rf = G.ROW_FLAGS[row]!;
+    let op = G.ROW_OP[row]!;
+    const feat = G.ROW_FEATURE[row]!;
+    if (feat !== 0 && this.feat[feat] === 0) {
+      if (G.ROW_ABSENT_OP[row] !== 0) op = G.ROW_ABSENT_OP[row]!;
+      else if (!(op === G.OP_LAHF || op === G.OP_SAHF) || code64) throw new CpuFault(6, -1, 0, 0, `guest CPUID lacks ${G.FEATURE_NAMES[feat]}`);
+    }
+    if (vex && vexL !== 0) throw new CpuFault(6, -1, 0, 0, 'VEX.L=1');
+    this.op = op;
+    this.arg = G.ROW_ARG[row]!;
+    this.rf = rf;
+    this.k1 = G.ROW_K1[row]!; this.k2 = G.ROW_K2[row]!; this.k3 = G.ROW_K3[row]!;
+    this.vreg = vvvv;
+    this.rep = rep;
+    this.lock = lock;
+    this.segOvr = segOvr;
+    // operand and address size (SDM Vol. 1 §3.6, Vol. 2 §2.2.1.2)
+    let osz: number;
+    if (rf & G.F_BYTE) osz = 1;
+    else if (rf & G.F_SIZE_Y) osz = rexW ? 8 : 4;
+    else if (rf & G.F_SIZE_W) osz = 2;
+    else if (code64) osz = rexW ? 8 : rf & G.F_F64 ? 8 : osz16 ? 2 : rf & G.F_D64 ? 8 : 4;
+    else osz = this.def32 !== osz16 ? 4 : 2;
+    this.osz = osz;
+    const asz = code64 ? (asz16 ? 4 : 8) : this.def32 !== asz16 ? 4 : 2;
+    this.asz = asz;
+    this.zreg = (b & 7) | (rex & 1 ? 8 : 0);
+    let seg = DS;
+    if (rf & G.F_MODRM) {
+      if (modrm < 0) modrm = this.fetch(i++);
+      const mod = modrm >> 6;
+      this.mod = mod;
+      this.reg = ((modrm >> 3) & 7) | (rex & 4 ? 8 : 0);
+      if (mod === 3) {
+        this.rm = (modrm & 7) | (rex & 1 ? 8 : 0);
+      } else {
+        this.rm = modrm & 7;
+        let base = -1, index = -1, scale = 0, disp = 0;
+        if (asz === 2) {
+          switch (modrm & 7) {
+            case 0: base = 3; index = 6; break;
+            case 1: base = 3; index = 7; break;
+            case 2: base = 5; index = 6; seg = SS; break;
+            case 3: base = 5; index = 7; seg = SS; break;
+            case 4: base = 6; break;
+            case 5: base = 7; break;
+            case 6: if (mod === 0) { disp = this.fetch(i) | (this.fetch(i + 1) << 8); i += 2; } else { base = 5; seg = SS; } break;
+            default: base = 3;
+          }
+          if (mod === 1) { disp = (this.fetch(i++) << 24) >> 24; }
+          else if (mod === 2) { disp = ((this.fetch(i) | (this.fetch(i + 1) << 8)) << 16) >> 16; i += 2; }
+        } else {
+          let rm = modrm & 7;
+          if (rm === 4) {
+            const sib = this.fetch(i++);
+            scale = sib >> 6;
+            index = ((sib >> 3) & 7) | (rex & 2 ? 8 : 0);
+            if (index === 4) index = -1;
+            rm = sib & 7;
+            if (rm === 5 && mod === 0) {
+              base = -1;
+              disp = this.fetch(i) | (this.fetch(i + 1) << 8) | (this.fetch(i + 2) << 16) | (this.fetch(i + 3) << 24);
+              i += 4;
+            } else base = rm | (rex & 1 ? 8 : 0);
+          } else if (rm === 5 && mod === 0) {
+            base = code64 ? 16 : -1; // RIP-relative in 64-bit mode
+            disp = this.fetch(i) | (this.fetch(i + 1) << 8) | (this.fetch(i + 2) << 16) | (this.fetch(i + 3) << 24);
+            i += 4;
+          } else base = rm | (rex & 1 ? 8 : 0);
+          if (base === 4 || base === 5) seg = SS;
+          if (mod === 1) disp = (this.fetch(i++) << 24) >> 24;
+          else if (mod === 2) {
+            disp = this.fetch(i) | (this.fetch(i + 1) << 8) | (this.fetch(i + 2) << 16) | (this.fetch(i + 3) << 24);
+            i += 4;
+          }
+        }
+        this.eaBase = base; this.eaIndex = index; this.eaScale = scale; this.eaDisp = disp; this.eaDispHi = disp >> 31;
+      }
+    } else this.mod = 3;
+    if (lock && (!(rf & G.F_LOCK) || this.mod === 3)) throw new CpuFault(6, -1, 0, 0, 'LOCK on a non-lockable instruction');
+    // immediates
+    if (rf & G.F_MOFFS) {
+      this.mod = 0; this.eaBase = -1; this.eaIndex = -1; this.eaScale = 0;
+      if (asz === 8) {
+        this.eaDisp = this.fetch32(i); this.eaDispHi = this.fetch32(i + 4); i += 8;
+      } else if (asz === 4) { this.eaDisp = this.fetch32(i); this.eaDispHi = 0; i += 4; }
+      else { this.eaDisp = this.fetch(i) | (this.fetch(i + 1) << 8); this.eaDispHi = 0; i += 2; }
+    }
+    switch ((rf >> G.IMM_SHIFT) & 7) {
+      case G.IMM_IB: this.imm = this.fetch(i++); this.immHi = 0; break;
+      case G.IMM_IBS: this.imm = (this.fetch(i++) << 24) >> 24; this.immHi = this.imm >> 31; break;
+      case G.IMM_IW: this.imm = this.fetch(i) | (this.fetch(i + 1) << 8); this.immHi = 0; i += 2; break;
+      case G.IMM_IZ:
+        if (osz === 2) { this.imm = this.fetch(i) | (this.fetch(i + 1) << 8); i += 2; this.immHi = 0; }
+        else { this.imm = this.fetch32(i); this.immHi = this.imm >> 31; i += 4; }
+        break;
+      case G.IMM_IV:
+        if (osz === 2) { this.imm = this.fetch(i) | (this.fetch(i + 1) << 8); i += 2; }
+        else if (osz === 4) { this.imm = this.fetch32(i); i += 4; }
+        else { this.imm = this.fetch32(i); this.immHi = this.fetch32(i + 4); i += 8; }
+        if (osz !== 8) this.immHi = 0;
+        break;
+      case G.IMM_AP:
+        if (osz === 2) { this.imm = this.fetch(i) | (this.fetch(i + 1) << 8); i += 2; }
+        else { this.imm = this.fetch32(i); i += 4; }
+        this.imm2 = this.fetch(i) | (this.fetch(i + 1) << 8); i += 2;
+        break;
+      case G.IMM_IWIB:
+        this.imm = this.fetch(i) | (this.fetch(i + 1) << 8); this.imm2 = this.fetch(i + 2); i += 3;
+        break;
+    }
+    if (i > 15) throw new CpuFault(13, 0, 0, 0, 'instruction longer than 15 bytes');
+    this.len = i;
+    this.seg = segOvr >= 0 ? segOvr : seg;
+    // RIP now points to the next instruction
+    const n = (this.startLo + i) | 0;
+    if (code64) {
+      this.r[RIP_LO] = n;
+      if (n >>> 0 < this.startLo >>> 0) this.r[RIP_HI] = (this.startHi + 1) | 0;
+    } else this.r[RIP_LO] = this.def32 ? n : n & 0xffff;
+  }
+
+  private fetch32(i: number): number {
+    return this.fetch(i) | (this.fetch(i + 1) << 8) | (this.fetch(i + 2) << 16) | (this.fetch(i + 3) << 24);
+  }
+
+  /** effective address of the ModRM memory operand into eaLo/eaHi (SDM Vol. 2 §2.1.5) */
+  calcEa(): void {
+    let lo = this.eaDisp, hi = this.eaDispHi;
+    const r = this.r;
+    const b = this.eaBase;
+    if (b >= 0) {
+      const bl = b === 16 ? r[RIP_LO]! : r[b << 1]!;
+      const bh = b === 16 ? r[RIP_HI]! : r[(b << 1) + 1]!;
+      const n = (lo + bl) | 0;
+      hi = (hi + bh + (n >>> 0 < lo >>> 0 ? 1 : 0)) | 0;
+      lo = n;
+    }
+    const x = this.eaIndex;
+    if (x >= 0) {
+      let xl = r[x << 1]!, xh = r[(x << 1) + 1]!;
+      const s = this.eaScale;
+      if (s) { xh = (xh << s) | (xl >>> (32 - s)); xl <<= s; }
+      const n = (lo + xl) | 0;
+      hi = (hi + xh + (n >>> 0 < lo >>> 0 ? 1 : 0)) | 0;
+      lo = n;
+    }
+    if (this.asz === 8) { this.eaLo = lo; this.eaHi = hi; }
+    else if (this.asz === 4) { this.eaLo = lo; this.eaHi = 0; }
+    else { this.eaLo = lo & 0xffff; this.eaHi = 0; }
+  }
+
+  // ======================================================================================
+  // operands
+  // ======================================================================================
+
+  /** read operand of kind k (decoder.generated K_*) at `size`; 64-bit high half in vh */
+  ld(k: number, size: number): number {
+    switch (k) {
+      case G.K_E: case G.K_M: case G.K_R:
+        if (this.mod === 3) return this.getReg(this.rm, size);
+        return this.rdM(size);
+      case G.K_G: return this.getReg(this.reg, size);
+      case G.K_I: case G.K_J: this.vh = this.immHi; return size === 1 ? this.imm & 0xff : size === 2 ? this.imm & 0xffff : this.imm;
+      case G.K_RAX: return this.getReg(0, size);
+      case G.K_Z: return this.getReg(this.zreg, size);
+      case G.K_O: return this.rdM(size);
+      case G.K_B: return this.getReg(this.vreg, size);
+      case G.K_CL: this.vh = 0; return this.r[2]! & 0xff;
+      case G.K_ONE: this.vh = 0; return 1;
+      case G.K_DX: this.vh = 0; return this.r[4]! & 0xffff;
+      default: throw new CpuFault(-1, -1, 0, 0, `operand kind ${k} not readable`);
+    }
+  }
+
+  st(k: number, size: number, v: number, vh: number): void {
+    switch (k) {
+      case G.K_E: case G.K_M: case G.K_R:
+        if (this.mod === 3) this.setReg(this.rm, size, v, vh);
+        else this.wrM(size, v, vh);
+        return;
+      case G.K_G: this.setReg(this.reg, size, v, vh); return;
+      case G.K_RAX: this.setReg(0, size, v, vh); return;
+      case G.K_Z: this.setReg(this.zreg, size, v, vh); return;
+      case G.K_O: this.wrM(size, v, vh); return;
+      case G.K_B: this.setReg(this.vreg, size, v, vh); return;
+      default: throw new CpuFault(-1, -1, 0, 0, `operand kind ${k} not writable`);
+    }
+  }
+
+  rdM(size: number): number {
+    this.calcEa();
+    return this.rd(this.seg, this.eaLo, this.eaHi, size);
+  }
+
+  wrM(size: number, v: number, vh: number): void {
+    this.calcEa();
+    this.wr(this.seg, this.eaLo, this.eaHi, size, v, vh);
+  }
+
+  // ---- helpers for system code ---------------------------------------------------------------
+
+  /** linear address of seg:offset without limit/canonical checks (INVLPG) */
+  segLinNoCheck(seg: number, off: number, offHi: number): number {
+    if (this.code64) {
+      if (seg < FS) { this.linHi = offHi; return off; }
+      const lo = (off + this.segBase[seg]!) | 0;
+      this.linHi = (offHi + this.segBaseHi[seg]! + (lo >>> 0 < off >>> 0 ? 1 : 0)) | 0;
+      return lo;
+    }
+    this.linHi = 0;
+    return (this.segBase[seg]! + off) | 0;
+  }
+
+  /** an instruction the interpreter decodes but does not implement: becomes an internal_error exit */
+  unimplementedFault(what: string): CpuFault {
+    return new CpuFault(-1, -1, 0, 0, `unimplemented: ${what}`);
+  }
+
+  hasFeature(name: string): boolean {
+    const i = G.FEATURE_NAMES.indexOf(name);
+    if (i > 0) return this.feat[i] !== 0;
+    return this.extraFeat.has(name);
+  }
+
+  /** features gated inside handlers rather than by the table (cx16 …) */
+  extraFeat = new Set<string>();
+}

@@ -1,0 +1,464 @@
+// The interpreter backend: Backend/Vm/Vcpu (src/vcpu/backend.ts, shaped after the KVM ioctls) over the
+// TypeScript CPU. The instruction loop here is the one place guest faults are caught and delivered
+// (DESIGN.md §3.6): benign/contributory/page-fault classes → #DF → triple fault = shutdown exit
+// (SDM Vol. 3A §6.15 "Interrupt 8—Double Fault Exception", Table 6-5).
+
+import { CpuFault, isContributory } from '../../arch/x86/exceptions.ts';
+import { CpuidTable, type CpuidEntry } from '../../arch/x86/cpuid/table.ts';
+import {
+  BackendError, type Backend, type Fpu, type MemoryRegion, type MsrEntry, type Regs, type Segment, type Sregs,
+  type Vcpu, type VcpuExit, type Vm, type Xcr,
+} from '../backend.ts';
+import { checkSregs, checkMsrRead, checkMsrWrite, checkEferWrite, checkXsetbv } from '../../contract/index.ts';
+import { Mmu } from '../../mmu/index.ts';
+import { Cpu, EXIT_SIGNAL } from './cpu.ts';
+import { execute } from './exec.ts';
+import { deliver, KIND_FAULT, KIND_EXT, KIND_NMI } from './system.ts';
+import { updateMode } from './segments.ts';
+import { makeEnv, makeHooks, controlState, msrValue, setMsrValue, APIC_BASE_RESET, type VcpuEnv } from './control.ts';
+import { GATE_FEATURES } from './spec/features.ts';
+import { FEATURE_NAMES } from './decoder.generated.ts';
+import { A_UNUSABLE, A_DPL_SHIFT, CS, IF, RIP_LO, RIP_HI, MSR_APIC_BASE, MSR_EFER } from './state.ts';
+
+export interface InterpOptions {
+  /** instructions per run() before an 'intr' exit (default 1e6) */
+  budget?: number;
+}
+
+const REG_NAMES = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
+const SEG_KEYS = ['es', 'cs', 'ss', 'ds', 'fs', 'gs', 'ldt', 'tr'] as const;
+
+const lo32 = (v: bigint): number => Number(v & 0xffffffffn) | 0;
+const hi32 = (v: bigint): number => Number((v >> 32n) & 0xffffffffn) | 0;
+const u64 = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+
+/** A default guest CPUID: what the interpreter implements (used until setCpuid). */
+function defaultCpuid(): CpuidEntry[] {
+  const bits = (names: string[], leaf: number, reg: 'eax' | 'ebx' | 'ecx' | 'edx', sub?: number): number =>
+    names.reduce((m, n) => {
+      const l = GATE_FEATURES[n]!;
+      return l.leaf === leaf && l.reg === reg && (l.subleaf ?? 0) === (sub ?? 0) ? m | (1 << l.bit) : m;
+    }, 0) >>> 0;
+  const all = Object.keys(GATE_FEATURES).filter((n) => !['mwait', 'xsave', 'pku', 'mmx', 'xmm', 'xmm2', 'fxsr', 'rdrand', 'rdseed'].includes(n));
+  const e = (fn: number, index: number, eax: number, ebx: number, ecx: number, edx: number, flags = 0): CpuidEntry =>
+    ({ function: fn, index, flags, eax, ebx, ecx, edx });
+  return [
+    e(0, 0, 0xd, 0x756e6547, 0x6c65746e, 0x49656e69), // GenuineIntel
+    e(1, 0, 0x000806f0, 0x00000800, bits(all, 1, 'ecx') | (1 << 13), bits(all, 1, 'edx') | (1 << 9) | 0xe9), // + cx16, APIC, VME PSE PAE
+    e(7, 0, 0, bits(all, 7, 'ebx', 0), bits(all, 7, 'ecx', 0), 0, 1),
+    e(0x80000000, 0, 0x80000008, 0, 0, 0),
+    e(0x80000001, 0, 0, 0, bits(all, 0x80000001, 'ecx'), bits(all, 0x80000001, 'edx') | (1 << 20) | (1 << 26)),
+    e(0x80000008, 0, 0x3028, 0, 0, 0),
+  ];
+}
+
+class InterpVcpu implements Vcpu {
+  readonly cpu = new Cpu();
+  private env: VcpuEnv;
+  private hasRun = false;
+  private irq = -1;
+  private nmi = false;
+  private irqWindow = false;
+  private last: VcpuExit | undefined;
+  private readonly budget: number;
+
+  constructor(readonly id: number, vm: InterpVm, opts: InterpOptions) {
+    this.budget = opts.budget ?? 1_000_000;
+    const c = this.cpu;
+    vm.attach(c);
+    c.mmu = new Mmu(c.mem, {});
+    this.env = makeEnv(new CpuidTable(defaultCpuid()));
+    c.sys = makeHooks(this.env);
+    this.applyCpuid();
+    c.msrs.set(MSR_APIC_BASE, APIC_BASE_RESET | (id === 0 ? 0x100n : 0n));
+    this.reset();
+  }
+
+  private reset(): void {
+    const c = this.cpu;
+    // power-on state (SDM Vol. 3A Table 10-1)
+    for (let s = 0; s < 8; s++) {
+      c.segSel[s] = 0; c.segBase[s] = 0; c.segBaseHi[s] = 0; c.segLimit[s] = 0xffff; c.segAttr[s] = 0x93;
+    }
+    c.segSel[CS] = 0xf000; c.segBase[CS] = 0xffff0000 | 0; c.segAttr[CS] = 0x9b;
+    c.segAttr[6] = 0x82; c.segAttr[7] = 0x8b;
+    c.r.fill(0);
+    c.r[RIP_LO] = 0xfff0;
+    c.r[4] = 0x000806f0;
+    c.fl = 2; c.lfOp = 0;
+    updateMode(c);
+  }
+
+  private applyCpuid(): void {
+    const c = this.cpu;
+    const t = this.env.table;
+    for (let i = 1; i < FEATURE_NAMES.length; i++) {
+      const loc = GATE_FEATURES[FEATURE_NAMES[i]!];
+      c.feat[i] = loc && t.hasBit(loc) ? 1 : 0;
+    }
+    c.extraFeat = new Set(t.hasBit({ leaf: 1, reg: 'ecx', bit: 13 }) ? ['cx16'] : []);
+    c.vendorAmd = this.env.model.amdLike;
+    const m = c.mmu as Mmu;
+    m.setState({ maxPhyAddr: this.env.model.maxPhysAddr, vendorAmd: this.env.model.amdLike, gbpages: t.hasBit({ leaf: 0x80000001, reg: 'edx', bit: 26 }) });
+  }
+
+  setCpuid(entries: readonly CpuidEntry[]): void {
+    const t = new CpuidTable(entries);
+    if (this.hasRun) {
+      const same = JSON.stringify(t.entries()) === JSON.stringify(this.env.table.entries());
+      if (!same) throw new BackendError('EINVAL', 'KVM_SET_CPUID2 after the first run must not change the table');
+      return;
+    }
+    this.env = makeEnv(t);
+    this.cpu.sys = makeHooks(this.env);
+    this.applyCpuid();
+  }
+
+  getCpuid(): CpuidEntry[] {
+    return this.env.table.entries();
+  }
+
+  getRegs(): Regs {
+    const r = this.cpu.r;
+    const o: Record<string, bigint> = {};
+    REG_NAMES.forEach((n, i) => (o[n] = u64(r[2 * i]!, r[2 * i + 1]!)));
+    o.rip = u64(r[RIP_LO]!, r[RIP_HI]!);
+    o.rflags = BigInt(this.cpu.getFlags() >>> 0);
+    return o as unknown as Regs;
+  }
+
+  setRegs(regs: Regs): void {
+    const c = this.cpu;
+    REG_NAMES.forEach((n, i) => {
+      c.r[2 * i] = lo32(regs[n]); c.r[2 * i + 1] = hi32(regs[n]);
+    });
+    c.r[RIP_LO] = lo32(regs.rip); c.r[RIP_HI] = hi32(regs.rip);
+    c.lfOp = 0;
+    c.fl = (lo32(regs.rflags) | 2) & 0x3f7fd7;
+    updateMode(c);
+  }
+
+  getSregs(): Sregs {
+    const c = this.cpu;
+    const seg = (s: number): Segment => {
+      const a = c.segAttr[s]!;
+      return {
+        base: u64(c.segBase[s]!, c.segBaseHi[s]!), limit: c.segLimit[s]! >>> 0, selector: c.segSel[s]!,
+        type: a & 0xf, present: (a & 0x80) !== 0, dpl: (a >> A_DPL_SHIFT) & 3, db: (a & 0x4000) !== 0,
+        s: (a & 0x10) !== 0, l: (a & 0x2000) !== 0, g: (a & 0x8000) !== 0, avl: (a & 0x1000) !== 0,
+        unusable: (a & A_UNUSABLE) !== 0,
+      };
+    };
+    const o: Record<string, unknown> = {};
+    SEG_KEYS.forEach((k, i) => (o[k] = seg(i)));
+    return {
+      ...(o as Pick<Sregs, 'es' | 'cs' | 'ss' | 'ds' | 'fs' | 'gs' | 'tr' | 'ldt'>),
+      gdt: { base: u64(c.gdtBase, c.gdtBaseHi), limit: c.gdtLimit & 0xffff },
+      idt: { base: u64(c.idtBase, c.idtBaseHi), limit: c.idtLimit & 0xffff },
+      cr0: BigInt(c.cr0 >>> 0), cr2: u64(c.cr2Lo, c.cr2Hi), cr3: u64(c.cr3Lo, c.cr3Hi), cr4: BigInt(c.cr4 >>> 0),
+      cr8: BigInt(c.cr8), efer: BigInt(c.efer >>> 0), apicBase: msrValue(c, MSR_APIC_BASE),
+      pendingInterrupt: this.irq,
+    };
+  }
+
+  setSregs(s: Sregs): void {
+    const v = checkSregs(this.env.model, s, { currentApicBase: msrValue(this.cpu, MSR_APIC_BASE) });
+    if (!v.ok) throw new BackendError('EINVAL', `KVM_SET_SREGS refused: ${v.reason}`, v.reason);
+    const c = this.cpu;
+    SEG_KEYS.forEach((k, i) => {
+      const g = s[k];
+      c.segSel[i] = g.selector & 0xffff;
+      c.segBase[i] = lo32(g.base); c.segBaseHi[i] = hi32(g.base);
+      c.segLimit[i] = g.limit | 0;
+      c.segAttr[i] = (g.type & 0xf) | (g.s ? 0x10 : 0) | ((g.dpl & 3) << A_DPL_SHIFT) | (g.present ? 0x80 : 0) |
+        (g.avl ? 0x1000 : 0) | (g.l ? 0x2000 : 0) | (g.db ? 0x4000 : 0) | (g.g ? 0x8000 : 0) | (g.unusable ? A_UNUSABLE : 0);
+    });
+    c.gdtBase = lo32(s.gdt.base); c.gdtBaseHi = hi32(s.gdt.base); c.gdtLimit = s.gdt.limit & 0xffff;
+    c.idtBase = lo32(s.idt.base); c.idtBaseHi = hi32(s.idt.base); c.idtLimit = s.idt.limit & 0xffff;
+    c.cr0 = lo32(s.cr0); c.cr2Lo = lo32(s.cr2); c.cr2Hi = hi32(s.cr2);
+    c.cr3Lo = lo32(s.cr3); c.cr3Hi = hi32(s.cr3) & 0x7fffffff; c.cr4 = lo32(s.cr4); c.cr8 = Number(s.cr8 & 0xfn);
+    c.efer = lo32(s.efer);
+    c.msrs.set(MSR_APIC_BASE, s.apicBase);
+    if (s.pendingInterrupt >= 0) this.irq = s.pendingInterrupt;
+    updateMode(c);
+    (c.mmu as Mmu).setState({ cr0: c.cr0, cr3Lo: c.cr3Lo, cr3Hi: c.cr3Hi, cr4: c.cr4, efer: c.efer, cpl: c.cpl, pkru: c.pkru });
+  }
+
+  getMsrs(indices: readonly number[]): MsrEntry[] {
+    const out: MsrEntry[] = [];
+    for (const i of indices) {
+      if (!checkMsrRead(this.env.model, i >>> 0, { hostInitiated: true }).ok) break;
+      out.push({ index: i, data: msrValue(this.cpu, i >>> 0) });
+    }
+    return out;
+  }
+
+  setMsrs(entries: readonly MsrEntry[]): number {
+    let n = 0;
+    for (const e of entries) {
+      const st = controlState(this.cpu);
+      const i = e.index >>> 0;
+      const v = i === MSR_EFER
+        ? checkEferWrite(this.env.model, st, e.data, { hostInitiated: true })
+        : checkMsrWrite(this.env.model, st, i, e.data, { hostInitiated: true, current: msrValue(this.cpu, i), vcpuHasRun: this.hasRun });
+      if (!v.ok) break;
+      setMsrValue(this.cpu, i, v.effects.value);
+      n++;
+    }
+    return n;
+  }
+
+  getXcrs(): Xcr[] {
+    return [{ xcr: 0, value: u64(this.cpu.xcr0Lo, this.cpu.xcr0Hi) }];
+  }
+
+  setXcrs(xcrs: readonly Xcr[]): void {
+    for (const x of xcrs) {
+      const st = { ...controlState(this.cpu), cr4: controlState(this.cpu).cr4 | (1n << 18n) };
+      const v = checkXsetbv(this.env.model, st, { cpl: 0, ecx: x.xcr, value: x.value });
+      if (!v.ok) throw new BackendError('EINVAL', `KVM_SET_XCRS refused: ${v.reason}`, v.reason);
+      this.cpu.xcr0Lo = lo32(v.effects.value); this.cpu.xcr0Hi = hi32(v.effects.value);
+    }
+  }
+
+  getFpu(): Fpu {
+    const fx = this.cpu.fx;
+    const dv = new DataView(fx.buffer);
+    const fpr = new Uint8Array(128);
+    fpr.set(fx.subarray(32, 160));
+    return {
+      fpr, fcw: dv.getUint16(0, true), fsw: dv.getUint16(2, true), ftwx: fx[4]!, lastOpcode: dv.getUint16(6, true),
+      lastIp: dv.getBigUint64(8, true), lastDp: dv.getBigUint64(16, true), xmm: fx.slice(160, 416), mxcsr: dv.getUint32(24, true),
+    };
+  }
+
+  setFpu(f: Fpu): void {
+    if (f.fpr.length !== 128 || f.xmm.length !== 256) throw new BackendError('EINVAL', 'KVM_SET_FPU: fpr must be 128 bytes and xmm 256 bytes');
+    const fx = this.cpu.fx;
+    const dv = new DataView(fx.buffer);
+    dv.setUint16(0, f.fcw, true); dv.setUint16(2, f.fsw, true); fx[4] = f.ftwx; dv.setUint16(6, f.lastOpcode, true);
+    dv.setBigUint64(8, f.lastIp, true); dv.setBigUint64(16, f.lastDp, true); dv.setUint32(24, f.mxcsr, true);
+    fx.set(f.fpr, 32); fx.set(f.xmm, 160);
+  }
+
+  injectInterrupt(vector: number): void {
+    if (!Number.isInteger(vector) || vector < 0 || vector > 255) throw new BackendError('EINVAL', `KVM_INTERRUPT: vector ${vector} out of range`);
+    if (this.irq >= 0) throw new BackendError('EEXIST', 'KVM_INTERRUPT: an interrupt is already queued');
+    this.irq = vector;
+  }
+
+  injectNmi(): void {
+    this.nmi = true;
+  }
+
+  requestInterruptWindow(on: boolean): void {
+    this.irqWindow = on;
+  }
+
+  readyForInterruptInjection(): boolean {
+    return this.irq < 0 && (this.cpu.fl & IF) !== 0 && this.cpu.shadow === 0;
+  }
+
+  interruptFlag(): boolean {
+    return (this.cpu.fl & IF) !== 0;
+  }
+
+  /** KVM_RUN: execute until an exit. */
+  run(): VcpuExit {
+    const c = this.cpu;
+    this.hasRun = true;
+    // complete the previous exit (IN data, MMIO read data), like kvm_run's shared page
+    const last = this.last;
+    if (last?.reason === 'io' && last.direction === 'in') {
+      const d = last.data;
+      c.pendInValid = true; c.pendInPort = last.port; c.pendInSize = last.size;
+      c.pendInValue = last.size === 1 ? d[0]! : last.size === 2 ? d[0]! | (d[1]! << 8) : d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24);
+    } else if (last?.reason === 'mmio' && !last.isWrite) {
+      c.pendMmioValid = true; c.pendMmioAddr = Number(last.physAddr); c.pendMmioLen = last.len;
+      c.pendMmioData.set(last.data.subarray(0, 8));
+    }
+    this.last = undefined;
+    const exit = this.loop();
+    this.last = exit;
+    return exit;
+  }
+
+  private loop(): VcpuExit {
+    const c = this.cpu;
+    let budget = this.budget;
+    for (;;) {
+      // event injection at an instruction boundary
+      if (this.nmi && !c.nmiBlocked && c.shadow === 0) {
+        this.nmi = false; c.halted = false;
+        const e = this.deliverEvent(2, -1, KIND_NMI);
+        if (e) return e;
+      } else if (this.irq >= 0 && c.fl & IF && c.shadow === 0) {
+        const v = this.irq;
+        this.irq = -1; c.halted = false;
+        const e = this.deliverEvent(v, -1, KIND_EXT);
+        if (e) return e;
+      }
+      if (this.irqWindow && this.irq < 0 && c.fl & IF && c.shadow === 0) return { reason: 'irq_window_open' };
+      if (c.halted) {
+        c.halted = false;
+        return { reason: 'hlt' };
+      }
+      if (budget <= 0) return { reason: 'intr' };
+      const wantEvents = this.irq >= 0 || this.nmi || this.irqWindow;
+      let n = budget > 65536 ? 65536 : budget;
+      budget -= n;
+      try {
+        while (n-- > 0) {
+          const sh = c.shadow;
+          c.decode();
+          execute(c);
+          c.icount++;
+          if (sh) c.shadow = 0;
+          if (c.deferredExit !== 0 || c.halted) break;
+          if (wantEvents && c.fl & IF && c.shadow === 0) break;
+          if (!wantEvents && (this.irq >= 0 || this.nmi)) break;
+        }
+        budget += n > 0 ? n : 0;
+      } catch (e) {
+        budget += n > 0 ? n : 0;
+        const x = this.onThrow(e);
+        if (x) return x;
+        continue;
+      }
+      if (c.deferredExit !== 0) return this.takeDeferred();
+    }
+  }
+
+  private takeDeferred(): VcpuExit {
+    const c = this.cpu;
+    const k = c.deferredExit;
+    c.deferredExit = 0;
+    if (k === 1) {
+      return { reason: 'io', direction: 'out', port: c.exitIoPort, size: c.exitIoSize as 1 | 2 | 4, count: 1, data: c.exitData.slice(0, c.exitIoSize) };
+    }
+    return { reason: 'mmio', physAddr: BigInt(c.exitMmioAddr), isWrite: true, len: c.exitMmioLen, data: c.exitData.slice(0, 8) };
+  }
+
+  private restart(): void {
+    const c = this.cpu;
+    c.r[RIP_LO] = c.startLo; c.r[RIP_HI] = c.startHi;
+  }
+
+  private onThrow(e: unknown): VcpuExit | undefined {
+    const c = this.cpu;
+    if (e === EXIT_SIGNAL) {
+      this.restart();
+      c.deferredExit = 0;
+      if (c.exitKind === 1) {
+        return { reason: 'io', direction: 'in', port: c.exitIoPort, size: c.exitIoSize as 1 | 2 | 4, count: 1, data: new Uint8Array(c.exitIoSize) };
+      }
+      return { reason: 'mmio', physAddr: BigInt(c.exitMmioAddr), isWrite: false, len: c.exitMmioLen, data: new Uint8Array(8) };
+    }
+    if (e instanceof CpuFault) {
+      this.restart();
+      c.deferredExit = 0;
+      if (e.vector < 0) return this.internalError(e.reason);
+      if (process.env.TSVMM_TRACE_FAULTS) console.error(`fault ${e.toString()} at ${u64(c.startLo, c.startHi).toString(16)}`);
+      return this.deliverEvent(e.vector, e.errorCode, KIND_FAULT, e);
+    }
+    this.restart();
+    return this.internalError(`interpreter error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+  }
+
+  private internalError(message: string): VcpuExit {
+    const c = this.cpu;
+    const bytes: number[] = [];
+    try {
+      for (let i = 0; i < 15; i++) bytes.push(c.fetch(i));
+    } catch {
+      /* fewer bytes readable */
+    }
+    return {
+      reason: 'internal_error', suberror: 1, data: [u64(c.startLo, c.startHi)], insnBytes: Uint8Array.from(bytes),
+      message,
+    };
+  }
+
+  /** Deliver an event; escalate faults during delivery to #DF and triple fault (SDM Table 6-5). */
+  private deliverEvent(vector: number, ec: number, kind: number, f?: CpuFault): VcpuExit | undefined {
+    const c = this.cpu;
+    if (f && vector === 14) { c.cr2Lo = f.cr2Lo; c.cr2Hi = f.cr2Hi; }
+    let v = vector, code = ec, k = kind;
+    for (let depth = 0; depth < 3; depth++) {
+      try {
+        deliver(c, v, code, k);
+        return undefined;
+      } catch (e2) {
+        if (!(e2 instanceof CpuFault)) return this.onThrow(e2);
+        if (e2.vector < 0) return this.internalError(e2.reason);
+        if (v === 8) return { reason: 'shutdown', why: `triple fault: ${e2.toString()} while delivering #DF` };
+        const first = v, second = e2.vector;
+        const df = (isContributory(first) && isContributory(second)) || (first === 14 && (second === 14 || isContributory(second)));
+        if (second === 14) { c.cr2Lo = e2.cr2Lo; c.cr2Hi = e2.cr2Hi; }
+        if (df) { v = 8; code = 0; k = KIND_FAULT; }
+        else { v = second; code = e2.errorCode; k = KIND_FAULT; }
+      }
+    }
+    return { reason: 'shutdown', why: 'triple fault' };
+  }
+
+  destroy(): void {
+    /* nothing to release */
+  }
+}
+
+class InterpVm implements Vm {
+  private readonly regions = new Map<number, MemoryRegion>();
+  private readonly cpus: Cpu[] = [];
+  private vcpuIds = new Set<number>();
+
+  constructor(private readonly opts: InterpOptions) {}
+
+  allocateMemory(bytes: number): ArrayBuffer {
+    if (!Number.isInteger(bytes) || bytes <= 0 || bytes > 2 ** 32) throw new BackendError('EINVAL', `allocateMemory: bad size ${bytes}`);
+    return new ArrayBuffer(bytes);
+  }
+
+  setUserMemoryRegion(region: MemoryRegion): void {
+    const off = region.offset ?? 0;
+    const size = region.size ?? region.memory.byteLength - off;
+    if (off < 0 || size < 0 || off + size > region.memory.byteLength) throw new BackendError('EINVAL', 'memory region outside its buffer');
+    if (region.guestPhysAddr & 0xfffn || size & 0xfff) throw new BackendError('EINVAL', 'memory region not page aligned');
+    this.regions.set(region.slot, region);
+    for (const c of this.cpus) this.apply(c, region);
+  }
+
+  private apply(c: Cpu, r: MemoryRegion): void {
+    const off = r.offset ?? 0;
+    const size = r.size ?? r.memory.byteLength - off;
+    c.mem.setSlot(r.slot, Number(r.guestPhysAddr), r.memory, off, size, r.readonly ?? false);
+    c.invalidateFetch();
+  }
+
+  attach(c: Cpu): void {
+    this.cpus.push(c);
+    for (const r of this.regions.values()) this.apply(c, r);
+  }
+
+  createVcpu(id: number): Vcpu {
+    if (this.vcpuIds.has(id)) throw new BackendError('EEXIST', `vCPU ${id} already exists`);
+    this.vcpuIds.add(id);
+    return new InterpVcpu(id, this, this.opts);
+  }
+
+  destroy(): void {
+    this.cpus.length = 0;
+  }
+}
+
+export function createInterpBackend(opts: InterpOptions = {}): Backend {
+  return {
+    name: 'interp',
+    supportedCpuid: () => defaultCpuid(),
+    emulatedCpuid: () => [],
+    msrIndexList: () => [0x10, 0x1b, 0x174, 0x175, 0x176, 0x277, 0xc0000080, 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, 0xc0000100, 0xc0000101, 0xc0000102, 0xc0000103],
+    createVm: () => new InterpVm(opts),
+  };
+}
+
+export { Cpu } from './cpu.ts';
