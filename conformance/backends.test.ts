@@ -26,10 +26,14 @@ import type { HostFlavour } from './deviations.ts';
 
 const hasGcc = spawnSync('gcc', ['--version']).status === 0;
 
+let built: string | undefined;
+/** Build the guests once per test file, into a private directory (no race with `npm run build:guests`). */
 function buildGuests(): string {
+  if (built) return built;
   const dir = mkdtempSync(join(tmpdir(), 'tsvmm-guests-run-'));
   const r = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/build-guests.mjs'), '--quiet', '--out', dir], { encoding: 'utf8' });
   assert.equal(r.status, 0, `build-guests failed:\n${r.stdout}${r.stderr}`);
+  built = dir;
   return dir;
 }
 

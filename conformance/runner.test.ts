@@ -27,6 +27,7 @@ const SUPPORTED: CpuidEntry[] = [
   { function: 7, index: 0, flags: 1, eax: 0, ebx: (1 << 7) | (1 << 20) | 1, ecx: 1 << 2, edx: 0 },
   { function: 0x80000000, index: 0, flags: 0, eax: 0x80000008, ebx: 0, ecx: 0, edx: 0 },
   { function: 0x80000001, index: 0, flags: 0, eax: 0, ebx: 0, ecx: 0, edx: (1 << 20) | (1 << 27) },
+  { function: 0x80000008, index: 0, flags: 0, eax: 0x3030, ebx: 0, ecx: 0, edx: 0 },
 ];
 const POLICY: Policy = { name: 'full', description: 'test', cpuid: CpuidTable.from(SUPPORTED) };
 
@@ -106,11 +107,19 @@ test('a FAIL line fails the cell and is shown', async () => {
   assert.equal(cell.status, 'fail');
   assert.match(cell.why, /first failure: cr4\.SMEP/);
   assert.ok(formatCell(cell).some((l) => l.includes('FAIL cr4.SMEP cpuid=1 expect=ok got=#GP')));
+  // the line names no bit, so the contract cannot reconstruct the write
+  assert.equal(cell.contract.compared, 0);
+  const withBit = await runCell(scriptedGuest([['cr4.SMEP', 'FAIL', 'bit20 cpuid=1 expect=ok got=#GP']]).exec, base);
+  assert.equal(withBit.contract.error, undefined);
+  assert.equal(withBit.contract.compared, 1);
+  assert.equal(withBit.contract.disagreements[0]!.contract, 'ok', 'the policy has SMEP');
+  assert.ok(formatCell(withBit).some((l) => l.includes('CONTRACT-DISAGREES cr4.SMEP: contract=ok program-expects=ok backend-got=#GP')));
 });
 
 test('a FAIL matching a recorded deviation for this host is DEVIATION, elsewhere it stays a failure', async () => {
   const dev: ConformanceDeviation = {
     id: 'test-dev',
+    kind: 'host',
     backend: 'kvm',
     flavours: ['kvm_pvm'],
     check: /^cr4\.PKE$/,

@@ -22,6 +22,7 @@ import {
   type ConformanceDeviation,
   type HostFlavour,
 } from './deviations.ts';
+import { compareWithContract, type ContractComparison } from './contract-check.ts';
 import { expectedExitCode, parseReport, type GuestCpuidLeaf, type ParsedReport, type ReportLine } from './report.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -232,6 +233,8 @@ export interface CellResult {
   readonly problems: readonly string[];
   /** things worth showing that don't fail the cell (known CPUID table rewriting, …) */
   readonly notes: readonly string[];
+  /** the contract's prediction for each reconstructible line, where it differs from the program or the backend */
+  readonly contract: { readonly compared: number; readonly disagreements: readonly ContractComparison[]; readonly error?: string };
   readonly runs: number;
   readonly last: { readonly outcome: GuestRunResult['outcome']; readonly exitCode?: number; readonly detail: string };
   readonly report: ParsedReport;
@@ -333,6 +336,7 @@ export async function runCell(exec: GuestExecutor, opts: RunCellOptions): Promis
         unavailable: [...unavailable, ...(check ? [{ check, detail: result.detail + insn }] : [])],
         problems,
         notes,
+        contract: compareWithContract(report.lines, opts.policy.cpuid),
         runs,
         last: { outcome: result.outcome, detail: result.detail },
         report,
@@ -392,6 +396,10 @@ export async function runCell(exec: GuestExecutor, opts: RunCellOptions): Promis
     unavailable,
     problems,
     notes,
+    contract: compareWithContract(
+      report.lines,
+      result.effectiveCpuid ? CpuidTable.from(result.effectiveCpuid) : opts.policy.cpuid,
+    ),
     runs,
     last: {
       outcome: result.outcome,
@@ -423,12 +431,27 @@ export function formatCell(cell: CellResult, opts: { allLines?: boolean } = {}):
     `${cell.status.toUpperCase().padEnd(11)} ${cell.program} × ${cell.policy} × ${cell.backend}(${cell.flavour}) — ${cell.why}` +
       (cell.runs > 1 ? ` [${cell.runs} runs]` : ''),
   ];
+  const grouped = new Map<string, CellLine[]>();
+  for (const l of cell.lines) {
+    if (opts.allLines || l.status !== 'deviation') continue;
+    const k = l.deviation!.id;
+    grouped.set(k, [...(grouped.get(k) ?? []), l]);
+  }
+  for (const [id, ls] of grouped) {
+    if (ls.length < 3) continue;
+    const tag = ls[0]!.deviation!.kind === 'bug' ? 'KNOWN-BUG' : 'DEVIATION';
+    out.push(`    ${tag}(${id}) ×${ls.length}: ${ls.map((l) => l.line.name).join(' ')} — e.g. ${ls[0]!.line.detail}`);
+  }
   for (const l of cell.lines) {
     if (!opts.allLines && l.status === 'pass') continue;
+    if (!opts.allLines && l.status === 'deviation' && (grouped.get(l.deviation!.id)?.length ?? 0) >= 3) continue;
     const u = l.status === 'unavailable' ? cell.unavailable.find((x) => x.check === l.line.name) : undefined;
     if (u) out.push(`    ORACLE-UNAVAILABLE ${u.check}: ${u.detail}`);
     else {
-      const tag = l.status === 'deviation' ? `DEVIATION(${l.deviation!.id})` : l.status.toUpperCase();
+      const tag =
+        l.status === 'deviation'
+          ? `${l.deviation!.kind === 'bug' ? 'KNOWN-BUG' : 'DEVIATION'}(${l.deviation!.id})`
+          : l.status.toUpperCase();
       out.push(`    ${tag} ${l.line.name} ${l.line.detail}`);
     }
   }
@@ -436,6 +459,21 @@ export function formatCell(cell: CellResult, opts: { allLines?: boolean } = {}):
     if (!cell.lines.some((l) => l.line.name === u.check)) out.push(`    ORACLE-UNAVAILABLE ${u.check}: ${u.detail}`);
   }
   for (const p of cell.problems) out.push(`    PROBLEM ${p}`);
+  if (cell.contract.error) out.push(`    CONTRACT ${cell.contract.error}`);
+  const byKind = new Map<string, ContractComparison[]>();
+  for (const d of cell.contract.disagreements) {
+    // undefined bits ("cr4.bit40") with the same outcome share one line; named checks get their own
+    const k = `${/\.bit\d+$/.test(d.name) ? 'bitN' : d.name}|${d.rule ?? ''}|${d.contract}|${d.expect ?? ''}|${d.got ?? ''}`;
+    byKind.set(k, [...(byKind.get(k) ?? []), d]);
+  }
+  for (const ds of byKind.values()) {
+    const d = ds[0]!;
+    const names = ds.length > 3 ? `${ds.length} checks (${ds[0]!.name} … ${ds.at(-1)!.name})` : ds.map((x) => x.name).join(' ');
+    out.push(
+      `    CONTRACT-DISAGREES ${names}: contract=${d.contract}${d.rule ? ` [${d.rule}: ${d.reason}]` : ''} ` +
+        `program-expects=${d.expect ?? '?'} backend-got=${d.got ?? '?'}`,
+    );
+  }
   for (const n of cell.notes) out.push(`    NOTE ${n}`);
   return out;
 }

@@ -129,9 +129,10 @@ exc_stub_\n:
         .endr
 
 /*
- * Return without IRETQ: KVM's instruction emulator implements IRET only in real mode, and under PVM
- * every guest instruction goes through it. For a same-privilege, same-stack exception (all we take
- * and return from), IRETQ's effect is: RSP = saved RSP, RFLAGS = saved RFLAGS, RIP = saved RIP.
+ * Return without IRETQ (written because KVM's instruction emulator implements IRET only in real mode;
+ * IRETQ was since seen to work under kvm_pvm, and this path is kept as backend-independent). For a
+ * same-privilege, same-stack return (every return we do: exceptions at CPL3 are sent back to CPL0 by
+ * rewriting the frame, see desc.c), IRETQ's effect is: RSP = saved RSP, RFLAGS = saved RFLAGS, RIP = saved RIP.
  * We store RFLAGS and RIP just below the interrupted RSP (free: no red zone), keep that address in
  * the vector slot (below the hardware frame, so not overlapped), restore the GPRs, switch to it and
  * POPFQ; RETQ.
@@ -181,6 +182,60 @@ exc_common:
         popfq
         retq
 
+/*
+ * u64 run_user_asm(u64 fn, u64 arg, u64 user_stack_top): enter fn(arg) at CPL3 with IRETQ (SDM Vol. 3A
+ * §6.14.3; IRETQ to an outer ring works under kvm_pvm). TSS.RSP0 points just below the saved callee-
+ * saved registers; any exception at CPL3 (the user side's exit is HLT, which raises #GP at CPL3) lands
+ * in exception_handler, which records it and resumes here at user_return on the kernel stack.
+ */
+        .text
+        .globl run_user_asm
+run_user_asm:
+        pushq %rbx
+        pushq %rbp
+        pushq %r12
+        pushq %r13
+        pushq %r14
+        pushq %r15
+        movq %rsp, user_kernel_rsp(%rip)
+        movq %rsp, tss+4(%rip)          /* TSS.RSP0 */
+        subq $8, %rdx
+        leaq user_exit_stub(%rip), %rax
+        movq %rax, (%rdx)               /* fn returns into the exit stub */
+        pushq $0x3b                     /* SS */
+        pushq %rdx                      /* RSP */
+        pushq $0x2                      /* RFLAGS: IF=0 */
+        pushq $0x33                     /* CS */
+        pushq %rdi                      /* RIP = fn */
+        movq %rsi, %rdi
+        iretq
+        .globl user_return
+user_return:
+        movl $SEL_DATA, %eax
+        movl %eax, %ds
+        movl %eax, %es
+        movl %eax, %ss
+        movq user_kernel_rsp(%rip), %rsp
+        popq %r15
+        popq %r14
+        popq %r13
+        popq %r12
+        popq %rbp
+        popq %rbx
+        ret
+
+        .section .user.text, "ax"
+        .globl user_exit_stub
+user_exit_stub:
+        hlt                             /* #GP at CPL3: the way back to CPL0 */
+        jmp user_exit_stub
+
+        .data
+        .balign 8
+        .globl user_kernel_rsp
+user_kernel_rsp:
+        .quad 0
+
 /* ------------------------------------------------------------------------------------------ */
         .section .rodata
         .balign 8
@@ -200,6 +255,8 @@ gdt:
         .quad 0x00cf9a000000ffff        /* 0x18: 32-bit code, DPL0 */
         .quad 0                         /* 0x20: TSS low (filled by desc.c) */
         .quad 0                         /* 0x28: TSS high */
+        .quad 0x00affa000000ffff        /* 0x30: 64-bit code, DPL3 (selector 0x33) */
+        .quad 0x00cff2000000ffff        /* 0x38: data, DPL3 (selector 0x3b) */
 gdt_end:
         .balign 8
         .word 0, 0, 0
@@ -214,12 +271,14 @@ gdt_ptr:
 pml4:
         .quad pdpt + 0x3                /* P | RW */
         .fill 511, 8, 0
+        .globl pdpt
 pdpt:
         .quad pd + 0x3
         .quad pd + 0x1000 + 0x3
         .quad pd + 0x2000 + 0x3
         .quad pd + 0x3000 + 0x3
         .fill 508, 8, 0
+        .globl pd
 pd:
         .set addr, 0
         .rept 2048

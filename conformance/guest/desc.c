@@ -40,7 +40,7 @@ extern char df_stack_top[];
 
 #define NUM_VECTORS 48
 static struct idt_gate idt[NUM_VECTORS] __attribute__((aligned(16)));
-static struct tss64 tss __attribute__((aligned(16)));
+struct tss64 tss __attribute__((aligned(16)));
 volatile struct ex_record last_ex;
 volatile u64 irq_count[NUM_VECTORS];
 
@@ -81,12 +81,25 @@ static void setup_idt(void) {
 }
 
 void exception_handler(struct ex_regs *r);
+void user_exception(u64 vector, u64 error_code, u64 rip, u64 cr2, u64 rax);
+extern char user_return[];
+extern u64 user_kernel_rsp;
 void exception_handler(struct ex_regs *r) {
   if (r->vector >= 32) {
     irq_count[r->vector]++;
     return;
   }
   u64 cr2 = r->vector == PF_VECTOR ? read_cr2() : 0;
+  if (r->cs & 3) {
+    user_exception(r->vector, r->error_code, r->rip, cr2, r->rax);
+    /* back to run_user's caller, at CPL0 on the kernel stack (exc_common's same-ring return path) */
+    r->rip = (u64)user_return;
+    r->cs = 0x08;
+    r->ss = 0x10;
+    r->rsp = user_kernel_rsp;
+    r->rflags = 0x2;
+    return;
+  }
   for (const struct ex_entry *e = __ex_table_start; e < __ex_table_end; e++) {
     if (e->insn == r->rip) {
       last_ex.vector = (int)r->vector;
@@ -141,6 +154,27 @@ static void print_cpuid_view(void) {
   }
 }
 
+/*
+ * User pages: the first 2 MiB are remapped with 4-KiB pages so that only the .user section
+ * (__user_start..__user_end, code and stack for run_user) is user-accessible (U=1, SDM Vol. 3A
+ * §4.6); everything else stays supervisor, so SMEP/SMAP checks keep working on the library's pages.
+ */
+extern u64 pml4[], pdpt[], pd[];
+extern char __user_start[], __user_end[];
+static u64 pt0[512] __attribute__((aligned(4096)));
+
+static void setup_user_pages(void) {
+  for (u64 i = 0; i < 512; i++) {
+    u64 a = i << 12;
+    int user = a >= (u64)__user_start && a < (u64)__user_end;
+    pt0[i] = a | 0x3 | (user ? 0x4 : 0);
+  }
+  pml4[0] |= 0x4;
+  pdpt[0] |= 0x4;
+  pd[0] = (u64)pt0 | 0x7;
+  __asm__ volatile("mov %0, %%cr3" : : "r"(read_cr3()) : "memory");
+}
+
 void guest_start(u64 magic, u64 info, u64 entry_bits);
 __attribute__((noreturn)) void guest_start(u64 magic, u64 info, u64 entry_bits) {
   boot_magic = magic;
@@ -149,6 +183,7 @@ __attribute__((noreturn)) void guest_start(u64 magic, u64 info, u64 entry_bits) 
   serial_init();
   setup_tss();
   setup_idt();
+  setup_user_pages();
   /* A sane CR0 whatever the VMM left: PE|MP|ET|NE|WP|PG, caches on, no AM/EM/TS. */
   u64 cr0 = read_cr0();
   cr0 |= X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | X86_CR0_PG;

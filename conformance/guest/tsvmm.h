@@ -195,6 +195,16 @@ struct feature {
 int cpuid_has(struct feature f);
 u32 cpuid_reg(u32 leaf, u32 sub, enum cpuid_reg reg);
 
+/* ---- ring 3 (user.c) ---- */
+/* Put a function (and any data it touches) on the user-accessible pages. */
+#define USER_CODE __attribute__((section(".user.text"), noinline))
+#define USER_DATA __attribute__((section(".user.data")))
+/*
+ * Run fn(arg) at CPL3. Returns NO_EXCEPTION when fn returned (its return value in *result), or the
+ * vector of the exception that ended it (also recorded in last_ex). Interrupts stay disabled.
+ */
+int run_user(u64 (*fn)(u64), u64 arg, u64 *result);
+
 /* ---- formatted output (printf.c) ---- */
 int vsnprintf(char *buf, unsigned long size, const char *fmt, va_list ap);
 int snprintf(char *buf, unsigned long size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

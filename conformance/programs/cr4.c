@@ -1,6 +1,6 @@
 /*
  * cr4: every CR4 bit under MOV to CR4 in 64-bit mode (Intel SDM Vol. 3A §2.5 "Control Registers",
- * Table 2-? CR4 bits; KVM's rules: /work/shared/spec/kvm-contract.md §1). For each bit 0..63, from a
+ * Figure 2-8; KVM's rules: /work/shared/spec/kvm-contract.md §1). For each bit 0..63, from a
  * base of CR4.PAE only, set it and assert: always-allowed bits don't fault; feature-gated bits fault
  * (#GP) iff the guest CPUID lacks the feature; reserved bits (SMXE, KL, PKS, LASS, FRED, undefined)
  * always #GP; PAE can't be cleared and LA57 can't be toggled while EFER.LMA=1. Also: CPUID.1:ECX

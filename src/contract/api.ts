@@ -1,6 +1,7 @@
 // The contract's public shapes: what a check answers and what a legal write implies.
-// The rules themselves are in the sibling modules (cr0.ts, cr4.ts, efer.ts, xcr0.ts, msr.ts, …);
-// both backends and the conformance runner consume them through src/contract/index.ts.
+// The rules themselves are in the sibling modules (cr.ts, efer.ts, xsave.ts, dr.ts, sregs.ts, msr.ts,
+// vmx.ts); both backends and the conformance runner consume them through src/contract/index.ts.
+// Facts: shared/spec/kvm-contract.md §1-§4, §6, §7.
 
 /** What a guest write must raise when refused. 'GP' = #GP(0), 'UD' = #UD. */
 export type ContractFault = 'GP' | 'UD';
@@ -18,7 +19,8 @@ export interface Refusal {
 
 /** Side effects a legal control-register/EFER write implies (spec §1.4, §2, §3.2). */
 export interface WriteEffects {
-  /** paging mode, reserved-bit masks or permission tables must be recomputed */
+  /** paging mode, reserved-bit masks or permission tables must be recomputed (an interpreter whose
+   *  TLB caches permission bits must also drop those entries) */
   readonly mmuReset: boolean;
   /** 'all' = every PCID and global pages; 'current' = current PCID, non-global; 'none' */
   readonly tlbFlush: 'all' | 'current' | 'none';

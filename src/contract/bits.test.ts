@@ -25,7 +25,9 @@ const MODES: readonly ContractMode[] = ['kvmExact', 'architectural'];
 function fullTable(): CpuidTable {
   let t = withVendor(thisMachineKvmSupported(), 'GenuineIntel');
   const names = new Set<string>(['xsave', 'xsaves', 'xsavec', 'lm', 'nx', 'syscall']);
-  for (const r of [...CR4_BITS, ...EFER_BITS, ...XCR0_BITS, ...XSS_BITS] as { requires?: string | readonly string[] }[])
+  for (const r of [...CR4_BITS, ...EFER_BITS, ...XCR0_BITS, ...XSS_BITS] as {
+    requires?: string | readonly string[];
+  }[])
     for (const f of requiredFeatures(r.requires as never)) names.add(f);
   t = withFeatures(t, [...names] as never);
   let x0 = 0;
@@ -48,7 +50,13 @@ function isRefusal(v: Verdict): v is Extract<Verdict, { ok: false }> {
 function cr4StateFor(row: Cr4Bit): { state: ControlState; value: bigint } {
   const m = 1n << BigInt(row.bit);
   if (row.name === 'LA57') return { state: { ...RESET_STATE, cr0: Cr0.PE | Cr0.ET | Cr0.WP }, value: m };
-  const state: ControlState = { ...RESET_STATE, cr0: Cr0.PE | Cr0.ET | Cr0.WP | Cr0.PG, cr4: Cr4.PAE, efer: Efer.LME | Efer.LMA | Efer.SCE, csL: true };
+  const state: ControlState = {
+    ...RESET_STATE,
+    cr0: Cr0.PE | Cr0.ET | Cr0.WP | Cr0.PG,
+    cr4: Cr4.PAE,
+    efer: Efer.LME | Efer.LMA | Efer.SCE,
+    csL: true,
+  };
   return { state, value: Cr4.PAE | m };
 }
 
@@ -77,7 +85,8 @@ for (const mode of MODES) {
         assert.ok(isRefusal(v));
         assert.equal(v.fault, 'GP');
         assert.equal(v.rule, 'cr4.reserved');
-        for (const f of requiredFeatures(row.requires)) assert.ok(v.reason.includes(featureText(f)), `${v.reason} should name ${featureText(f)}`);
+        for (const f of requiredFeatures(row.requires))
+          assert.ok(v.reason.includes(featureText(f)), `${v.reason} should name ${featureText(f)}`);
       }
     });
   }
@@ -190,13 +199,21 @@ for (const mode of MODES) {
   for (const row of XCR0_BITS) {
     const ok = mode === 'architectural' || row.kvm;
     test(`XCR0.${row.name} (bit ${row.bit}) enumerated in leaf 0xD: ${ok ? 'accepted' : 'refused (not in KVM_SUPPORTED_XCR0)'} [${mode}]`, () => {
-      const v = checkXsetbv(deriveGuestModel(FULL, { mode }), XSTATE, { cpl: 0, ecx: 0, value: xcr0With(row.bit) });
+      const v = checkXsetbv(deriveGuestModel(FULL, { mode }), XSTATE, {
+        cpl: 0,
+        ecx: 0,
+        value: xcr0With(row.bit),
+      });
       if (ok) assert.ok(v.ok, isRefusal(v) ? v.reason : '');
       else assert.ok(isRefusal(v) && v.rule === 'xcr0.unsupported' && /KVM_SUPPORTED_XCR0/.test(v.reason));
     });
     test(`XCR0.${row.name} (bit ${row.bit}) not enumerated: ${row.bit === 0 ? 'accepted (x87 always)' : 'refused naming the leaf 0xD bit'} [${mode}]`, () => {
       const t = withReg(FULL, 0xd, 0, 'eax', FULL.reg(0xd, 0, 'eax') & ~(1 << row.bit));
-      const v = checkXsetbv(deriveGuestModel(t, { mode }), XSTATE, { cpl: 0, ecx: 0, value: xcr0With(row.bit) });
+      const v = checkXsetbv(deriveGuestModel(t, { mode }), XSTATE, {
+        cpl: 0,
+        ecx: 0,
+        value: xcr0With(row.bit),
+      });
       if (row.bit === 0) return assert.ok(v.ok);
       assert.ok(isRefusal(v));
       assert.equal(v.fault, 'GP');
@@ -240,5 +257,11 @@ test('KVM drops the CET XSS bits when the guest has neither SHSTK nor IBT', () =
   const v = checkXssWrite(m, RESET_STATE, 1n << 11n);
   assert.ok(isRefusal(v));
   assert.ok(v.reason.includes(featureText('shstk')) && v.reason.includes(featureText('ibt')), v.reason);
-  assert.ok(checkXssWrite(deriveGuestModel(withFeatures(FULL, ['shstk', 'ibt'], false), { mode: 'architectural' }), RESET_STATE, 1n << 11n).ok);
+  assert.ok(
+    checkXssWrite(
+      deriveGuestModel(withFeatures(FULL, ['shstk', 'ibt'], false), { mode: 'architectural' }),
+      RESET_STATE,
+      1n << 11n,
+    ).ok,
+  );
 });

@@ -8,16 +8,42 @@ import { Cr4 } from '../arch/x86/registers/cr4.ts';
 import { Efer } from '../arch/x86/registers/efer.ts';
 import { Dr6 } from '../arch/x86/registers/dr6.ts';
 import { deriveGuestModel } from './model.ts';
-import { checkCr0Write, checkCr3Write, checkCr4Write, checkCr8Write, checkPdptes, lmswValue, pdpteReservedMask } from './cr.ts';
+import {
+  checkCr0Write,
+  checkCr3Write,
+  checkCr4Write,
+  checkCr8Write,
+  checkPdptes,
+  lmswValue,
+  pdpteReservedMask,
+} from './cr.ts';
 import { checkDr6Write, checkDr7Write } from './dr.ts';
 import { RESET_STATE, type ControlState } from './state.ts';
 import { thisMachineKvmSupported, withFeatures, withVendor } from './fixtures/tables.ts';
 import type { Verdict } from './api.ts';
 
-const T = withFeatures(withVendor(thisMachineKvmSupported(), 'GenuineIntel'), ['pcid', 'smep', 'smap', 'pku', 'xsave', 'la57', 'shstk', 'ibt', 'vmx', 'lam', 'fsgsbase']);
+const T = withFeatures(withVendor(thisMachineKvmSupported(), 'GenuineIntel'), [
+  'pcid',
+  'smep',
+  'smap',
+  'pku',
+  'xsave',
+  'la57',
+  'shstk',
+  'ibt',
+  'vmx',
+  'lam',
+  'fsgsbase',
+]);
 const M = deriveGuestModel(T);
 const PM: ControlState = { ...RESET_STATE, cr0: Cr0.PE | Cr0.ET };
-const LONG: ControlState = { ...RESET_STATE, cr0: Cr0.PE | Cr0.ET | Cr0.PG | Cr0.WP, cr4: Cr4.PAE, efer: Efer.LME | Efer.LMA, csL: true };
+const LONG: ControlState = {
+  ...RESET_STATE,
+  cr0: Cr0.PE | Cr0.ET | Cr0.PG | Cr0.WP,
+  cr4: Cr4.PAE,
+  efer: Efer.LME | Efer.LMA,
+  csL: true,
+};
 const PAE_PAGING: ControlState = { ...RESET_STATE, cr0: Cr0.PE | Cr0.ET | Cr0.PG, cr4: Cr4.PAE };
 
 function refused(v: Verdict, rule: string, fault: 'GP' | 'UD' = 'GP'): void {
@@ -55,7 +81,10 @@ test('CR0: setting PG with EFER.LME needs CR4.PAE and CS.L=0, and activates long
 
 test('CR0: clearing PG is refused in 64-bit mode and with PCIDE, allowed from compatibility mode (leaves long mode)', () => {
   refused(checkCr0Write(M, LONG, Cr0.PE | Cr0.WP), 'cr0.pg-clear');
-  refused(checkCr0Write(M, { ...LONG, csL: false, cr4: Cr4.PAE | Cr4.PCIDE }, Cr0.PE | Cr0.WP), 'cr0.pg-clear');
+  refused(
+    checkCr0Write(M, { ...LONG, csL: false, cr4: Cr4.PAE | Cr4.PCIDE }, Cr0.PE | Cr0.WP),
+    'cr0.pg-clear',
+  );
   const e = accepted(checkCr0Write(M, { ...LONG, csL: false }, Cr0.PE | Cr0.WP));
   assert.equal(e.efer, Efer.LME, 'LMA cleared');
   assert.equal(e.tlbFlush, 'all');
@@ -118,11 +147,18 @@ test('CR4 side effects follow kvm_post_set_cr4', () => {
   assert.equal(pae.tlbFlush, 'current');
   assert.equal(pae.mmuReset, true);
   assert.equal(accepted(checkCr4Write(M, PM, Cr4.SMEP)).tlbFlush, 'current');
-  assert.equal(accepted(checkCr4Write(M, { ...PM, cr4: Cr4.SMEP }, 0n)).tlbFlush, 'none', 'SMEP 1→0 needs no flush');
+  assert.equal(
+    accepted(checkCr4Write(M, { ...PM, cr4: Cr4.SMEP }, 0n)).tlbFlush,
+    'none',
+    'SMEP 1→0 needs no flush',
+  );
   assert.equal(accepted(checkCr4Write(M, PM, Cr4.OSXSAVE)).cpuidDirty, true);
   assert.equal(accepted(checkCr4Write(M, LONG, Cr4.PAE | Cr4.PKE)).cpuidDirty, true);
   const plain = accepted(checkCr4Write(M, PM, Cr4.TSD));
-  assert.deepEqual([plain.mmuReset, plain.tlbFlush, plain.cpuidDirty, plain.loadPdptrs], [false, 'none', false, false]);
+  assert.deepEqual(
+    [plain.mmuReset, plain.tlbFlush, plain.cpuidDirty, plain.loadPdptrs],
+    [false, 'none', false, false],
+  );
   assert.equal(accepted(checkCr4Write(M, PAE_PAGING, Cr4.PAE | Cr4.PGE)).loadPdptrs, true);
   assert.equal(accepted(checkCr4Write(M, PAE_PAGING, Cr4.PAE | Cr4.TSD)).loadPdptrs, false);
 });
@@ -157,13 +193,26 @@ test('CR8: only TPR[3:0]', () => {
 });
 
 test('DR6/DR7: bits 63:32 reserved; fixed-1 bits forced', () => {
-  refused(checkDr6Write(M, 1n << 32n), 'dr6.high-reserved');
-  refused(checkDr7Write(M, 1n << 40n), 'dr7.high-reserved');
-  const d6 = accepted(checkDr6Write(M, Dr6.BS | Dr6.B0));
+  refused(checkDr6Write(M, RESET_STATE, 1n << 32n), 'dr6.high-reserved');
+  refused(checkDr7Write(M, RESET_STATE, 1n << 40n), 'dr7.high-reserved');
+  const d6 = accepted(checkDr6Write(M, RESET_STATE, Dr6.BS | Dr6.B0));
   assert.equal(d6.value & 0xffff_ffffn, 0xffff4ff1n, 'RTM and BLD read 1 for a guest without them');
   const rtm = deriveGuestModel(withFeatures(T, 'rtm'));
-  assert.equal(accepted(checkDr6Write(rtm, 0n)).value & Dr6.RTM, 0n, 'with RTM, DR6.RTM is writable (active low)');
+  assert.equal(
+    accepted(checkDr6Write(rtm, RESET_STATE, 0n)).value & Dr6.RTM,
+    0n,
+    'with RTM, DR6.RTM is writable (active low)',
+  );
   const bld = deriveGuestModel(withFeatures(T, 'bus_lock_detect'));
-  assert.equal(accepted(checkDr6Write(bld, 0n)).value & Dr6.BLD, 0n, 'with bus-lock detection, DR6.BLD is writable');
-  assert.equal(accepted(checkDr7Write(M, 0x1n)).value, 0x401n);
+  assert.equal(
+    accepted(checkDr6Write(bld, RESET_STATE, 0n)).value & Dr6.BLD,
+    0n,
+    'with bus-lock detection, DR6.BLD is writable',
+  );
+  assert.equal(accepted(checkDr7Write(M, RESET_STATE, 0x1n)).value, 0x401n);
+  assert.equal(
+    accepted(checkDr7Write(M, RESET_STATE, 0xf001n)).value,
+    0x2401n,
+    'bits 12, 14, 15 are not stored',
+  );
 });

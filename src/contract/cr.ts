@@ -11,7 +11,7 @@ import { Efer } from '../arch/x86/registers/efer.ts';
 import { requiredFeatures, rowAt } from '../arch/x86/registers/bits.ts';
 import { featureText, tableHas } from './features.ts';
 import type { GuestModel } from './model.ts';
-import { accept, hexv, refuse, type ControlState } from './state.ts';
+import { accept, hexv, refuse, u64Arg, type ControlState } from './state.ts';
 
 const MAXPHYADDR_TEXT = 'CPUID.80000008H:EAX[7:0]';
 
@@ -51,7 +51,11 @@ function cr4Reserved(model: GuestModel, value: bigint): Verdict | undefined {
 /** kvm_is_valid_cr0 (spec §2): 63:32 zero, NW⇒CD, PG⇒PE. */
 function cr0Valid(value: bigint): Verdict | undefined {
   if (value & CR0_HIGH_RESERVED)
-    return refuse('GP', 'cr0.high-reserved', `CR0 bits 63:32 must be 0 (value ${hexv(value)}): bit ${lowestBit(value & CR0_HIGH_RESERVED)} is set`);
+    return refuse(
+      'GP',
+      'cr0.high-reserved',
+      `CR0 bits 63:32 must be 0 (value ${hexv(value)}): bit ${lowestBit(value & CR0_HIGH_RESERVED)} is set`,
+    );
   if (value & Cr0.NW && !(value & Cr0.CD))
     return refuse('GP', 'cr0.nw-without-cd', 'CR0.NW (bit 29) = 1 with CR0.CD (bit 30) = 0 is illegal');
   if (value & Cr0.PG && !(value & Cr0.PE))
@@ -60,23 +64,36 @@ function cr0Valid(value: bigint): Verdict | undefined {
 }
 
 /** CR0 value check used by both paths (KVM_SET_SREGS reuses kvm_is_valid_cr0). */
-export function cr0ValidityRefusal(model: GuestModel, value: bigint, vmxon = false): Verdict | undefined {
+export function cr0ValidityRefusal(_model: GuestModel, value: bigint, vmxon = false): Verdict | undefined {
   const r = cr0Valid(value);
   if (r) return r;
   // vmx_is_valid_cr0 → nested_host_cr0_valid: post-VMXON CR0 must keep CR0_FIXED0 = PE|PG|NE.
   if (vmxon && (value & (Cr0.PE | Cr0.PG | Cr0.NE)) !== (Cr0.PE | Cr0.PG | Cr0.NE))
-    return refuse('GP', 'cr0.vmx-fixed', 'in VMX operation CR0.PE, CR0.PG and CR0.NE must stay 1 (IA32_VMX_CR0_FIXED0)');
-  void model;
+    return refuse(
+      'GP',
+      'cr0.vmx-fixed',
+      'in VMX operation CR0.PE, CR0.PG and CR0.NE must stay 1 (IA32_VMX_CR0_FIXED0)',
+    );
   return undefined;
 }
 
 /** CR4 value check used by both paths (kvm_is_valid_cr4 with the VMX vendor hook). */
-export function cr4ValidityRefusal(model: GuestModel, value: bigint, smm = false, vmxon = false): Verdict | undefined {
+export function cr4ValidityRefusal(
+  model: GuestModel,
+  value: bigint,
+  smm = false,
+  vmxon = false,
+): Verdict | undefined {
   const r = cr4Reserved(model, value);
   if (r) return r;
-  if (value & Cr4.VMXE && smm) return refuse('GP', 'cr4.vmxe-in-smm', 'CR4.VMXE (bit 13) cannot be set in SMM (vmx_is_valid_cr4)');
+  if (value & Cr4.VMXE && smm)
+    return refuse('GP', 'cr4.vmxe-in-smm', 'CR4.VMXE (bit 13) cannot be set in SMM (vmx_is_valid_cr4)');
   if (vmxon && !(value & Cr4.VMXE))
-    return refuse('GP', 'cr4.vmx-fixed', 'in VMX operation CR4.VMXE (bit 13) must stay 1 (IA32_VMX_CR4_FIXED0)');
+    return refuse(
+      'GP',
+      'cr4.vmx-fixed',
+      'in VMX operation CR4.VMXE (bit 13) must stay 1 (IA32_VMX_CR4_FIXED0)',
+    );
   return undefined;
 }
 
@@ -90,12 +107,21 @@ export function cr3LegalRefusal(model: GuestModel, cr3: bigint): Verdict | undef
   if (row && (row.name === 'LAM_U57' || row.name === 'LAM_U48'))
     return refuse('GP', 'cr3.lam', `CR3.${row.name} (bit ${bit}) needs LAM: ${model.absentReason('lam')}`);
   if (row && row.name === 'NOFLUSH')
-    return refuse('GP', 'cr3.reserved', `CR3 bit 63 (NOFLUSH) is reserved while CR4.PCIDE=0 (it is above MAXPHYADDR ${model.maxPhysAddr})`);
-  return refuse('GP', 'cr3.reserved', `CR3 bit ${bit} is at or above the guest MAXPHYADDR ${model.maxPhysAddr} (${MAXPHYADDR_TEXT})`);
+    return refuse(
+      'GP',
+      'cr3.reserved',
+      `CR3 bit 63 (NOFLUSH) is reserved while CR4.PCIDE=0 (it is above MAXPHYADDR ${model.maxPhysAddr})`,
+    );
+  return refuse(
+    'GP',
+    'cr3.reserved',
+    `CR3 bit ${bit} is at or above the guest MAXPHYADDR ${model.maxPhysAddr} (${MAXPHYADDR_TEXT})`,
+  );
 }
 
 /** MOV to CR0 (kvm_set_cr0 + kvm_post_set_cr0). */
 export function checkCr0Write(model: GuestModel, state: ControlState, value: bigint): Verdict {
+  u64Arg(value, 'CR0 value');
   const old = state.cr0;
   const r = cr0ValidityRefusal(model, value, state.vmxon);
   if (r) return r;
@@ -107,9 +133,17 @@ export function checkCr0Write(model: GuestModel, state: ControlState, value: big
   const pae = (state.cr4 & Cr4.PAE) !== 0n;
   if (lme && !oldPg && newPg) {
     if (!pae)
-      return refuse('GP', 'cr0.pg-lme-without-pae', 'setting CR0.PG with EFER.LME=1 needs CR4.PAE=1 (long-mode activation)');
+      return refuse(
+        'GP',
+        'cr0.pg-lme-without-pae',
+        'setting CR0.PG with EFER.LME=1 needs CR4.PAE=1 (long-mode activation)',
+      );
     if (state.csL)
-      return refuse('GP', 'cr0.pg-lme-cs-l', 'setting CR0.PG with EFER.LME=1 needs CS.L=0 (long-mode activation from compatibility code)');
+      return refuse(
+        'GP',
+        'cr0.pg-lme-cs-l',
+        'setting CR0.PG with EFER.LME=1 needs CS.L=0 (long-mode activation from compatibility code)',
+      );
   }
   const changed = cr0 ^ old;
   const loadPdptrs = !lme && newPg && pae && (changed & CR0_PDPTR_BITS) !== 0n;
@@ -140,11 +174,13 @@ export function checkCr0Write(model: GuestModel, state: ControlState, value: big
 
 /** LMSW (kvm_lmsw): loads PE/MP/EM/TS only; cannot clear PE. Returns the CR0 value to write. */
 export function lmswValue(cr0: bigint, operand: number): bigint {
-  return (cr0 & ~0x0en) | BigInt(operand & 0x0f) | (cr0 & Cr0.PE);
+  // the old PE survives because only bits 3:1 of the old value are cleared
+  return (cr0 & ~0x0en) | BigInt(operand & 0x0f);
 }
 
 /** MOV to CR4 (kvm_set_cr4 + kvm_post_set_cr4). */
 export function checkCr4Write(model: GuestModel, state: ControlState, value: bigint): Verdict {
+  u64Arg(value, 'CR4 value');
   const old = state.cr4;
   const r = cr4ValidityRefusal(model, value, state.smm, state.vmxon);
   if (r) return r;
@@ -152,15 +188,25 @@ export function checkCr4Write(model: GuestModel, state: ControlState, value: big
   const lma = (state.efer & Efer.LMA) !== 0n;
   let loadPdptrs = false;
   if (lma) {
-    if (!(value & Cr4.PAE)) return refuse('GP', 'cr4.pae-clear-in-long-mode', 'clearing CR4.PAE (bit 5) while EFER.LMA=1 is illegal');
-    if (changed & Cr4.LA57) return refuse('GP', 'cr4.la57-change-in-long-mode', 'CR4.LA57 (bit 12) cannot change while EFER.LMA=1');
+    if (!(value & Cr4.PAE))
+      return refuse(
+        'GP',
+        'cr4.pae-clear-in-long-mode',
+        'clearing CR4.PAE (bit 5) while EFER.LMA=1 is illegal',
+      );
+    if (changed & Cr4.LA57)
+      return refuse('GP', 'cr4.la57-change-in-long-mode', 'CR4.LA57 (bit 12) cannot change while EFER.LMA=1');
   } else if (state.cr0 & Cr0.PG && value & Cr4.PAE && changed & CR4_PDPTR_BITS) {
     loadPdptrs = true;
   }
   if (value & Cr4.PCIDE && !(old & Cr4.PCIDE)) {
     if (!lma) return refuse('GP', 'cr4.pcide-without-lma', 'setting CR4.PCIDE (bit 17) needs EFER.LMA=1');
     if (state.cr3 & CR3_PCID_MASK)
-      return refuse('GP', 'cr4.pcide-cr3-pcid', `setting CR4.PCIDE (bit 17) needs CR3[11:0]=0 (CR3 = ${hexv(state.cr3)})`);
+      return refuse(
+        'GP',
+        'cr4.pcide-cr3-pcid',
+        `setting CR4.PCIDE (bit 17) needs CR3[11:0]=0 (CR3 = ${hexv(state.cr3)})`,
+      );
   }
   if (value & Cr4.CET && !(state.cr0 & Cr0.WP))
     return refuse('GP', 'cr4.cet-without-wp', 'setting CR4.CET (bit 23) needs CR0.WP=1');
@@ -178,6 +224,7 @@ export function checkCr4Write(model: GuestModel, state: ControlState, value: big
 
 /** MOV to CR3 (kvm_set_cr3). */
 export function checkCr3Write(model: GuestModel, state: ControlState, value: bigint): Verdict {
+  u64Arg(value, 'CR3 value');
   let cr3 = value;
   let noflush = false;
   if (state.cr4 & Cr4.PCIDE) {
@@ -192,8 +239,13 @@ export function checkCr3Write(model: GuestModel, state: ControlState, value: big
 
 /** MOV to CR8 (kvm_set_cr8): only the TPR field 3:0. */
 export function checkCr8Write(_model: GuestModel, _state: ControlState, value: bigint): Verdict {
+  u64Arg(value, 'CR8 value');
   if (value & ~0xfn)
-    return refuse('GP', 'cr8.reserved', `CR8 bits 63:4 are reserved (value ${hexv(value)}); only TPR[3:0] exists`);
+    return refuse(
+      'GP',
+      'cr8.reserved',
+      `CR8 bits 63:4 are reserved (value ${hexv(value)}); only TPR[3:0] exists`,
+    );
   return accept(value);
 }
 
@@ -204,7 +256,9 @@ export function pdpteReservedMask(model: GuestModel): bigint {
 
 /** load_pdptrs: any present PDPTE with a reserved bit makes the MOV CR0/CR3/CR4 fail with #GP. */
 export function checkPdptes(model: GuestModel, pdptes: readonly bigint[]): Verdict {
-  if (pdptes.length !== 4) return refuse('GP', 'pdpte.count', `PAE paging has 4 PDPTEs, got ${pdptes.length}`);
+  for (const e of pdptes) u64Arg(e, 'PDPTE');
+  if (pdptes.length !== 4)
+    return refuse('GP', 'pdpte.count', `PAE paging has 4 PDPTEs, got ${pdptes.length}`);
   const rsvd = pdpteReservedMask(model);
   for (let i = 0; i < 4; i++) {
     const e = pdptes[i]!;

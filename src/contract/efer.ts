@@ -7,7 +7,7 @@ import { EFER_BITS, EFER_MMU_ROLE_BITS, Efer, type EferBit } from '../arch/x86/r
 import { rowAt } from '../arch/x86/registers/bits.ts';
 import { featureText } from './features.ts';
 import type { GuestModel } from './model.ts';
-import { accept, refuse, type ControlState } from './state.ts';
+import { accept, refuse, u64Arg, type ControlState } from './state.ts';
 
 export interface MsrAccessOptions {
   /** KVM_SET_MSRS/KVM_GET_MSRS from userspace rather than a guest RDMSR/WRMSR */
@@ -26,12 +26,17 @@ function eferHostReason(model: GuestModel, bit: number): string | undefined {
   if (!row) return `EFER bit ${bit} is reserved (no architectural meaning)`;
   if (row.name === 'LMSLE')
     return `EFER.LMSLE (bit 13) is reserved: long-mode segment limits are never virtualized (policies advertise ${featureText('efer_lmsle_mbz')} = 1)`;
-  if (row.name === 'TCE') return `EFER.TCE (bit 15) is reserved: KVM never enables the translation cache extension (${featureText('tce')})`;
+  if (row.name === 'TCE')
+    return `EFER.TCE (bit 15) is reserved: KVM never enables the translation cache extension (${featureText('tce')})`;
   return `EFER.${row.name} (bit ${bit}) is reserved: ${model.absentReason(row.requires ?? [])}`;
 }
 
 /** The EFER value validity shared by WRMSR and KVM_SET_SREGS (kvm_valid_efer). */
-export function eferValidityRefusal(model: GuestModel, value: bigint, guestGates: boolean): Verdict | undefined {
+export function eferValidityRefusal(
+  model: GuestModel,
+  value: bigint,
+  guestGates: boolean,
+): Verdict | undefined {
   const hostBad = value & ~model.eferHostValid;
   if (hostBad) {
     const bit = firstBit(hostBad);
@@ -44,14 +49,24 @@ export function eferValidityRefusal(model: GuestModel, value: bigint, guestGates
     if (bad) {
       const bit = firstBit(bad);
       const row = rowAt(EFER_BITS as readonly EferBit[], bit)!;
-      return refuse('GP', 'efer.cpuid', `EFER.${row.name} (bit ${bit}) needs ${row.requires ?? 'nothing'}: ${model.absentReason(row.requires ?? [])}`);
+      return refuse(
+        'GP',
+        'efer.cpuid',
+        `EFER.${row.name} (bit ${bit}) needs ${row.requires ?? 'nothing'}: ${model.absentReason(row.requires ?? [])}`,
+      );
     }
   }
   return undefined;
 }
 
 /** WRMSR/KVM_SET_MSRS of IA32_EFER (set_efer). */
-export function checkEferWrite(model: GuestModel, state: ControlState, value: bigint, opts: MsrAccessOptions = {}): Verdict {
+export function checkEferWrite(
+  model: GuestModel,
+  state: ControlState,
+  value: bigint,
+  opts: MsrAccessOptions = {},
+): Verdict {
+  u64Arg(value, 'EFER value');
   const host = opts.hostInitiated ?? false;
   const r = eferValidityRefusal(model, value, !host);
   if (r) return r;

@@ -45,12 +45,17 @@ const TABLES: Record<ExplainableRegister, readonly RegisterBit[]> = {
   xss: XSS_BITS,
 };
 
-function bitStatus(model: GuestModel, reg: ExplainableRegister, bit: number): Omit<BitExplanation, 'bit' | 'name' | 'doc'> {
+function bitStatus(
+  model: GuestModel,
+  reg: ExplainableRegister,
+  bit: number,
+): Omit<BitExplanation, 'bit' | 'name' | 'doc'> {
   const m = 1n << BigInt(bit);
   switch (reg) {
     case 'cr0':
       if (m & CR0_HIGH_RESERVED) return { status: 'refused', reason: 'CR0 bits 63:32 are reserved (#GP)' };
-      if (!(m & model.cr0Valid)) return { status: 'dropped', reason: 'undefined CR0 bit: KVM ignores writes to it' };
+      if (!(m & model.cr0Valid))
+        return { status: 'dropped', reason: 'undefined CR0 bit: KVM ignores writes to it' };
       return { status: 'ok' };
     case 'cr4': {
       const r = cr4ReservedReason(model, bit);
@@ -65,7 +70,8 @@ function bitStatus(model: GuestModel, reg: ExplainableRegister, bit: number): Om
       return r ? { status: 'refused', reason: r } : { status: 'ok' };
     }
     case 'xss': {
-      if (!model.has('xsaves')) return { status: 'refused', reason: `IA32_XSS needs XSAVES: ${model.absentReason('xsaves')}` };
+      if (!model.has('xsaves'))
+        return { status: 'refused', reason: `IA32_XSS needs XSAVES: ${model.absentReason('xsaves')}` };
       const r = xssUnsupportedReason(model, bit);
       return r ? { status: 'refused', reason: r } : { status: 'ok' };
     }
@@ -74,15 +80,24 @@ function bitStatus(model: GuestModel, reg: ExplainableRegister, bit: number): Om
 
 export function explainValue(model: GuestModel, reg: string, value: bigint): Explanation {
   if (!(EXPLAINABLE as readonly string[]).includes(reg))
-    throw new TsvmmError('CONTRACT_EXPLAIN', `cannot explain register '${reg}': choose one of ${EXPLAINABLE.join(', ')}`);
+    throw new TsvmmError(
+      'CONTRACT_EXPLAIN',
+      `cannot explain register '${reg}': choose one of ${EXPLAINABLE.join(', ')}`,
+    );
   const r = reg as ExplainableRegister;
-  if (value < 0n || value >> 64n) throw new TsvmmError('CONTRACT_EXPLAIN', `value ${value} does not fit in 64 bits`);
+  if (value < 0n || value >> 64n)
+    throw new TsvmmError('CONTRACT_EXPLAIN', `value ${value} does not fit in 64 bits`);
   const rows = TABLES[r];
   const bits: BitExplanation[] = [];
   for (let i = 0; i < 64; i++) {
     if (!((value >> BigInt(i)) & 1n)) continue;
     const row = rowAt(rows, i);
-    bits.push({ bit: i, name: row?.name ?? `bit${i}`, ...bitStatus(model, r, i), ...(row ? { doc: row.doc } : {}) });
+    bits.push({
+      bit: i,
+      name: row?.name ?? `bit${i}`,
+      ...bitStatus(model, r, i),
+      ...(row ? { doc: row.doc } : {}),
+    });
   }
   const st: ControlState = RESET_STATE;
   let asGuestWrite: Verdict;

@@ -6,9 +6,11 @@ import { formatBitLocation, type BitLocation } from '../arch/x86/cpuid/types.ts'
 import type { CpuidTable } from '../arch/x86/cpuid/table.ts';
 import { featureByName } from '../arch/x86/cpuid/features.ts';
 
-
 /** Pseudo features: conditions on CPUID that are not one bit (documented where used). */
-export const PSEUDO_FEATURES: Record<string, { readonly test: (t: CpuidTable) => boolean; readonly text: string }> = {
+export const PSEUDO_FEATURES: Record<
+  string,
+  { readonly test: (t: CpuidTable) => boolean; readonly text: string }
+> = {
   perf_global_ctrl: {
     test: (t) => (t.reg(0xa, 0, 'eax') & 0xff) >= 2,
     text: 'CPUID.(EAX=0xA):EAX[7:0] (architectural PMU version) ≥ 2',

@@ -3,7 +3,15 @@
 // the MSR table rules, nested VMX capability MSRs, and the policy lint.
 
 export type { Accepted, ContractFault, Refusal, Verdict, WriteEffects } from './api.ts';
-export { MODE_DIFFERENCES, deriveGuestModel, maxPhysAddrOf, type ContractMode, type GuestModel, type ModeDifference, type ModelOptions } from './model.ts';
+export {
+  MODE_DIFFERENCES,
+  deriveGuestModel,
+  maxPhysAddrOf,
+  type ContractMode,
+  type GuestModel,
+  type ModeDifference,
+  type ModelOptions,
+} from './model.ts';
 export { RESET_STATE, type ControlState } from './state.ts';
 export {
   checkCr0Write,
@@ -16,7 +24,13 @@ export {
   pdpteReservedMask,
 } from './cr.ts';
 export { checkEferWrite, type MsrAccessOptions } from './efer.ts';
-export { checkXsetbv, checkXssWrite, xcr0UnsupportedReason, xssUnsupportedReason, type XsetbvOperands } from './xsave.ts';
+export {
+  checkXsetbv,
+  checkXssWrite,
+  xcr0UnsupportedReason,
+  xssUnsupportedReason,
+  type XsetbvOperands,
+} from './xsave.ts';
 export { checkDr6Write, checkDr7Write, dr6Fixed } from './dr.ts';
 export { checkSregs, type SregsControl, type SregsOptions } from './sregs.ts';
 export { checkMsrRead, checkMsrWrite, kvmCpuidBase, msrDef, pvHas, type MsrCheckOptions } from './msr.ts';
@@ -31,3 +45,11 @@ export {
   type VmxOptions,
 } from './vmx.ts';
 export { featureText } from './features.ts';
+export { contractLint, compactedXsaveSize, standardXsaveSize, type Finding, type Severity } from './lint.ts';
+export {
+  EXPLAINABLE,
+  explainValue,
+  type BitExplanation,
+  type Explanation,
+  type ExplainableRegister,
+} from './explain.ts';

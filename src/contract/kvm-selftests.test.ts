@@ -20,7 +20,25 @@ import type { Verdict } from './api.ts';
 
 const SREGS0: SregsControl = { cr0: Cr0.PE | Cr0.ET, cr3: 0n, cr4: 0n, efer: 0n, cs: { l: false } };
 const HOST = thisMachineKvmSupported();
-const FULL = withFeatures(withVendor(HOST, 'GenuineIntel'), ['xsave', 'fsgsbase', 'smep', 'smap', 'pcid', 'la57', 'vmx', 'pku', 'umip', 'xsaves', 'shstk', 'ibt', 'lm', 'nx', 'svm', 'fxsr_opt', 'autoibrs']);
+const FULL = withFeatures(withVendor(HOST, 'GenuineIntel'), [
+  'xsave',
+  'fsgsbase',
+  'smep',
+  'smap',
+  'pcid',
+  'la57',
+  'vmx',
+  'pku',
+  'umip',
+  'xsaves',
+  'shstk',
+  'ibt',
+  'lm',
+  'nx',
+  'svm',
+  'fxsr_opt',
+  'autoibrs',
+]);
 
 function bits(m: bigint): number[] {
   const o: number[] = [];
@@ -52,7 +70,8 @@ test('set_sregs_test: a barebones vCPU accepts exactly the always-allowed CR4 bi
 
 test('set_sregs_test: CR0 bits 63:32, NW without CD and PG without PE are rejected', () => {
   const m = deriveGuestModel(barebones());
-  for (let b = 32; b < 64; b++) no(checkSregs(m, { ...SREGS0, cr0: SREGS0.cr0 | (1n << BigInt(b)) }), 'cr0.high-reserved', `bit ${b}`);
+  for (let b = 32; b < 64; b++)
+    no(checkSregs(m, { ...SREGS0, cr0: SREGS0.cr0 | (1n << BigInt(b)) }), 'cr0.high-reserved', `bit ${b}`);
   no(checkSregs(m, { ...SREGS0, cr0: Cr0.PE | Cr0.NW }), 'cr0.nw-without-cd');
   no(checkSregs(m, { ...SREGS0, cr0: Cr0.PG }), 'cr0.pg-without-pe');
   // KVM_SET_SREGS does not massage CR0: undefined low bits are neither refused nor dropped
@@ -63,16 +82,33 @@ test('set_sregs_test: CR0 bits 63:32, NW without CD and PG without PE are reject
 test('set_sregs_test: a barebones vCPU accepts EFER.SCE and rejects LME, NX, SVME, FFXSR, AUTOIBRS', () => {
   const m = deriveGuestModel(barebones());
   ok(checkSregs(m, { ...SREGS0, efer: Efer.SCE }));
-  for (const b of [Efer.LME, Efer.NXE, Efer.SVME, Efer.FFXSR, Efer.AUTOIBRS]) no(checkSregs(m, { ...SREGS0, efer: b }), 'efer.cpuid', `EFER ${b}`);
+  for (const b of [Efer.LME, Efer.NXE, Efer.SVME, Efer.FFXSR, Efer.AUTOIBRS])
+    no(checkSregs(m, { ...SREGS0, efer: b }), 'efer.cpuid', `EFER ${b}`);
 });
 
 test('set_sregs_test: with a full CPUID every supported CR4 and EFER bit is settable at once', () => {
   const m = deriveGuestModel(FULL);
   const cr4 = m.cr4Valid;
-  for (const name of ['UMIP', 'LA57', 'VMXE', 'FSGSBASE', 'PCIDE', 'OSXSAVE', 'SMEP', 'SMAP', 'PKE', 'CET'] as const)
+  for (const name of [
+    'UMIP',
+    'LA57',
+    'VMXE',
+    'FSGSBASE',
+    'PCIDE',
+    'OSXSAVE',
+    'SMEP',
+    'SMAP',
+    'PKE',
+    'CET',
+  ] as const)
     assert.ok(cr4 & Cr4[name], `${name} supported`);
   ok(checkSregs(m, { ...SREGS0, cr4 }), 'all supported CR4 bits');
-  ok(checkSregs(m, { ...SREGS0, efer: Efer.SCE | Efer.NXE | Efer.SVME | Efer.FFXSR | Efer.AUTOIBRS | Efer.LME }));
+  ok(
+    checkSregs(m, {
+      ...SREGS0,
+      efer: Efer.SCE | Efer.NXE | Efer.SVME | Efer.FFXSR | Efer.AUTOIBRS | Efer.LME,
+    }),
+  );
   // SMXE stays rejected: KVM never supports SMX for guests
   no(checkSregs(deriveGuestModel(withFeatures(FULL, 'smx')), { ...SREGS0, cr4: Cr4.SMXE }), 'cr4.reserved');
 });
@@ -88,7 +124,13 @@ test('set_sregs_test: IA32_APIC_BASE 1<<10 (x2APIC without enable) is invalid, 1
 
 test('KVM_SET_SREGS long-mode consistency (kvm_is_valid_sregs)', () => {
   const m = deriveGuestModel(FULL);
-  const lm: SregsControl = { cr0: Cr0.PE | Cr0.PG | Cr0.ET, cr3: 0x1000n, cr4: Cr4.PAE, efer: Efer.LME | Efer.LMA, cs: { l: true } };
+  const lm: SregsControl = {
+    cr0: Cr0.PE | Cr0.PG | Cr0.ET,
+    cr3: 0x1000n,
+    cr4: Cr4.PAE,
+    efer: Efer.LME | Efer.LMA,
+    cs: { l: true },
+  };
   ok(checkSregs(m, lm));
   no(checkSregs(m, { ...lm, cr4: 0n }), 'sregs.long-mode-needs-pae');
   no(checkSregs(m, { ...lm, efer: Efer.LME }), 'sregs.long-mode-needs-lma');
@@ -104,7 +146,13 @@ test('KVM_SET_SREGS long-mode consistency (kvm_is_valid_sregs)', () => {
 // ------------------------------------------------------------------ cr4_cpuid_sync_test
 test('cr4_cpuid_sync_test: OSXSAVE/PKE changes mark the guest CPUID dirty, from the guest and from userspace', () => {
   const m = deriveGuestModel(FULL);
-  const st: ControlState = { ...RESET_STATE, cr0: Cr0.PE | Cr0.ET | Cr0.PG | Cr0.WP, cr4: Cr4.PAE | Cr4.OSXSAVE, efer: Efer.LME | Efer.LMA, csL: true };
+  const st: ControlState = {
+    ...RESET_STATE,
+    cr0: Cr0.PE | Cr0.ET | Cr0.PG | Cr0.WP,
+    cr4: Cr4.PAE | Cr4.OSXSAVE,
+    efer: Efer.LME | Efer.LMA,
+    csL: true,
+  };
   // userspace clears CR4.OSXSAVE mid-run through KVM_SET_SREGS ...
   const s = checkSregs(m, { cr0: st.cr0, cr3: 0n, cr4: Cr4.PAE, efer: st.efer, cs: { l: true } });
   assert.ok(s.ok && s.effects.cpuidDirty);
@@ -164,7 +212,10 @@ test('XCR0 dependency rules, each positive and negative', () => {
   ok(x(Xcr0.X87 | Xcr0.XTILECFG | Xcr0.XTILEDATA));
   // a backend that supports less (e.g. SVM strips MPX) narrows XCR0
   const svm = deriveGuestModel(intelAll, { supportedXcr0: 0x2e7n });
-  no(checkXsetbv(svm, st, { cpl: 0, ecx: 0, value: Xcr0.X87 | Xcr0.BNDREGS | Xcr0.BNDCSR }), 'xcr0.unsupported');
+  no(
+    checkXsetbv(svm, st, { cpl: 0, ecx: 0, value: Xcr0.X87 | Xcr0.BNDREGS | Xcr0.BNDCSR }),
+    'xcr0.unsupported',
+  );
 });
 
 // ------------------------------------------------------------------ xss_msr_test
@@ -200,7 +251,10 @@ test('EFER.LMSLE (and TCE) is refused under every policy, mode and path', () => 
         no(v, 'efer.lmsle', `${name} ${mode} host=${host}`);
         assert.ok(!v.ok && v.fault === 'GP' && /LMSLE \(bit 13\)/.test(v.reason));
         no(checkSregs(m, { ...SREGS0, efer: Efer.LMSLE }), 'efer.lmsle');
-        no(checkMsrWrite(m, RESET_STATE, 0xc0000080, Efer.SCE | Efer.LMSLE, { hostInitiated: host }), 'efer.lmsle');
+        no(
+          checkMsrWrite(m, RESET_STATE, 0xc0000080, Efer.SCE | Efer.LMSLE, { hostInitiated: host }),
+          'efer.lmsle',
+        );
         no(checkEferWrite(m, RESET_STATE, Efer.TCE, { hostInitiated: host }), 'efer.reserved');
       }
 });

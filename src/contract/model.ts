@@ -2,9 +2,14 @@
 // source of truth"): CR0/CR4/EFER valid masks (KVM: static allowlist ∧ feature gates, §1.1, §3.1),
 // guest-supported XCR0/XSS (§4.1-4.2), MAXPHYADDR and the reserved-GPA mask (§5.6), vendor.
 
-import type { CpuidTable } from '../arch/x86/cpuid/table.ts';
+import { CpuidTable } from '../arch/x86/cpuid/table.ts';
 import { formatBitLocation, type Vendor } from '../arch/x86/cpuid/types.ts';
-import { maxPhysAddr as cpuidMaxPhysAddr, virtAddrBits as cpuidVirtAddrBits, xsaveSupportedXcr0, xsaveSupportedXss } from '../arch/x86/cpuid/fields.ts';
+import {
+  maxPhysAddr as cpuidMaxPhysAddr,
+  virtAddrBits as cpuidVirtAddrBits,
+  xsaveSupportedXcr0,
+  xsaveSupportedXss,
+} from '../arch/x86/cpuid/fields.ts';
 import { isAmdLike, vendorOf } from '../arch/x86/cpuid/vendor.ts';
 import { CR0_DEFINED_MASK } from '../arch/x86/registers/cr0.ts';
 import { CR4_BITS, type Cr4Bit } from '../arch/x86/registers/cr4.ts';
@@ -34,6 +39,8 @@ export interface ModelOptions {
   readonly hostSupported?: CpuidTable;
   /** KVM_CAP_ENFORCE_PV_FEATURE_CPUID: KVM PV MSRs need their 0x40000001 bit (default true) */
   readonly enforcePvCpuid?: boolean;
+  /** two-dimensional paging (EPT/NPT) in use; decides effective GBPAGES (default true) */
+  readonly tdp?: boolean;
 }
 
 export interface ModeDifference {
@@ -48,7 +55,8 @@ export const MODE_DIFFERENCES: readonly ModeDifference[] = [
   {
     rule: 'cr4.always-allowed',
     kvm: 'VME, PVI, TSD, DE, PSE, PAE, MCE, PGE, PCE, OSFXSR, OSXMMEXCPT are valid whatever CPUID says',
-    architectural: 'each needs its CPUID.1:EDX bit (VME, TSC, DE, PSE, PAE, MCE, PGE, FXSR, SSE); PCE is always valid',
+    architectural:
+      'each needs its CPUID.1:EDX bit (VME, TSC, DE, PSE, PAE, MCE, PGE, FXSR, SSE); PCE is always valid',
     source: 'spec §1.1 (CR4_RESERVED_BITS; set_sregs_test KVM_ALWAYS_ALLOWED_CR4); SDM 3A §2.5 Table 2-2',
   },
   {
@@ -114,6 +122,11 @@ export interface GuestModel {
   /** guest_supported_xss */
   readonly xssValid: bigint;
   readonly enforcePvCpuid: boolean;
+  /** KVM_GET_SUPPORTED_CPUID when given (KVM's capabilities) */
+  readonly hostSupported?: CpuidTable;
+  /** 1-GiB pages usable by the walker: under kvmExact with TDP the host's support wins whatever the
+   *  guest CPUID says ("the hardware page walker doesn't let KVM disable GBPAGES", spec §5.6) */
+  readonly gbpages: boolean;
   /** guest has the feature (and KVM supports it when a hostSupported table was given) */
   has(feature: string): boolean;
   /** any of the features */
@@ -128,9 +141,16 @@ export function maxPhysAddrOf(t: CpuidTable): number {
 
 /** Build the guest model. Throws TsvmmError('CONTRACT_MODEL') on a nonsensical table. */
 export function deriveGuestModel(table: CpuidTable, opts: ModelOptions = {}): GuestModel {
+  if (!(table instanceof CpuidTable))
+    throw new TsvmmError('CONTRACT_MODEL', 'deriveGuestModel needs a CpuidTable');
+  if (opts.hostSupported !== undefined && !(opts.hostSupported instanceof CpuidTable))
+    throw new TsvmmError('CONTRACT_MODEL', 'hostSupported must be a CpuidTable (KVM_GET_SUPPORTED_CPUID)');
   const mode = opts.mode ?? 'kvmExact';
   if (mode !== 'kvmExact' && mode !== 'architectural')
-    throw new TsvmmError('CONTRACT_MODEL', `unknown contract mode '${String(mode)}' (kvmExact or architectural)`);
+    throw new TsvmmError(
+      'CONTRACT_MODEL',
+      `unknown contract mode '${String(mode)}' (kvmExact or architectural)`,
+    );
   const host = opts.hostSupported;
   const kvm = mode === 'kvmExact';
   const has = (f: string): boolean => tableHas(table, f) && (!host || !kvm || tableHas(host, f));
@@ -147,7 +167,10 @@ export function deriveGuestModel(table: CpuidTable, opts: ModelOptions = {}): Gu
   const vendor = vendorOf(table);
   const maxPhysAddr = cpuidMaxPhysAddr(table);
   if (maxPhysAddr < 32 || maxPhysAddr > 52)
-    throw new TsvmmError('CONTRACT_MODEL', `guest MAXPHYADDR ${maxPhysAddr} (CPUID.80000008H:EAX[7:0]) is outside 32..52`);
+    throw new TsvmmError(
+      'CONTRACT_MODEL',
+      `guest MAXPHYADDR ${maxPhysAddr} (CPUID.80000008H:EAX[7:0]) is outside 32..52`,
+    );
   const virtAddrBits = cpuidVirtAddrBits(table);
 
   let cr4Valid = 0n;
@@ -165,7 +188,13 @@ export function deriveGuestModel(table: CpuidTable, opts: ModelOptions = {}): Gu
     const m = 1n << BigInt(r.bit);
     if (r.kvm === 'never') continue;
     // efer_reserved_bits: SCE/LME/LMA always enabled on 64-bit; the others when KVM supports them.
-    const hostOk = r.kvm === 'ungated' || r.name === 'LME' || r.name === 'LMA' || !host || !kvm || requiredFeatures(r.requires).some((f) => tableHas(host, f));
+    const hostOk =
+      r.kvm === 'ungated' ||
+      r.name === 'LME' ||
+      r.name === 'LMA' ||
+      !host ||
+      !kvm ||
+      requiredFeatures(r.requires).some((f) => tableHas(host, f));
     if (hostOk) eferHostValid |= m;
     const guestOk = kvm && r.kvm === 'ungated' ? true : hasAny(r.requires);
     if (hostOk && guestOk) eferGuestValid |= m;
@@ -196,6 +225,8 @@ export function deriveGuestModel(table: CpuidTable, opts: ModelOptions = {}): Gu
     xcr0Valid,
     xssValid,
     enforcePvCpuid: opts.enforcePvCpuid ?? true,
+    ...(host ? { hostSupported: host } : {}),
+    gbpages: kvm && (opts.tdp ?? true) ? tableHas(host ?? table, 'gbpages') : tableHas(table, 'gbpages'),
     has,
     hasAny,
     absentReason,

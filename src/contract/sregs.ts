@@ -11,7 +11,8 @@ import { cr0ValidityRefusal, cr3LegalRefusal, cr4ValidityRefusal } from './cr.ts
 import { eferValidityRefusal } from './efer.ts';
 import { apicBaseRefusal } from './msr.ts';
 import type { GuestModel } from './model.ts';
-import { accept, refuse } from './state.ts';
+import { accept, refuse, u64Arg } from './state.ts';
+import { TsvmmError } from '../util/result.ts';
 
 /** The fields of struct kvm_sregs the contract reads (backend Sregs is assignable to it). */
 export interface SregsControl {
@@ -38,16 +39,27 @@ export interface SregsOptions {
  * massaged), with a full MMU reset and TLB flush, PDPTE load in PAE paging, and dirty CPUID bits.
  */
 export function checkSregs(model: GuestModel, s: SregsControl, opts: SregsOptions = {}): Verdict {
+  for (const k of ['cr0', 'cr3', 'cr4', 'efer'] as const) u64Arg(s[k], `sregs.${k}`);
+  if (typeof s.cs?.l !== 'boolean')
+    throw new TsvmmError('CONTRACT_BAD_VALUE', 'sregs.cs.l must be a boolean');
   const lme = (s.efer & Efer.LME) !== 0n;
   const lma = (s.efer & Efer.LMA) !== 0n;
   if (lme && s.cr0 & Cr0.PG) {
-    if (!(s.cr4 & Cr4.PAE)) return refuse('GP', 'sregs.long-mode-needs-pae', 'sregs: EFER.LME=1 and CR0.PG=1 need CR4.PAE=1');
-    if (!lma) return refuse('GP', 'sregs.long-mode-needs-lma', 'sregs: EFER.LME=1 and CR0.PG=1 need EFER.LMA=1');
+    if (!(s.cr4 & Cr4.PAE))
+      return refuse('GP', 'sregs.long-mode-needs-pae', 'sregs: EFER.LME=1 and CR0.PG=1 need CR4.PAE=1');
+    if (!lma)
+      return refuse('GP', 'sregs.long-mode-needs-lma', 'sregs: EFER.LME=1 and CR0.PG=1 need EFER.LMA=1');
     const r = cr3LegalRefusal(model, s.cr3);
     if (r) return r;
   } else {
-    if (lma) return refuse('GP', 'sregs.lma-without-paging', 'sregs: EFER.LMA=1 needs EFER.LME=1 and CR0.PG=1');
-    if (s.cs.l) return refuse('GP', 'sregs.cs-l-outside-long-mode', 'sregs: CS.L=1 needs long mode (EFER.LME=1, CR0.PG=1)');
+    if (lma)
+      return refuse('GP', 'sregs.lma-without-paging', 'sregs: EFER.LMA=1 needs EFER.LME=1 and CR0.PG=1');
+    if (s.cs.l)
+      return refuse(
+        'GP',
+        'sregs.cs-l-outside-long-mode',
+        'sregs: CS.L=1 needs long mode (EFER.LME=1, CR0.PG=1)',
+      );
   }
   const r4 = cr4ValidityRefusal(model, s.cr4, opts.smm, opts.vmxon);
   if (r4) return r4;
@@ -55,7 +67,8 @@ export function checkSregs(model: GuestModel, s: SregsControl, opts: SregsOption
   if (r0) return r0;
   const re = eferValidityRefusal(model, s.efer, true);
   if (re) return re;
-  if (s.cr8 !== undefined && s.cr8 & ~0xfn) return refuse('GP', 'cr8.reserved', 'sregs: CR8 bits 63:4 are reserved');
+  if (s.cr8 !== undefined && s.cr8 & ~0xfn)
+    return refuse('GP', 'cr8.reserved', 'sregs: CR8 bits 63:4 are reserved');
   if (s.apicBase !== undefined) {
     const ra = apicBaseRefusal(model, s.apicBase, opts.currentApicBase, true);
     if (ra) return ra;

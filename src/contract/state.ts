@@ -1,7 +1,29 @@
 // The control state a guest-path check reads (the current CR0/CR3/CR4/EFER/XCR0/XSS, CS.L, CPL, SMM,
-// VMX operation) and the small constructors for verdicts (shapes in api.ts).
+// VMX operation: the inputs of kvm_set_cr0/cr4, set_efer and __kvm_set_xcr, spec §1.3, §2, §3.2,
+// §4.1) and the small constructors for verdicts (shapes in api.ts). RESET values: SDM Vol. 3A Table 10-1.
 
 import type { Accepted, ContractFault, Refusal, WriteEffects } from './api.ts';
+import { TsvmmError } from '../util/result.ts';
+
+/** Host-side argument check: a register value must be a bigint in [0, 2^64) (CONTRACT_BAD_VALUE). */
+export function u64Arg(v: unknown, what: string): bigint {
+  if (typeof v !== 'bigint' || v < 0n || v >> 64n !== 0n)
+    throw new TsvmmError(
+      'CONTRACT_BAD_VALUE',
+      `${what} must be a bigint in 0..2^64-1, got ${typeof v === 'bigint' ? v.toString() : typeof v}`,
+    );
+  return v;
+}
+
+/** Host-side argument check: an MSR index must be an integer in [0, 2^32) (CONTRACT_BAD_VALUE). */
+export function msrIndexArg(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    throw new TsvmmError(
+      'CONTRACT_BAD_VALUE',
+      `MSR index must be an integer in 0..0xFFFFFFFF, got ${String(v)}`,
+    );
+  return v;
+}
 
 export interface ControlState {
   readonly cr0: bigint;

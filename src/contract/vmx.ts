@@ -39,9 +39,9 @@ import {
   vmxMsrName,
   type VmxMsrName,
 } from '../arch/x86/vmx/msrs.ts';
-import { featureText } from './features.ts';
+import { featureText, tableHas } from './features.ts';
 import type { GuestModel } from './model.ts';
-import { accept, hexv, refuse } from './state.ts';
+import { accept, hexv, refuse, u64Arg } from './state.ts';
 
 export type VmxMsrs = { readonly [K in VmxMsrName]: bigint };
 
@@ -79,7 +79,7 @@ export const DEFAULT_HOST_VMX: VmxMsrs = (() => {
     CR0_FIXED0: 0x8000_0021n,
     CR0_FIXED1: 0xffff_ffffn,
     CR4_FIXED0: 0x2000n,
-    CR4_FIXED1: 0x1ff_2fffn,
+    CR4_FIXED1: 0x3ff_7fffn, // VME..SMXE (0-14), FSGSBASE..UINTR (16-25)
     VMCS_ENUM: 0x5an,
     PROCBASED_CTLS2: controlMsr(0n, proc2High),
     EPT_VPID_CAP: 0x0000_0f01_0673_41c1n,
@@ -130,7 +130,9 @@ export interface DerivedVmx {
   readonly controls: readonly ControlAnnotation[];
 }
 
-function withTrue(m: Omit<VmxMsrs, 'PINBASED_CTLS' | 'PROCBASED_CTLS' | 'EXIT_CTLS' | 'ENTRY_CTLS'>): VmxMsrs {
+function withTrue(
+  m: Omit<VmxMsrs, 'PINBASED_CTLS' | 'PROCBASED_CTLS' | 'EXIT_CTLS' | 'ENTRY_CTLS'>,
+): VmxMsrs {
   // The non-TRUE MSRs are the TRUE values with the default-1 class forced to 1 (vmx_get_vmx_msr).
   return {
     ...m,
@@ -147,19 +149,39 @@ function kvmModuleMax(model: GuestModel, o: VmxOptions): VmxMsrs {
   const ept = o.ept ?? true;
   const eptAd = ept && (o.eptAd ?? true);
   const hi = (v: bigint): bigint => controlHigh(v);
-  const hostCet = model.hasAny(['shstk', 'ibt']);
+  // kvm_cpu_cap_has(SHSTK|IBT): KVM's caps, i.e. KVM_GET_SUPPORTED_CPUID when known; otherwise the
+  // host VMX baseline's LOAD_CET_STATE (ANDed below) is the only limit.
+  const host_ = model.hostSupported;
+  const hostCet = host_ ? tableHas(host_, 'shstk') || tableHas(host_, 'ibt') : true;
 
-  let pinHigh = hi(host.TRUE_PINBASED_CTLS) & (PinCtl.EXT_INTR_EXITING | PinCtl.NMI_EXITING | PinCtl.VIRTUAL_NMIS | ((o.apicv ?? true) ? PinCtl.POSTED_INTR : 0n));
+  let pinHigh =
+    hi(host.TRUE_PINBASED_CTLS) &
+    (PinCtl.EXT_INTR_EXITING |
+      PinCtl.NMI_EXITING |
+      PinCtl.VIRTUAL_NMIS |
+      ((o.apicv ?? true) ? PinCtl.POSTED_INTR : 0n));
   pinHigh |= PIN_DEFAULT1 | PinCtl.VMX_PREEMPTION_TIMER;
 
   let exitHigh =
     hi(host.TRUE_EXIT_CTLS) &
-    (ExitCtl.HOST_ADDR_SPACE_SIZE | ExitCtl.LOAD_IA32_PAT | ExitCtl.SAVE_IA32_PAT | ExitCtl.CLEAR_BNDCFGS | ExitCtl.LOAD_CET_STATE);
-  exitHigh |= EXIT_DEFAULT1 | ExitCtl.LOAD_IA32_EFER | ExitCtl.SAVE_IA32_EFER | ExitCtl.SAVE_VMX_PREEMPTION_TIMER | ExitCtl.ACK_INTR_ON_EXIT | ExitCtl.LOAD_IA32_PERF_GLOBAL_CTRL;
+    (ExitCtl.HOST_ADDR_SPACE_SIZE |
+      ExitCtl.LOAD_IA32_PAT |
+      ExitCtl.SAVE_IA32_PAT |
+      ExitCtl.CLEAR_BNDCFGS |
+      ExitCtl.LOAD_CET_STATE);
+  exitHigh |=
+    EXIT_DEFAULT1 |
+    ExitCtl.LOAD_IA32_EFER |
+    ExitCtl.SAVE_IA32_EFER |
+    ExitCtl.SAVE_VMX_PREEMPTION_TIMER |
+    ExitCtl.ACK_INTR_ON_EXIT |
+    ExitCtl.LOAD_IA32_PERF_GLOBAL_CTRL;
   if (!hostCet) exitHigh &= ~ExitCtl.LOAD_CET_STATE;
   const exitLow = EXIT_DEFAULT1 & ~ExitCtl.SAVE_DEBUG_CONTROLS;
 
-  let entryHigh = hi(host.TRUE_ENTRY_CTLS) & (EntryCtl.IA32E_MODE | EntryCtl.LOAD_IA32_PAT | EntryCtl.LOAD_BNDCFGS | EntryCtl.LOAD_CET_STATE);
+  let entryHigh =
+    hi(host.TRUE_ENTRY_CTLS) &
+    (EntryCtl.IA32E_MODE | EntryCtl.LOAD_IA32_PAT | EntryCtl.LOAD_BNDCFGS | EntryCtl.LOAD_CET_STATE);
   entryHigh |= ENTRY_DEFAULT1 | EntryCtl.LOAD_IA32_EFER | EntryCtl.LOAD_IA32_PERF_GLOBAL_CTRL;
   if (!hostCet) entryHigh &= ~EntryCtl.LOAD_CET_STATE;
   const entryLow = ENTRY_DEFAULT1 & ~EntryCtl.LOAD_DEBUG_CONTROLS;
@@ -167,9 +189,25 @@ function kvmModuleMax(model: GuestModel, o: VmxOptions): VmxMsrs {
   const P = ProcCtl;
   let procHigh =
     hi(host.TRUE_PROCBASED_CTLS) &
-    (P.INTR_WINDOW_EXITING | P.NMI_WINDOW_EXITING | P.USE_TSC_OFFSETTING | P.HLT_EXITING | P.INVLPG_EXITING | P.MWAIT_EXITING |
-      P.CR3_LOAD_EXITING | P.CR3_STORE_EXITING | P.CR8_LOAD_EXITING | P.CR8_STORE_EXITING | P.MOV_DR_EXITING | P.UNCOND_IO_EXITING |
-      P.USE_IO_BITMAPS | P.MONITOR_TRAP_FLAG | P.MONITOR_EXITING | P.RDPMC_EXITING | P.RDTSC_EXITING | P.PAUSE_EXITING | P.TPR_SHADOW |
+    (P.INTR_WINDOW_EXITING |
+      P.NMI_WINDOW_EXITING |
+      P.USE_TSC_OFFSETTING |
+      P.HLT_EXITING |
+      P.INVLPG_EXITING |
+      P.MWAIT_EXITING |
+      P.CR3_LOAD_EXITING |
+      P.CR3_STORE_EXITING |
+      P.CR8_LOAD_EXITING |
+      P.CR8_STORE_EXITING |
+      P.MOV_DR_EXITING |
+      P.UNCOND_IO_EXITING |
+      P.USE_IO_BITMAPS |
+      P.MONITOR_TRAP_FLAG |
+      P.MONITOR_EXITING |
+      P.RDPMC_EXITING |
+      P.RDTSC_EXITING |
+      P.PAUSE_EXITING |
+      P.TPR_SHADOW |
       P.ACTIVATE_SECONDARY_CONTROLS);
   procHigh |= PROC_DEFAULT1 | P.USE_MSR_BITMAPS;
   const procLow = PROC_DEFAULT1 & ~(P.CR3_LOAD_EXITING | P.CR3_STORE_EXITING);
@@ -178,15 +216,32 @@ function kvmModuleMax(model: GuestModel, o: VmxOptions): VmxMsrs {
   const hostProc2 = hi(host.PROCBASED_CTLS2);
   let proc2High =
     hostProc2 &
-    (S.DESC | S.ENABLE_RDTSCP | S.VIRTUALIZE_X2APIC_MODE | S.WBINVD_EXITING | S.APIC_REGISTER_VIRT | S.VIRTUAL_INTR_DELIVERY |
-      S.RDRAND_EXITING | S.ENABLE_INVPCID | S.ENABLE_VMFUNC | S.RDSEED_EXITING | S.ENABLE_XSAVES | S.TSC_SCALING | S.ENABLE_USR_WAIT_PAUSE);
+    (S.DESC |
+      S.ENABLE_RDTSCP |
+      S.VIRTUALIZE_X2APIC_MODE |
+      S.WBINVD_EXITING |
+      S.APIC_REGISTER_VIRT |
+      S.VIRTUAL_INTR_DELIVERY |
+      S.RDRAND_EXITING |
+      S.ENABLE_INVPCID |
+      S.ENABLE_VMFUNC |
+      S.RDSEED_EXITING |
+      S.ENABLE_XSAVES |
+      S.TSC_SCALING |
+      S.ENABLE_USR_WAIT_PAUSE);
   proc2High |= S.SHADOW_VMCS;
   let eptCaps = 0n;
   let vmfunc = 0n;
   if (ept) {
     proc2High |= S.ENABLE_EPT;
     eptCaps =
-      (host.EPT_VPID_CAP & (EptVpidCap.PAGE_WALK_4 | EptVpidCap.PAGE_WALK_5 | EptVpidCap.WB | EptVpidCap.INVEPT | EptVpidCap.EXECUTE_ONLY | EptVpidCap.ADVANCED_VMEXIT_INFO)) |
+      (host.EPT_VPID_CAP &
+        (EptVpidCap.PAGE_WALK_4 |
+          EptVpidCap.PAGE_WALK_5 |
+          EptVpidCap.WB |
+          EptVpidCap.INVEPT |
+          EptVpidCap.EXECUTE_ONLY |
+          EptVpidCap.ADVANCED_VMEXIT_INFO)) |
       EptVpidCap.INVEPT_ALL_CONTEXT |
       EptVpidCap.INVEPT_SINGLE_CONTEXT |
       EptVpidCap.PAGE_2M |
@@ -199,7 +254,12 @@ function kvmModuleMax(model: GuestModel, o: VmxOptions): VmxMsrs {
   }
   if (o.vpid ?? true) {
     proc2High |= hostProc2 & S.ENABLE_VPID;
-    eptCaps |= EptVpidCap.INVVPID | EptVpidCap.INVVPID_INDIVIDUAL_ADDR | EptVpidCap.INVVPID_SINGLE_CONTEXT | EptVpidCap.INVVPID_ALL_CONTEXT | EptVpidCap.INVVPID_SINGLE_CONTEXT_GLOBAL;
+    eptCaps |=
+      EptVpidCap.INVVPID |
+      EptVpidCap.INVVPID_INDIVIDUAL_ADDR |
+      EptVpidCap.INVVPID_SINGLE_CONTEXT |
+      EptVpidCap.INVVPID_ALL_CONTEXT |
+      EptVpidCap.INVVPID_SINGLE_CONTEXT_GLOBAL;
   }
   if (o.unrestrictedGuest ?? true) proc2High |= hostProc2 & S.UNRESTRICTED_GUEST;
   if (o.flexpriority ?? true) proc2High |= hostProc2 & S.VIRTUALIZE_APIC_ACCESSES;
@@ -208,7 +268,11 @@ function kvmModuleMax(model: GuestModel, o: VmxOptions): VmxMsrs {
   let basic = VMCS12_REVISION | (VMCS12_SIZE << 32n) | (6n << 50n) | VmxBasic.TRUE_CTLS;
   basic |= host.BASIC & (VmxBasic.INOUT | VmxBasic.NO_HW_ERROR_CODE_CC);
   const misc =
-    (host.MISC & VmxMisc.SAVE_EFER_LMA) | VmxMisc.VMWRITE_ANY_FIELD | 5n /* emulated timer rate */ | VmxMisc.ACTIVITY_HLT | VmxMisc.ACTIVITY_WAIT_SIPI;
+    (host.MISC & VmxMisc.SAVE_EFER_LMA) |
+    VmxMisc.VMWRITE_ANY_FIELD |
+    5n /* emulated timer rate */ |
+    VmxMisc.ACTIVITY_HLT |
+    VmxMisc.ACTIVITY_WAIT_SIPI;
 
   return withTrue({
     BASIC: basic,
@@ -232,14 +296,23 @@ function kvmModuleMax(model: GuestModel, o: VmxOptions): VmxMsrs {
  *  never a bit the model reserves (KVM enforces its reserved CR4 bits in nested checks, ca58f3aa53d1). */
 export function cr4Fixed1(model: GuestModel): bigint {
   let v = Cr4.PCE;
-  for (const r of CR4_BITS as readonly Cr4Bit[]) if (r.nestedFixed1 && r.requires && model.hasAny(r.requires)) v |= 1n << BigInt(r.bit);
+  for (const r of CR4_BITS as readonly Cr4Bit[])
+    if (r.nestedFixed1 && r.requires && model.hasAny(r.requires)) v |= 1n << BigInt(r.bit);
   return v & model.cr4Valid;
 }
 
 /** Secondary controls KVM adjusts on KVM_SET_CPUID (vmx_adjust_secondary_exec_control, spec §7.5). */
-const KVM_ADJUSTED_PROC2 = new Set(['ENABLE_RDTSCP', 'ENABLE_INVPCID', 'ENABLE_XSAVES', 'RDRAND_EXITING', 'RDSEED_EXITING', 'ENABLE_USR_WAIT_PAUSE']);
+const KVM_ADJUSTED_PROC2 = new Set([
+  'ENABLE_RDTSCP',
+  'ENABLE_INVPCID',
+  'ENABLE_XSAVES',
+  'RDRAND_EXITING',
+  'RDSEED_EXITING',
+  'ENABLE_USR_WAIT_PAUSE',
+]);
 
-type CtlMsr = 'TRUE_PINBASED_CTLS' | 'TRUE_PROCBASED_CTLS' | 'PROCBASED_CTLS2' | 'TRUE_EXIT_CTLS' | 'TRUE_ENTRY_CTLS';
+type CtlMsr =
+  'TRUE_PINBASED_CTLS' | 'TRUE_PROCBASED_CTLS' | 'PROCBASED_CTLS2' | 'TRUE_EXIT_CTLS' | 'TRUE_ENTRY_CTLS';
 const CONTROL_TABLES: readonly (readonly [CtlMsr, readonly RegisterBit[]])[] = [
   ['TRUE_PINBASED_CTLS', PIN_CONTROLS],
   ['TRUE_PROCBASED_CTLS', PROC_CONTROLS],
@@ -300,7 +373,13 @@ function extraBit(allowed: bigint, value: bigint, mask: bigint): number {
  * KVM_SET_MSRS of a VMX capability MSR by userspace (vmx_set_vmx_msr, spec §7.4): a value may only
  * restrict KVM's module-wide maximum `kvmMax`. A refusal stands for -EINVAL (-EBUSY when vmxon).
  */
-export function checkVmxMsrRestore(kvmMax: VmxMsrs, index: number, value: bigint, opts: { vmxon?: boolean } = {}): Verdict {
+export function checkVmxMsrRestore(
+  kvmMax: VmxMsrs,
+  index: number,
+  value: bigint,
+  opts: { vmxon?: boolean } = {},
+): Verdict {
+  u64Arg(value, 'VMX MSR value');
   const name = vmxMsrName(index);
   if (!name) return einval('unknown', `MSR 0x${index.toString(16)} is not a VMX capability MSR (480H-491H)`);
   if (opts.vmxon) return einval('busy', `IA32_VMX_${name} cannot be written after VMXON (EBUSY)`);
@@ -308,18 +387,36 @@ export function checkVmxMsrRestore(kvmMax: VmxMsrs, index: number, value: bigint
   const label = `IA32_VMX_${name}`;
   switch (name) {
     case 'BASIC': {
-      const mask = VmxBasic.DUAL_MONITOR | VmxBasic.INOUT | VmxBasic.TRUE_CTLS | VmxBasic.NO_HW_ERROR_CODE_CC | VMX_BASIC_RESERVED;
-      if (!isSubset(sup, value, mask)) return einval('add-bit', `${label}: bit ${extraBit(sup, value, mask)} is not offered by KVM (${hexv(sup)})`);
-      if (value & VmxBasic.PHYS_ADDR_32) return einval('basic-32bit', `${label}: bit 48 (32-bit physical addresses only) is not emulated`);
-      if ((value & 0x7fff_ffffn) !== (sup & 0x7fff_ffffn)) return einval('basic-revision', `${label}: the VMCS revision id must stay ${hexv(sup & 0x7fff_ffffn)}`);
-      if (((value >> 32n) & 0x1fffn) < ((sup >> 32n) & 0x1fffn)) return einval('basic-size', `${label}: the VMCS size cannot shrink below ${(sup >> 32n) & 0x1fffn}`);
+      const mask =
+        VmxBasic.DUAL_MONITOR |
+        VmxBasic.INOUT |
+        VmxBasic.TRUE_CTLS |
+        VmxBasic.NO_HW_ERROR_CODE_CC |
+        VMX_BASIC_RESERVED;
+      if (!isSubset(sup, value, mask))
+        return einval(
+          'add-bit',
+          `${label}: bit ${extraBit(sup, value, mask)} is not offered by KVM (${hexv(sup)})`,
+        );
+      if (value & VmxBasic.PHYS_ADDR_32)
+        return einval('basic-32bit', `${label}: bit 48 (32-bit physical addresses only) is not emulated`);
+      if ((value & 0x7fff_ffffn) !== (sup & 0x7fff_ffffn))
+        return einval(
+          'basic-revision',
+          `${label}: the VMCS revision id must stay ${hexv(sup & 0x7fff_ffffn)}`,
+        );
+      if (((value >> 32n) & 0x1fffn) < ((sup >> 32n) & 0x1fffn))
+        return einval('basic-size', `${label}: the VMCS size cannot shrink below ${(sup >> 32n) & 0x1fffn}`);
       return accept(value);
     }
     case 'PINBASED_CTLS':
     case 'PROCBASED_CTLS':
     case 'EXIT_CTLS':
     case 'ENTRY_CTLS':
-      return einval('non-true', `${label} is derived from the TRUE MSR; write IA32_VMX_TRUE_${name} with the default-1 bits set instead`);
+      return einval(
+        'non-true',
+        `${label} is derived from the TRUE MSR; write IA32_VMX_TRUE_${name} with the default-1 bits set instead`,
+      );
     case 'CR0_FIXED1':
     case 'CR4_FIXED1':
       return einval('fixed1', `${label} is owned by KVM (follows the guest CPUID) and cannot be written`);
@@ -329,30 +426,49 @@ export function checkVmxMsrRestore(kvmMax: VmxMsrs, index: number, value: bigint
     case 'TRUE_ENTRY_CTLS':
     case 'PROCBASED_CTLS2': {
       const lowMissing = controlLow(sup) & ~controlLow(value);
-      if (lowMissing) return einval('clear-must-be-1', `${label}: must-be-1 bit ${extraBit(0n, lowMissing, 0xffff_ffffn)} cannot be cleared`);
+      if (lowMissing)
+        return einval(
+          'clear-must-be-1',
+          `${label}: must-be-1 bit ${extraBit(0n, lowMissing, 0xffff_ffffn)} cannot be cleared`,
+        );
       if (!isSubset(sup, value, 0xffff_ffff_0000_0000n))
-        return einval('add-bit', `${label}: allowed-1 bit ${extraBit(sup, value, 0xffff_ffff_0000_0000n) - 32} is not offered by KVM`);
+        return einval(
+          'add-bit',
+          `${label}: allowed-1 bit ${extraBit(sup, value, 0xffff_ffff_0000_0000n) - 32} is not offered by KVM`,
+        );
       return accept(value);
     }
     case 'MISC': {
       const mask = VMX_MISC_FEATURE_BITS | VMX_MISC_RESERVED;
-      if (!isSubset(sup, value, mask)) return einval('add-bit', `${label}: bit ${extraBit(sup, value, mask)} is not offered by KVM`);
-      if (controlHigh(kvmMax.TRUE_PINBASED_CTLS) & PinCtl.VMX_PREEMPTION_TIMER && (value & 0x1fn) !== (sup & 0x1fn))
+      if (!isSubset(sup, value, mask))
+        return einval('add-bit', `${label}: bit ${extraBit(sup, value, mask)} is not offered by KVM`);
+      if (
+        controlHigh(kvmMax.TRUE_PINBASED_CTLS) & PinCtl.VMX_PREEMPTION_TIMER &&
+        (value & 0x1fn) !== (sup & 0x1fn)
+      )
         return einval('misc-timer-rate', `${label}: the preemption-timer rate must stay ${sup & 0x1fn}`);
-      if (((value >> 16n) & 0x1ffn) > ((sup >> 16n) & 0x1ffn)) return einval('misc-cr3-targets', `${label}: more CR3-target values than KVM offers`);
-      if (((value >> 25n) & 7n) > ((sup >> 25n) & 7n)) return einval('misc-msr-list', `${label}: a larger MSR-list size than KVM offers`);
-      if (value >> 32n !== sup >> 32n) return einval('misc-mseg', `${label}: the MSEG revision must stay ${hexv(sup >> 32n)}`);
+      if (((value >> 16n) & 0x1ffn) > ((sup >> 16n) & 0x1ffn))
+        return einval('misc-cr3-targets', `${label}: more CR3-target values than KVM offers`);
+      if (((value >> 25n) & 7n) > ((sup >> 25n) & 7n))
+        return einval('misc-msr-list', `${label}: a larger MSR-list size than KVM offers`);
+      if (value >> 32n !== sup >> 32n)
+        return einval('misc-mseg', `${label}: the MSEG revision must stay ${hexv(sup >> 32n)}`);
       return accept(value);
     }
     case 'CR0_FIXED0':
     case 'CR4_FIXED0':
-      if (!isSubset(value, sup, (1n << 64n) - 1n)) return einval('fixed0', `${label}: must keep KVM's fixed-1 bits ${hexv(sup)}`);
+      if (!isSubset(value, sup, (1n << 64n) - 1n))
+        return einval('fixed0', `${label}: must keep KVM's fixed-1 bits ${hexv(sup)}`);
       return accept(value);
     case 'VMCS_ENUM':
       return accept(value);
     case 'EPT_VPID_CAP':
     case 'VMFUNC':
-      if (!isSubset(sup, value, (1n << 64n) - 1n)) return einval('add-bit', `${label}: bit ${extraBit(sup, value, (1n << 64n) - 1n)} is not offered by KVM`);
+      if (!isSubset(sup, value, (1n << 64n) - 1n))
+        return einval(
+          'add-bit',
+          `${label}: bit ${extraBit(sup, value, (1n << 64n) - 1n)} is not offered by KVM`,
+        );
       return accept(value);
   }
 }

@@ -7,7 +7,7 @@ import { XCR0_AMX, XCR0_AVX512, XCR0_BITS, XCR0_EXTEND, Xcr0 } from '../arch/x86
 import { XSS_BITS } from '../arch/x86/registers/xss.ts';
 import { rowAt } from '../arch/x86/registers/bits.ts';
 import { xcr0EnumText, xssEnumText, type GuestModel } from './model.ts';
-import { accept, refuse, type ControlState } from './state.ts';
+import { accept, refuse, u64Arg, type ControlState } from './state.ts';
 import type { MsrAccessOptions } from './efer.ts';
 
 function firstBit(m: bigint): number {
@@ -20,7 +20,8 @@ export function xcr0UnsupportedReason(model: GuestModel, bit: number): string | 
   if ((model.xcr0Valid >> BigInt(bit)) & 1n) return undefined;
   const row = rowAt(XCR0_BITS, bit);
   const label = row ? `XCR0.${row.name} (bit ${bit})` : `XCR0 bit ${bit}`;
-  const enumerated = ((BigInt(model.table.reg(0xd, 0, bit < 32 ? 'eax' : 'edx')) >> BigInt(bit % 32)) & 1n) === 1n;
+  const enumerated =
+    ((BigInt(model.table.reg(0xd, 0, bit < 32 ? 'eax' : 'edx')) >> BigInt(bit % 32)) & 1n) === 1n;
   if (!enumerated) return `${label} is not supported: guest ${xcr0EnumText(bit)} is 0`;
   return `${label} is not supported: outside the backend's supported XCR0${row && !row.kvm && model.mode === 'kvmExact' ? ' (not in KVM_SUPPORTED_XCR0)' : ''}`;
 }
@@ -28,18 +29,32 @@ export function xcr0UnsupportedReason(model: GuestModel, bit: number): string | 
 /** The value rules of __kvm_set_xcr (dependencies), without the CPL/ECX/OSXSAVE checks. */
 export function xcr0ValueRefusal(model: GuestModel, value: bigint): Verdict | undefined {
   if (!(value & Xcr0.X87)) return refuse('GP', 'xcr0.x87', 'XCR0.X87 (bit 0) must be 1');
-  if (value & Xcr0.AVX && !(value & Xcr0.SSE)) return refuse('GP', 'xcr0.avx-without-sse', 'XCR0.AVX (bit 2) needs XCR0.SSE (bit 1)');
+  if (value & Xcr0.AVX && !(value & Xcr0.SSE))
+    return refuse('GP', 'xcr0.avx-without-sse', 'XCR0.AVX (bit 2) needs XCR0.SSE (bit 1)');
   const bad = value & ~model.xcr0Valid;
   if (bad) return refuse('GP', 'xcr0.unsupported', xcr0UnsupportedReason(model, firstBit(bad))!);
   if (!(value & Xcr0.BNDREGS) !== !(value & Xcr0.BNDCSR))
-    return refuse('GP', 'xcr0.mpx-pair', 'XCR0.BNDREGS (bit 3) and XCR0.BNDCSR (bit 4) must be both set or both clear');
+    return refuse(
+      'GP',
+      'xcr0.mpx-pair',
+      'XCR0.BNDREGS (bit 3) and XCR0.BNDCSR (bit 4) must be both set or both clear',
+    );
   if (value & XCR0_AVX512) {
-    if (!(value & Xcr0.AVX)) return refuse('GP', 'xcr0.avx512-without-avx', 'XCR0 AVX-512 state (bits 7:5) needs XCR0.AVX (bit 2)');
+    if (!(value & Xcr0.AVX))
+      return refuse('GP', 'xcr0.avx512-without-avx', 'XCR0 AVX-512 state (bits 7:5) needs XCR0.AVX (bit 2)');
     if ((value & XCR0_AVX512) !== XCR0_AVX512)
-      return refuse('GP', 'xcr0.avx512-partial', 'XCR0 AVX-512 bits OPMASK, ZMM_Hi256, Hi16_ZMM (7:5) must be all set or all clear');
+      return refuse(
+        'GP',
+        'xcr0.avx512-partial',
+        'XCR0 AVX-512 bits OPMASK, ZMM_Hi256, Hi16_ZMM (7:5) must be all set or all clear',
+      );
   }
   if (value & XCR0_AMX && (value & XCR0_AMX) !== XCR0_AMX)
-    return refuse('GP', 'xcr0.amx-pair', 'XCR0.XTILECFG (bit 17) and XCR0.XTILEDATA (bit 18) must be both set or both clear');
+    return refuse(
+      'GP',
+      'xcr0.amx-pair',
+      'XCR0.XTILECFG (bit 17) and XCR0.XTILEDATA (bit 18) must be both set or both clear',
+    );
   return undefined;
 }
 
@@ -53,9 +68,12 @@ export interface XsetbvOperands {
 
 /** XSETBV (kvm_emulate_xsetbv → __kvm_set_xcr). */
 export function checkXsetbv(model: GuestModel, state: ControlState, op: XsetbvOperands): Verdict {
-  if (!(state.cr4 & Cr4.OSXSAVE)) return refuse('UD', 'xsetbv.osxsave', 'XSETBV with CR4.OSXSAVE (bit 18) = 0 raises #UD');
+  u64Arg(op.value, 'XSETBV EDX:EAX');
+  if (!(state.cr4 & Cr4.OSXSAVE))
+    return refuse('UD', 'xsetbv.osxsave', 'XSETBV with CR4.OSXSAVE (bit 18) = 0 raises #UD');
   if (op.cpl !== 0) return refuse('GP', 'xsetbv.cpl', `XSETBV at CPL ${op.cpl} (must be 0)`);
-  if (op.ecx >>> 0 !== 0) return refuse('GP', 'xsetbv.index', `XSETBV ECX=${op.ecx >>> 0}: only XCR0 (ECX=0) exists`);
+  if (op.ecx >>> 0 !== 0)
+    return refuse('GP', 'xsetbv.index', `XSETBV ECX=${op.ecx >>> 0}: only XCR0 (ECX=0) exists`);
   const r = xcr0ValueRefusal(model, op.value);
   if (r) return r;
   return accept(op.value, { cpuidDirty: ((op.value ^ state.xcr0) & XCR0_EXTEND) !== 0n });
@@ -66,17 +84,25 @@ export function xssUnsupportedReason(model: GuestModel, bit: number): string | u
   if ((model.xssValid >> BigInt(bit)) & 1n) return undefined;
   const row = rowAt(XSS_BITS, bit);
   const label = row ? `IA32_XSS.${row.name} (bit ${bit})` : `IA32_XSS bit ${bit}`;
-  const enumerated = ((BigInt(model.table.reg(0xd, 1, bit < 32 ? 'ecx' : 'edx')) >> BigInt(bit % 32)) & 1n) === 1n;
+  const enumerated =
+    ((BigInt(model.table.reg(0xd, 1, bit < 32 ? 'ecx' : 'edx')) >> BigInt(bit % 32)) & 1n) === 1n;
   if (!enumerated) return `${label} is not supported: guest ${xssEnumText(bit)} is 0`;
   if (row && model.mode === 'kvmExact') {
     if (!row.kvm) return `${label} is not supported: KVM never offers it (not in KVM_SUPPORTED_XSS)`;
-    if (row.requires && !model.hasAny(row.requires)) return `${label} is not supported: ${model.absentReason(row.requires)}`;
+    if (row.requires && !model.hasAny(row.requires))
+      return `${label} is not supported: ${model.absentReason(row.requires)}`;
   }
   return `${label} is not supported: outside the backend's supported XSS`;
 }
 
 /** WRMSR/KVM_SET_MSRS of IA32_XSS (MSR 0xDA0). */
-export function checkXssWrite(model: GuestModel, state: ControlState, value: bigint, opts: MsrAccessOptions = {}): Verdict {
+export function checkXssWrite(
+  model: GuestModel,
+  state: ControlState,
+  value: bigint,
+  opts: MsrAccessOptions = {},
+): Verdict {
+  u64Arg(value, 'IA32_XSS value');
   const host = opts.hostInitiated ?? false;
   // Guest accesses need XSAVES (KVM_MSR_RET_UNSUPPORTED → #GP); userspace skips that check but is
   // still bound by guest_supported_xss, so it can always write 0.
@@ -87,4 +113,3 @@ export function checkXssWrite(model: GuestModel, state: ControlState, value: big
   const old = state.xss ?? 0n;
   return accept(value, { cpuidDirty: old !== value });
 }
-

@@ -191,6 +191,8 @@ export function guestStage(args: {
   host: CpuidTable;
   supported: StageResult;
   spec: CpuSpec;
+  /** models beyond the registry, e.g. a baseline policy (policy.ts policyAsModel) */
+  extraModels?: readonly CpuModel[];
 }): GuestStageResult {
   const { host, supported, spec } = args;
   const log = new ChangeLog('guest');
@@ -201,7 +203,7 @@ export function guestStage(args: {
   if (spec.base === 'host') {
     table = supported.table.clone();
   } else {
-    model = findModel(spec.base);
+    model = args.extraModels?.find((m) => m.name.toLowerCase() === spec.base) ?? findModel(spec.base);
     if (!model) {
       throw new TsvmmError(
         'CPUID_UNKNOWN_MODEL',

@@ -26,6 +26,8 @@ export interface GuestRequest {
   readonly vcpus?: number;
   /** KVM with two-dimensional paging (default true) */
   readonly tdp?: boolean;
+  /** models usable as --cpu bases besides the registry (e.g. policyAsModel of a baseline) */
+  readonly extraModels?: readonly CpuModel[];
 }
 
 export interface GuestCpuid {
@@ -66,9 +68,19 @@ export function supportedStage(
 export function buildGuestCpuid(req: GuestRequest): GuestCpuid {
   const spec = typeof req.cpu === 'object' ? req.cpu : parseCpuSpec(req.cpu ?? 'host');
   const supported = supportedStage(req);
-  const guest = guestStage({ host: req.host, supported, spec });
+  const guest = guestStage({
+    host: req.host,
+    supported,
+    spec,
+    ...(req.extraModels ? { extraModels: req.extraModels } : {}),
+  });
   const normalized = normalizeStage(guest.table, supported.table, { vcpus: req.vcpus ?? 1 });
   const changes = [...supported.changes, ...guest.changes, ...normalized.changes];
+  const hostNotes = req.host.get(0, 0)
+    ? []
+    : [
+        'the host table has no leaf values (a lossy /proc/cpuinfo dump?): vendor, XSAVE sizes, caches and MAXPHYADDR fall back to defaults',
+      ];
   const stages = { host: req.host, supported, guest, normalized };
   const result: GuestCpuid = {
     ok: guest.refusals.length === 0,
@@ -77,7 +89,7 @@ export function buildGuestCpuid(req: GuestRequest): GuestCpuid {
     changes,
     refusals: guest.refusals,
     unsafe: guest.unsafe,
-    notes: [...supported.notes, ...guest.notes, ...normalized.notes],
+    notes: [...hostNotes, ...supported.notes, ...guest.notes, ...normalized.notes],
     spec,
     backend: req.backend,
     ...(guest.model ? { model: guest.model } : {}),

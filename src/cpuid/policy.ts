@@ -7,6 +7,7 @@ import type { CpuidTable } from '../arch/x86/cpuid/table.ts';
 import { TsvmmError } from '../util/result.ts';
 import { readKvmJson } from './dumps/kvm-json.ts';
 import { describeReason, type BackendName, type Reason } from './reasons.ts';
+import type { CpuModel } from './models/model.ts';
 
 export const POLICY_KIND = 'tsvmm-cpuid-policy';
 
@@ -85,4 +86,21 @@ export function readPolicy(text: string, source?: string): { policy: CpuidPolicy
   }
   const table = readKvmJson(text, source ? { source } : {}).table;
   return { policy: p as CpuidPolicy, table };
+}
+
+/**
+ * A policy used as a --cpu base ("policy:FILE"): a model whose features are the policy's and whose
+ * removed bits carry the policy's reasons (so explain shows "baseline: … missing on …").
+ */
+export function policyAsModel(name: string, p: CpuidPolicy): CpuModel {
+  const removed: Record<string, string> = {};
+  for (const [k, hs] of Object.entries(p.hidden)) removed[k] = hs.map((h) => h.text).join('; ');
+  return {
+    name: name.toLowerCase(),
+    description: `baseline policy of ${p.hosts.join(', ')}`,
+    vendor: 'host',
+    physAddrBits: p.fields.physAddrBits,
+    features: p.features,
+    removed,
+  };
 }

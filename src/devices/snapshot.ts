@@ -14,9 +14,16 @@ export function checkSnapshot<T>(device: string, state: unknown, shape: Record<s
   for (const [k, kind] of Object.entries(shape)) {
     const v = o[k];
     const good =
-      kind === 'array' ? Array.isArray(v) : kind === 'object' ? typeof v === 'object' && v !== null : typeof v === kind;
+      kind === 'array'
+        ? Array.isArray(v)
+        : kind === 'object'
+          ? typeof v === 'object' && v !== null
+          : typeof v === kind;
     if (!good || (kind === 'number' && !Number.isFinite(v))) {
-      throw new TsvmmError('SNAPSHOT_INVALID', `${device}: snapshot field '${k}' must be ${kind === 'array' ? 'an array' : `a ${kind}`}`);
+      throw new TsvmmError(
+        'SNAPSHOT_INVALID',
+        `${device}: snapshot field '${k}' must be ${kind === 'array' ? 'an array' : `a ${kind}`}`,
+      );
     }
   }
   return state as T;

@@ -5,13 +5,16 @@ import type { AccessSize, Device } from '../devices/device.ts';
 
 class Recorder implements Device {
   readonly log: string[] = [];
-  constructor(readonly name: string, private readonly value = 0x11223344) {}
+  constructor(
+    readonly name: string,
+    private readonly value = 0x11223344,
+  ) {}
   reset(): void {
     this.log.push('reset');
   }
   read(offset: number, size: AccessSize): number {
     this.log.push(`r${offset}/${size}`);
-    return this.value >>> (8 * (offset & 3)) & (size === 4 ? 0xffffffff : (1 << (8 * size)) - 1);
+    return (this.value >>> (8 * (offset & 3))) & (size === 4 ? 0xffffffff : (1 << (8 * size)) - 1);
   }
   write(offset: number, size: AccessSize, value: number): void {
     this.log.push(`w${offset}/${size}=${value.toString(16)}`);
@@ -34,7 +37,10 @@ test('dispatch reaches the device with offsets relative to its base', () => {
   assert.deepEqual(b.log, ['r1/1']);
   assert.equal(bus.find('pio', 0x3ff)?.device, a);
   assert.equal(bus.find('pio', 0x400), undefined);
-  assert.deepEqual(bus.devices('pio').map((r) => r.base), [0x20, 0x3f8]);
+  assert.deepEqual(
+    bus.devices('pio').map((r) => r.base),
+    [0x20, 0x3f8],
+  );
 });
 
 test('binary search finds every device among many', () => {
@@ -54,7 +60,11 @@ test('binary search finds every device among many', () => {
 test('overlapping registrations are refused, naming both devices', () => {
   const bus = new Bus();
   bus.register('pio', 0x40, 4, new Recorder('pit'));
-  assert.throws(() => bus.register('pio', 0x43, 1, new Recorder('x')), (e: Error & { code?: string }) => e.code === 'BUS_OVERLAP' && /pit/.test(e.message) && /x/.test(e.message));
+  assert.throws(
+    () => bus.register('pio', 0x43, 1, new Recorder('x')),
+    (e: Error & { code?: string }) =>
+      e.code === 'BUS_OVERLAP' && /pit/.test(e.message) && /x/.test(e.message),
+  );
   assert.throws(() => bus.register('pio', 0x3e, 4, new Recorder('y')), { code: 'BUS_OVERLAP' });
   bus.register('pio', 0x44, 1, new Recorder('adjacent'));
   bus.register('pio', 0x3c, 4, new Recorder('adjacent-below'));

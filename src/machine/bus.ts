@@ -41,14 +41,24 @@ class AddressSpace {
 
   register(base: number, length: number, device: Device): void {
     const limit = SPACE_LIMIT[this.space];
-    if (!Number.isSafeInteger(base) || !Number.isSafeInteger(length) || base < 0 || length <= 0 || base + length > limit) {
-      throw new TsvmmError('BUS_RANGE', `${device.name}: ${this.space} range ${hex(base)}+${hex(length)} is not valid`);
+    if (
+      !Number.isSafeInteger(base) ||
+      !Number.isSafeInteger(length) ||
+      base < 0 ||
+      length <= 0 ||
+      base + length > limit
+    ) {
+      throw new TsvmmError(
+        'BUS_RANGE',
+        `${device.name}: ${this.space} range ${hex(base)}+${hex(length)} is not valid`,
+      );
     }
     const end = base + length;
     const i = this.lowerBound(base);
     const prev = this.ranges[i - 1];
     const next = this.ranges[i];
-    const clash = (prev && prev.end > base ? prev : undefined) ?? (next && next.base < end ? next : undefined);
+    const clash =
+      (prev && prev.end > base ? prev : undefined) ?? (next && next.base < end ? next : undefined);
     if (clash) {
       throw new TsvmmError(
         'BUS_OVERLAP',
@@ -103,7 +113,10 @@ class AddressSpace {
 }
 
 export class Bus {
-  private readonly spaces: Record<BusSpace, AddressSpace> = { pio: new AddressSpace('pio'), mmio: new AddressSpace('mmio') };
+  private readonly spaces: Record<BusSpace, AddressSpace> = {
+    pio: new AddressSpace('pio'),
+    mmio: new AddressSpace('mmio'),
+  };
   /** Called for every unclaimed access when set (e.g. a --trace-io logger). */
   onUnclaimed: ((a: UnclaimedAccess) => void) | undefined;
 
@@ -153,9 +166,17 @@ export class Bus {
     return ALL_ONES[size];
   }
 
-  stats(space: BusSpace): { unclaimedReads: number; unclaimedWrites: number; unclaimedAddrs: ReadonlyMap<number, number> } {
+  stats(space: BusSpace): {
+    unclaimedReads: number;
+    unclaimedWrites: number;
+    unclaimedAddrs: ReadonlyMap<number, number>;
+  } {
     const as = this.spaces[space];
-    return { unclaimedReads: as.unclaimedReads, unclaimedWrites: as.unclaimedWrites, unclaimedAddrs: as.unclaimedByAddr };
+    return {
+      unclaimedReads: as.unclaimedReads,
+      unclaimedWrites: as.unclaimedWrites,
+      unclaimedAddrs: as.unclaimedByAddr,
+    };
   }
 
   /** Reset every registered device (machine reset). */

@@ -2,8 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createMachine, type MachineOptions } from './machine.ts';
 import { ManualClock } from './clock.ts';
-import { FakeBackend, inExit, outExit, outString, type FakeVcpu, type ScriptStep } from './testing/fake-backend.ts';
+import {
+  FakeBackend,
+  inExit,
+  outExit,
+  outString,
+  type FakeVcpu,
+  type ScriptStep,
+} from './testing/fake-backend.ts';
 import { MiB } from './layout.ts';
+import { BackendError } from '../vcpu/backend.ts';
 import { pitNsAt } from '../devices/pit8254/pit.ts';
 import { FwCfgKey } from '../devices/fw-cfg/fw-cfg.ts';
 import { BootEfer } from '../loaders/boot/boot-state.ts';
@@ -44,22 +52,56 @@ function picInit(unmaskedMaster: number): ScriptStep[] {
 
 test('memory slots follow the layout; CPUID set; fw_cfg reports CPU count and the policy file', () => {
   const { m, vcpu, backend } = make([]);
-  assert.deepEqual(backend.vms[0]!.regions.map((r) => [r.slot, r.guestPhysAddr]), [[0, 0n]]);
+  assert.deepEqual(
+    backend.vms[0]!.regions.map((r) => [r.slot, r.guestPhysAddr]),
+    [[0, 0n]],
+  );
   assert.deepEqual(vcpu.cpuid, backend.supportedCpuid());
   assert.equal(m.fwCfg.item(FwCfgKey.NB_CPUS)![0], 1);
   assert.equal(m.fwCfg.item(0x20)!.length, 40);
   m.memory.writeU32(0x5000, 0x12345678);
-  assert.equal(new DataView(backend.vms[0]!.regions[0]!.memory).getUint32(0x5000, true), 0x12345678, 'machine.memory is the guest RAM');
+  assert.equal(
+    new DataView(backend.vms[0]!.regions[0]!.memory).getUint32(0x5000, true),
+    0x12345678,
+    'machine.memory is the guest RAM',
+  );
 });
 
 test('bad machine options are refused clearly', () => {
   const backend = new FakeBackend();
   assert.throws(() => createMachine({ backend, memoryBytes: 12345, cpuid: [] }), { code: 'MEMORY_SIZE' });
-  assert.throws(() => createMachine({ backend, memoryBytes: 16 * MiB, cpuid: [], vcpus: 2 }), { code: 'SMP_UNSUPPORTED' });
+  assert.throws(() => createMachine({ backend, memoryBytes: 16 * MiB, cpuid: [], vcpus: 2 }), {
+    code: 'SMP_UNSUPPORTED',
+  });
+  // a backend refusal while building the VM (here KVM_SET_CPUID2) leaves no half-built VM behind
+  const refusing = new FakeBackend();
+  const origCreate = refusing.createVm.bind(refusing);
+  refusing.createVm = () => {
+    const vm = origCreate();
+    const origVcpu = vm.createVcpu.bind(vm);
+    vm.createVcpu = (id: number) => {
+      const v = origVcpu(id);
+      v.setCpuid = () => {
+        throw new BackendError('EINVAL', 'KVM_SET_CPUID2 refused');
+      };
+      return v;
+    };
+    return vm;
+  };
+  assert.throws(() => createMachine({ backend: refusing, memoryBytes: 16 * MiB, cpuid: [] }), {
+    code: 'EINVAL',
+  });
+  assert.equal(refusing.vms[0]!.destroyed, true);
 });
 
 test('serial output then debug-exit: outcome, exit status, serial text, exit count', async () => {
-  const { m, out } = make([outString(COM1, 'hello '), outExit(COM1, 1, 0x21), outExit(0x80, 1, 0x42), outExit(0xf4, 4, 0x10), outExit(COM1, 1, 0x58)]);
+  const { m, out } = make([
+    outString(COM1, 'hello '),
+    outExit(COM1, 1, 0x21),
+    outExit(0x80, 1, 0x42),
+    outExit(0xf4, 4, 0x10),
+    outExit(COM1, 1, 0x58),
+  ]);
   const r = await m.run({ timeoutMs: 1000 });
   assert.equal(r.outcome, 'debug-exit');
   assert.equal(r.exitCode, 0x21);
@@ -91,7 +133,9 @@ test('shutdown (triple fault) is reported as such', async () => {
 
 test('internal_error is a backend error carrying the instruction bytes, never a guest verdict', async () => {
   const insn = new Uint8Array([0x0f, 0x01, 0xca]); // CLAC
-  const { m } = make([{ reason: 'internal_error', suberror: 1, data: [], insnBytes: insn, message: 'emulation failure' }]);
+  const { m } = make([
+    { reason: 'internal_error', suberror: 1, data: [], insnBytes: insn, message: 'emulation failure' },
+  ]);
   const r = await m.run({ timeoutMs: 1000 });
   assert.equal(r.outcome, 'backend-error');
   assert.equal(r.exitCode, undefined);
@@ -101,7 +145,9 @@ test('internal_error is a backend error carrying the instruction bytes, never a 
 });
 
 test('fail_entry and unknown exits are backend errors', async () => {
-  const a = await make([{ reason: 'fail_entry', hardwareEntryFailureReason: 0x21n, cpu: 0 }]).m.run({ timeoutMs: 1000 });
+  const a = await make([{ reason: 'fail_entry', hardwareEntryFailureReason: 0x21n, cpu: 0 }]).m.run({
+    timeoutMs: 1000,
+  });
   assert.equal(a.outcome, 'backend-error');
   const b = await make([{ reason: 'unknown', hardwareExitReason: 7n }]).m.run({ timeoutMs: 1000 });
   assert.equal(b.outcome, 'backend-error');
@@ -150,7 +196,13 @@ test('periodic PIT tick: HLT waits for IRQ0, the vector is injected, the guest E
 });
 
 test('masked PIC: no injection, the halted guest times out', async () => {
-  const script: ScriptStep[] = [...picInit(0x00), outExit(0x43, 1, 0x34), outExit(0x40, 1, 0x00), outExit(0x40, 1, 0x10), { reason: 'hlt' }];
+  const script: ScriptStep[] = [
+    ...picInit(0x00),
+    outExit(0x43, 1, 0x34),
+    outExit(0x40, 1, 0x00),
+    outExit(0x40, 1, 0x10),
+    { reason: 'hlt' },
+  ];
   const { m, vcpu } = make(script);
   vcpu.ifFlag = true;
   const r = await m.run({ timeoutMs: 50 });
@@ -226,7 +278,14 @@ test('serial input reaches the UART receiver', async () => {
   const lsr = inExit(COM1 + 5, 1);
   // the intr exit lets the machine yield to the event loop, so the input pump runs
   const script: ScriptStep[] = [{ reason: 'intr' }, lsr, rbr, outExit(0xf4, 1, 0)];
-  const { m } = make(script, { serial: { out: () => {}, input: (async function* () { yield 'k'; })() } });
+  const { m } = make(script, {
+    serial: {
+      out: () => {},
+      input: (async function* () {
+        yield 'k';
+      })(),
+    },
+  });
   const r = await m.run({ timeoutMs: 1000 });
   assert.equal(r.outcome, 'debug-exit');
   assert.equal(lsr.data[0]! & 1, 1, 'data ready');
@@ -242,4 +301,3 @@ test('host errors inside device code are reported as host-error, not as a guest 
   assert.equal(r.outcome, 'host-error');
   assert.match(r.detail, /boom/);
 });
-

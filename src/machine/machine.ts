@@ -24,7 +24,7 @@
 // (KVM internal error / failed entry / unknown exit: the backend could not run the guest; never a guest
 // verdict), 'host-error' (a bug or refusal in tsvmm itself).
 
-import type { Backend, Vcpu, VcpuExit } from '../vcpu/backend.ts';
+import type { Backend, Vcpu, VcpuExit, Vm } from '../vcpu/backend.ts';
 import { BackendError } from '../vcpu/backend.ts';
 import type { CpuidEntry } from '../arch/x86/cpuid/table.ts';
 import type { AccessSize, Clock } from '../devices/device.ts';
@@ -36,11 +36,22 @@ import { computeLayout, type MemoryLayout } from './layout.ts';
 import { checkMemorySize, GuestMemory } from './memory.ts';
 import { COM1_BASE, COM1_IRQ, UART_PORTS, Uart16550 } from '../devices/uart16550/uart.ts';
 import { DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, DebugExit } from '../devices/debug-exit/debug-exit.ts';
-import { encodeCpuPolicy, FW_CFG_PORT_BASE, FW_CFG_PORTS, FwCfg, TSVMM_CPU_POLICY_FILE } from '../devices/fw-cfg/fw-cfg.ts';
+import {
+  encodeCpuPolicy,
+  FW_CFG_PORT_BASE,
+  FW_CFG_PORTS,
+  FwCfg,
+  TSVMM_CPU_POLICY_FILE,
+} from '../devices/fw-cfg/fw-cfg.ts';
 import { PIC_ELCR_BASE, PIC_MASTER_BASE, PIC_SLAVE_BASE, PicPair } from '../devices/pic8259/pic.ts';
 import { PIT_BASE, PIT_IRQ, PIT_PORTS, Pit8254, PORT_61, Port61Device } from '../devices/pit8254/pit.ts';
 import { POST_PORT, PostPort } from '../devices/post/post.ts';
-import { KBC_CMD_PORT, Kbc8042ResetPort, SYSCTRL_A_PORT, SystemControlPortA } from '../devices/reset/reset.ts';
+import {
+  KBC_CMD_PORT,
+  Kbc8042ResetPort,
+  SYSCTRL_A_PORT,
+  SystemControlPortA,
+} from '../devices/reset/reset.ts';
 import { loadMultiboot, type MultibootOptions } from '../loaders/multiboot/multiboot.ts';
 import { loadFlat, type FlatOptions } from '../loaders/flat/flat.ts';
 import type { BootState } from '../loaders/boot/boot-state.ts';
@@ -156,7 +167,7 @@ class PcMachine implements Machine {
   readonly post = new PostPort();
   readonly clock: MachineClock;
 
-  private readonly vm;
+  private readonly vm: Vm;
   private stop: Stop | undefined;
   private lastImage: BootImage | undefined;
   private reboots = 0;
@@ -166,18 +177,22 @@ class PcMachine implements Machine {
   private pendingReboot = false;
 
   // serial capture and input
-  private readonly serialChunks: Uint8Array[] = [];
+  /** captured serial bytes (grown by doubling, no allocation per byte) */
+  private serialBuf = new Uint8Array(4096);
   private serialBytes = 0;
   private serialTruncated = false;
   private readonly serialLimit: number;
-  private readonly rxQueue: number[] = [];
+  /** host bytes waiting for room in the UART receiver: rxQueue[rxHead…] */
+  private rxQueue: number[] = [];
+  private rxHead = 0;
   private inputOpen = false;
   private inputStarted = false;
   private wake = new AbortController();
 
   constructor(private readonly opts: MachineOptions) {
     const vcpus = opts.vcpus ?? 1;
-    if (vcpus !== 1) throw new TsvmmError('SMP_UNSUPPORTED', `${vcpus} vCPUs requested; this machine runs 1 vCPU for now`);
+    if (vcpus !== 1)
+      throw new TsvmmError('SMP_UNSUPPORTED', `${vcpus} vCPUs requested; this machine runs 1 vCPU for now`);
     checkMemorySize(opts.memoryBytes);
     this.layout = computeLayout(opts.memoryBytes);
     this.clock = asMachineClock(opts.clock);
@@ -186,14 +201,19 @@ class PcMachine implements Machine {
     this.serialLimit = opts.serialCaptureLimit ?? 16 * 1024 * 1024;
 
     this.vm = opts.backend.createVm();
-    const buffers = this.layout.ram.map((r, slot) => {
-      const buf = this.vm.allocateMemory(r.size);
-      this.vm.setUserMemoryRegion({ slot, guestPhysAddr: BigInt(r.base), memory: buf, size: r.size });
-      return buf;
-    });
-    this.memory = new GuestMemory(this.layout, buffers);
-    this.vcpu = this.vm.createVcpu(0);
-    this.vcpu.setCpuid(opts.cpuid);
+    try {
+      const buffers = this.layout.ram.map((r, slot) => {
+        const buf = this.vm.allocateMemory(r.size);
+        this.vm.setUserMemoryRegion({ slot, guestPhysAddr: BigInt(r.base), memory: buf, size: r.size });
+        return buf;
+      });
+      this.memory = new GuestMemory(this.layout, buffers);
+      this.vcpu = this.vm.createVcpu(0);
+      this.vcpu.setCpuid(opts.cpuid);
+    } catch (e) {
+      this.vm.destroy(); // no half-built VM left behind (KVM file descriptors, mappings)
+      throw e;
+    }
 
     const serialOut = opts.serial?.out;
     this.uart = new Uart16550((b) => this.serialOut(b, serialOut), this.pic.irqLine(COM1_IRQ));
@@ -211,16 +231,29 @@ class PcMachine implements Machine {
     b.register('pio', KBC_CMD_PORT, 1, new Kbc8042ResetPort(requestReset));
     b.register('pio', POST_PORT, 1, this.post);
     b.register('pio', SYSCTRL_A_PORT, 1, new SystemControlPortA(requestReset));
-    b.register('pio', DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, new DebugExit((status, v) => this.debugExit(status, v)));
+    b.register(
+      'pio',
+      DEBUG_EXIT_PORT,
+      DEBUG_EXIT_SIZE,
+      new DebugExit((status, v) => this.debugExit(status, v)),
+    );
     b.register('pio', COM1_BASE, UART_PORTS, this.uart);
     b.register('pio', FW_CFG_PORT_BASE, FW_CFG_PORTS, this.fwCfg);
-    b.onUnclaimed = (a) => this.log(`unclaimed ${a.space} ${a.kind} ${hex(a.addr)} size ${a.size}${a.value !== undefined ? ` value ${hex(a.value)}` : ''}`);
+    b.onUnclaimed = (a) =>
+      this.log(
+        `unclaimed ${a.space} ${a.kind} ${hex(a.addr)} size ${a.size}${a.value !== undefined ? ` value ${hex(a.value)}` : ''}`,
+      );
   }
 
   private serialOut(bytes: Uint8Array, sink: ((b: Uint8Array) => void) | undefined): void {
     sink?.(bytes);
     if (this.serialBytes + bytes.length <= this.serialLimit) {
-      this.serialChunks.push(bytes.slice());
+      if (this.serialBytes + bytes.length > this.serialBuf.length) {
+        const grown = new Uint8Array(Math.max(this.serialBuf.length * 2, this.serialBytes + bytes.length));
+        grown.set(this.serialBuf.subarray(0, this.serialBytes));
+        this.serialBuf = grown;
+      }
+      this.serialBuf.set(bytes, this.serialBytes);
       this.serialBytes += bytes.length;
     } else {
       this.serialTruncated = true;
@@ -228,7 +261,11 @@ class PcMachine implements Machine {
   }
 
   private debugExit(status: number, value: number): void {
-    this.stop ??= { outcome: 'debug-exit', exitCode: status, detail: `guest wrote ${hex(value)} to the debug-exit port: exit status ${status}` };
+    this.stop ??= {
+      outcome: 'debug-exit',
+      exitCode: status,
+      detail: `guest wrote ${hex(value)} to the debug-exit port: exit status ${status}`,
+    };
   }
 
   private guestReset(why: string): void {
@@ -296,7 +333,7 @@ class PcMachine implements Machine {
           this.wake.abort();
         }
       } catch (e) {
-        this.log(`serial input failed: ${(e as Error).message}`);
+        if (this.inputOpen) this.log(`serial input failed: ${(e as Error).message}`);
       } finally {
         this.inputOpen = false;
         this.wake.abort();
@@ -306,7 +343,12 @@ class PcMachine implements Machine {
 
   /** Move host-side input into the UART as far as its receiver has room. */
   private feedSerial(): void {
-    while (this.rxQueue.length > 0 && this.uart.rxSpace() > 0) this.uart.receive(this.rxQueue.shift()!);
+    while (this.rxHead < this.rxQueue.length && this.uart.rxSpace() > 0)
+      this.uart.receive(this.rxQueue[this.rxHead++]!);
+    if (this.rxHead > 4096 && this.rxHead * 2 > this.rxQueue.length) {
+      this.rxQueue = this.rxQueue.slice(this.rxHead);
+      this.rxHead = 0;
+    }
   }
 
   /** Userspace irqchip: inject the PIC's vector when the vCPU can take it, else ask for a window. */
@@ -372,13 +414,10 @@ class PcMachine implements Machine {
   }
 
   private serialText(): string {
-    const all = new Uint8Array(this.serialBytes);
-    let o = 0;
-    for (const c of this.serialChunks) {
-      all.set(c, o);
-      o += c.length;
-    }
-    return new TextDecoder().decode(all) + (this.serialTruncated ? '\n[tsvmm: serial capture truncated]\n' : '');
+    const all = this.serialBuf.subarray(0, this.serialBytes);
+    return (
+      new TextDecoder().decode(all) + (this.serialTruncated ? '\n[tsvmm: serial capture truncated]\n' : '')
+    );
   }
 
   private rip(): bigint | undefined {
@@ -400,33 +439,57 @@ class PcMachine implements Machine {
         return undefined;
       case 'hlt':
         if (!this.vcpu.interruptFlag()) {
-          this.stop ??= { outcome: 'hlt', detail: 'the guest halted with interrupts disabled (HLT with RFLAGS.IF=0)' };
+          this.stop ??= {
+            outcome: 'hlt',
+            detail: 'the guest halted with interrupts disabled (HLT with RFLAGS.IF=0)',
+          };
           return undefined;
         }
         return 'halt';
       case 'shutdown':
-        this.stop ??= { outcome: 'shutdown', detail: `the guest triple-faulted (shutdown${exit.why ? `: ${exit.why}` : ''})` };
+        this.stop ??= {
+          outcome: 'shutdown',
+          detail: `the guest triple-faulted (shutdown${exit.why ? `: ${exit.why}` : ''})`,
+        };
         return undefined;
       case 'system_event':
         // KVM_SYSTEM_EVENT_SHUTDOWN = 1, _RESET = 2, _CRASH = 3
         if (exit.type === 2) this.guestReset('system_event reset');
-        else this.stop ??= { outcome: 'shutdown', detail: `system event ${exit.type === 1 ? 'shutdown' : exit.type === 3 ? 'crash' : exit.type}` };
+        else
+          this.stop ??= {
+            outcome: 'shutdown',
+            detail: `system event ${exit.type === 1 ? 'shutdown' : exit.type === 3 ? 'crash' : exit.type}`,
+          };
         return undefined;
       case 'internal_error':
         this.stop ??= {
           outcome: 'backend-error',
-          detail: `backend internal error (suberror ${exit.suberror}${exit.suberror === 1 ? ', emulation failure' : ''})${exit.message ? `: ${exit.message}` : ''}; instruction bytes: ${insnHex(exit.insnBytes)}`,
+          detail:
+            `backend internal error (suberror ${exit.suberror}${exit.suberror === 1 ? ', emulation failure' : ''})` +
+            (exit.message ? `: ${exit.message}` : '') +
+            (exit.message?.includes(insnHex(exit.insnBytes))
+              ? ''
+              : `; instruction bytes: ${insnHex(exit.insnBytes)}`),
           ...(exit.insnBytes ? { insnBytes: exit.insnBytes.slice() } : {}),
         };
         return undefined;
       case 'fail_entry':
-        this.stop ??= { outcome: 'backend-error', detail: `VM entry failed (hardware reason ${hex(exit.hardwareEntryFailureReason)}, cpu ${exit.cpu})` };
+        this.stop ??= {
+          outcome: 'backend-error',
+          detail: `VM entry failed (hardware reason ${hex(exit.hardwareEntryFailureReason)}, cpu ${exit.cpu})`,
+        };
         return undefined;
       case 'unknown':
-        this.stop ??= { outcome: 'backend-error', detail: `unknown exit (hardware reason ${hex(exit.hardwareExitReason)})` };
+        this.stop ??= {
+          outcome: 'backend-error',
+          detail: `unknown exit (hardware reason ${hex(exit.hardwareExitReason)})`,
+        };
         return undefined;
       case 'debug':
-        this.stop ??= { outcome: 'backend-error', detail: `unexpected debug exit (exception ${exit.exception} at ${hex(exit.pc)}); tsvmm does not enable guest debugging` };
+        this.stop ??= {
+          outcome: 'backend-error',
+          detail: `unexpected debug exit (exception ${exit.exception} at ${hex(exit.pc)}); tsvmm does not enable guest debugging`,
+        };
         return undefined;
       case 'intr':
       case 'irq_window_open':
@@ -436,14 +499,19 @@ class PcMachine implements Machine {
 
   async run(opts: RunOptions): Promise<RunResult> {
     if (!(opts.timeoutMs > 0) || !Number.isFinite(opts.timeoutMs)) {
-      throw new TsvmmError('RUN_OPTIONS', `timeoutMs must be a positive number of milliseconds (got ${opts.timeoutMs})`);
+      throw new TsvmmError(
+        'RUN_OPTIONS',
+        `timeoutMs must be a positive number of milliseconds (got ${opts.timeoutMs})`,
+      );
     }
     const counter = this.vcpu as Partial<InstructionCounter>;
     if (opts.maxInstructions !== undefined && typeof counter.retiredInstructions !== 'function') {
-      throw new TsvmmError('RUN_OPTIONS', `this backend does not count instructions, so maxInstructions cannot be honoured`);
+      throw new TsvmmError(
+        'RUN_OPTIONS',
+        `this backend does not count instructions, so maxInstructions cannot be honoured`,
+      );
     }
     this.stop = undefined;
-    this.serialChunks.length = 0;
     this.serialBytes = 0;
     this.serialTruncated = false;
     this.startInput();
@@ -473,10 +541,21 @@ class PcMachine implements Machine {
         if (this.stop) return finish(this.stop);
         this.pit.poll();
         this.feedSerial();
-        if (this.clock.nowNs() >= deadline) return finish({ outcome: 'timeout', detail: `the guest did not finish within ${opts.timeoutMs} ms` });
-        if (opts.maxExits !== undefined && exits >= opts.maxExits) return finish({ outcome: 'timeout', detail: `exit budget of ${opts.maxExits} exits used up` });
-        if (opts.maxInstructions !== undefined && counter.retiredInstructions!() - insnStart >= opts.maxInstructions) {
-          return finish({ outcome: 'timeout', detail: `instruction budget of ${opts.maxInstructions} used up` });
+        if (this.clock.nowNs() >= deadline)
+          return finish({
+            outcome: 'timeout',
+            detail: `the guest did not finish within ${opts.timeoutMs} ms`,
+          });
+        if (opts.maxExits !== undefined && exits >= opts.maxExits)
+          return finish({ outcome: 'timeout', detail: `exit budget of ${opts.maxExits} exits used up` });
+        if (
+          opts.maxInstructions !== undefined &&
+          counter.retiredInstructions!() - insnStart >= opts.maxInstructions
+        ) {
+          return finish({
+            outcome: 'timeout',
+            detail: `instruction budget of ${opts.maxInstructions} used up`,
+          });
         }
         this.deliverInterrupts();
 
@@ -485,7 +564,10 @@ class PcMachine implements Machine {
           exit = this.vcpu.run();
         } catch (e) {
           if (e instanceof BackendError) {
-            return finish({ outcome: 'backend-error', detail: `KVM_RUN failed: ${e.code}: ${e.message}${e.reason ? ` (${e.reason})` : ''}` });
+            return finish({
+              outcome: 'backend-error',
+              detail: `KVM_RUN failed: ${e.code}: ${e.message}${e.reason ? ` (${e.reason})` : ''}`,
+            });
           }
           throw e;
         }
@@ -502,7 +584,12 @@ class PcMachine implements Machine {
         }
       }
     } catch (e) {
-      const msg = e instanceof TsvmmError ? `${e.message} [${e.code}]` : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      const msg =
+        e instanceof TsvmmError
+          ? `${e.message} [${e.code}]`
+          : e instanceof Error
+            ? `${e.name}: ${e.message}`
+            : String(e);
       return finish({ outcome: 'host-error', detail: `tsvmm failed while running the guest: ${msg}` });
     }
   }
@@ -514,10 +601,18 @@ class PcMachine implements Machine {
       this.feedSerial();
       if (this.pic.hasInterrupt() || this.stop) return undefined;
       const now = this.clock.nowNs();
-      if (now >= deadline) return { outcome: 'timeout', detail: 'the guest was halted waiting for an interrupt when the time limit came' };
+      if (now >= deadline)
+        return {
+          outcome: 'timeout',
+          detail: 'the guest was halted waiting for an interrupt when the time limit came',
+        };
       const next = this.pit.nextEventNs();
-      if (next === undefined && !this.inputOpen && this.rxQueue.length === 0) {
-        return { outcome: 'hlt', detail: 'the guest halted with interrupts enabled but no timer armed and no serial input to wake it' };
+      if (next === undefined && !this.inputOpen && this.rxHead >= this.rxQueue.length) {
+        return {
+          outcome: 'hlt',
+          detail:
+            'the guest halted with interrupts enabled but no timer armed and no serial input to wake it',
+        };
       }
       if (this.wake.signal.aborted) this.wake = new AbortController();
       await this.clock.waitUntil(Math.min(next ?? deadline, deadline), this.wake.signal);

@@ -19,16 +19,25 @@ export interface RamSlot {
 /** Refuse memory sizes the machine cannot lay out, with a clear reason. */
 export function checkMemorySize(bytes: number): void {
   if (!Number.isSafeInteger(bytes) || bytes <= 0) {
-    throw new TsvmmError('MEMORY_SIZE', `memory size must be a positive whole number of bytes (got ${bytes})`);
+    throw new TsvmmError(
+      'MEMORY_SIZE',
+      `memory size must be a positive whole number of bytes (got ${bytes})`,
+    );
   }
   if (bytes % (4 * KiB) !== 0) {
     throw new TsvmmError('MEMORY_SIZE', `memory size must be a multiple of 4 KiB (got ${bytes} bytes)`);
   }
   if (bytes < MIN_MEMORY_BYTES) {
-    throw new TsvmmError('MEMORY_SIZE', `memory size ${bytes} bytes is below the minimum of ${MIN_MEMORY_BYTES / KiB / KiB} MiB`);
+    throw new TsvmmError(
+      'MEMORY_SIZE',
+      `memory size ${bytes} bytes is below the minimum of ${MIN_MEMORY_BYTES / KiB / KiB} MiB`,
+    );
   }
   if (bytes > MAX_MEMORY_BYTES) {
-    throw new TsvmmError('MEMORY_SIZE', `memory size ${bytes} bytes is above the maximum of ${MAX_MEMORY_BYTES / KiB / KiB / KiB} GiB`);
+    throw new TsvmmError(
+      'MEMORY_SIZE',
+      `memory size ${bytes} bytes is above the maximum of ${MAX_MEMORY_BYTES / KiB / KiB / KiB} GiB`,
+    );
   }
 }
 
@@ -40,14 +49,26 @@ export class GuestMemory {
     buffers: readonly ArrayBuffer[],
   ) {
     if (buffers.length !== layout.ram.length) {
-      throw new TsvmmError('MEMORY_SLOTS', `expected ${layout.ram.length} RAM buffers, got ${buffers.length}`);
+      throw new TsvmmError(
+        'MEMORY_SLOTS',
+        `expected ${layout.ram.length} RAM buffers, got ${buffers.length}`,
+      );
     }
     this.slots = layout.ram.map((r, i) => {
       const buffer = buffers[i]!;
       if (buffer.byteLength < r.size) {
-        throw new TsvmmError('MEMORY_SLOTS', `RAM buffer ${i} holds ${buffer.byteLength} bytes, layout needs ${r.size}`);
+        throw new TsvmmError(
+          'MEMORY_SLOTS',
+          `RAM buffer ${i} holds ${buffer.byteLength} bytes, layout needs ${r.size}`,
+        );
       }
-      return { base: r.base, size: r.size, buffer, bytes: new Uint8Array(buffer, 0, r.size), view: new DataView(buffer, 0, r.size) };
+      return {
+        base: r.base,
+        size: r.size,
+        buffer,
+        bytes: new Uint8Array(buffer, 0, r.size),
+        view: new DataView(buffer, 0, r.size),
+      };
     });
   }
 
@@ -66,7 +87,11 @@ export class GuestMemory {
   private need(addr: number, len: number): RamSlot {
     const s = this.slotOf(addr, len);
     if (!s) {
-      throw new TsvmmError('GUEST_MEMORY_RANGE', `guest physical range ${hex(addr)}+${hex(len)} is not inside RAM`, { addr, len });
+      throw new TsvmmError(
+        'GUEST_MEMORY_RANGE',
+        `guest physical range ${hex(addr)}+${hex(len)} is not inside RAM`,
+        { addr, len },
+      );
     }
     return s;
   }

@@ -111,7 +111,6 @@ export class PagingConfig {
   /** Refold everything from `s`. Returns true when anything the cached translations depend on
    *  (mode, rights tables, reserved masks) changed. */
   update(s: PagingState): boolean {
-    const before = this.signature();
     const pg = (s.cr0 & CR0_PG) !== 0;
     this.lma = pg && (s.efer & EFER_LMA) !== 0;
     const pae = (s.cr4 & CR4_PAE) !== 0;
@@ -137,12 +136,23 @@ export class PagingConfig {
     this.maxPhyAddr = Math.max(32, Math.min(52, s.maxPhyAddr | 0));
     this.gbpages = s.gbpages;
     this.vendorAmd = s.vendorAmd;
-    this.pkru = s.pkru | 0;
+    const pkru = s.pkru | 0;
+    const sig = this.signature();
+    if (sig === this.builtFor) {
+      // nothing the tables depend on changed (KVM rebuilds only on the role bits too)
+      this.setPkru(pkru);
+      return false;
+    }
+    this.builtFor = sig;
+    this.pkru = pkru;
     this.buildReserved();
     this.buildPermissions();
     this.buildPku();
-    return before !== this.signature();
+    return true;
   }
+
+  /** the signature the tables were last built for */
+  private builtFor = '';
 
   /** Set PKRU only (WRPKRU/XRSTOR): rebuilds the key masks. Returns true when it changed. */
   setPkru(pkru: number): boolean {

@@ -4,6 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { translate } from './translate.ts';
+import { Mmu } from './mmu.ts';
+import { TsvmmError } from '../util/result.ts';
 import {
   ACC_FETCH,
   ACC_IMPLICIT,
@@ -94,4 +96,21 @@ test('access-flag helpers: implicit accesses are never user-mode', () => {
   assert.equal(dataAccess(0, true), ACC_WRITE);
   assert.equal(fetchAccess(3), ACC_FETCH | ACC_USER);
   assert.equal(fetchAccess(1), ACC_FETCH);
+});
+
+test('a malformed paging state is refused with MMU_BAD_STATE naming the field', () => {
+  const mem = new TestMem(4096);
+  const cases: [Partial<PagingState>, RegExp][] = [
+    [{ maxPhyAddr: 60 }, /maxPhyAddr must be an integer 32..52/],
+    [{ cr0: 2 ** 40 }, /cr0 must be a 32-bit integer/],
+    [{ cpl: 4 }, /cpl must be 0..3/],
+    [{ pdptes: [1, 2, 3] }, /pdptes must hold 8 numbers/],
+  ];
+  for (const [p, re] of cases) {
+    assert.throws(
+      () => translate(pagingState(p), mem, 0, 0, 0),
+      (e: unknown) => e instanceof TsvmmError && e.code === 'MMU_BAD_STATE' && re.test(e.message),
+    );
+    assert.throws(() => new Mmu(mem, p), (e: unknown) => e instanceof TsvmmError && re.test(e.message));
+  }
 });

@@ -28,8 +28,8 @@ import {
   WRITE_KINDS,
 } from './config.ts';
 import { faultReason } from './reason.ts';
-import { INFO_HAS_CODE, Tlb, tlbSlot } from './tlb.ts';
-import { ACC_SHADOW_STACK, type FlushKind, type PagingState, type PhysMem } from './types.ts';
+import { INFO_HAS_CODE, TLB_MASK, Tlb } from './tlb.ts';
+import { ACC_SHADOW_STACK, checkPagingState, type FlushKind, type PagingState, type PhysMem } from './types.ts';
 import { WalkOut, checkLinear, loadPdptes, walk } from './walk.ts';
 import { Cr0 } from '../arch/x86/registers/cr0.ts';
 import { Cr4 } from '../arch/x86/registers/cr4.ts';
@@ -100,6 +100,7 @@ export class Mmu {
    */
   setState(p: Partial<PagingState>): boolean {
     const s: PagingState = { ...this.state(), ...p };
+    checkPagingState(s);
     this.cr0 = s.cr0 | 0;
     this.cr3Lo = s.cr3Lo | 0;
     this.cr3Hi = s.cr3Hi & 0x7fffffff;
@@ -271,7 +272,7 @@ export class Mmu {
   translate(linLo: number, linHi: number, access: number): number {
     if (!this.pagingOn) return linLo >>> 0;
     const t = this.tlb;
-    const i = ((linLo >>> 12) ^ linHi ^ (linHi >>> 12)) & 4095;
+    const i = ((linLo >>> 12) ^ linHi ^ (linHi >>> 12)) & TLB_MASK; // tlbSlot(), inlined
     if (t.tagLo[i] === (linLo & ~0xfff) && t.tagHi[i] === (linHi | 0)) {
       const c = t.ctx[i];
       if (
@@ -349,6 +350,6 @@ export class Mmu {
 
   /** Is there a live TLB entry for this page (tests)? */
   tlbHas(linLo: number, linHi: number): boolean {
-    return this.tlb.lookup(linLo, linHi) >= 0 && tlbSlot(linLo, linHi) >= 0;
+    return this.tlb.lookup(linLo, linHi) >= 0;
   }
 }

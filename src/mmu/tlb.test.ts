@@ -300,3 +300,30 @@ test('stamp exhaustion restarts the TLB cleanly (entries dropped once, then norm
   pt.map(X, 0x20_0000n);
   assert.equal(tr(mmu, X), 0x60_0000, 'stale again after the restart: the TLB works');
 });
+
+test('EFER.NXE and direct field edits (onCr0Cr4EferChange) rebuild the rules for cached pages', () => {
+  const mem = new TestMem();
+  const pt = new PageTableBuilder(mem, '4level');
+  pt.map(X, 0x20_0000n, { leaf: P | RW | US | (1n << 63n) }); // XD set
+  const r = modeRegs('4level');
+  const mmu = new Mmu(mem, { ...r, efer: r.efer | 0x800, cr3Lo: pt.root });
+  assert.throws(
+    () => tr(mmu, X, 4),
+    (e: unknown) => e instanceof CpuFault && e.errorCode === 0x11,
+  );
+  assert.equal(tr(mmu, X), 0x20_0000);
+  mmu.writeEfer(r.efer); // NXE=0: bit 63 becomes reserved
+  assert.throws(
+    () => tr(mmu, X),
+    (e: unknown) => e instanceof CpuFault && e.errorCode === 0x9,
+  );
+  mmu.efer = r.efer | 0x800;
+  mmu.onCr0Cr4EferChange();
+  assert.equal(tr(mmu, X), 0x20_0000);
+  mmu.cr4 = r.cr4 | (1 << 21); // SMAP on, AC=0: the cached user page is no longer readable by the kernel
+  mmu.onCr0Cr4EferChange();
+  assert.throws(
+    () => tr(mmu, X),
+    (e: unknown) => e instanceof CpuFault && e.errorCode === 1,
+  );
+});

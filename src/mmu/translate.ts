@@ -5,7 +5,7 @@
 
 import { MODE_NAMES, MODE_NONE, MODE_PAE, PagingConfig, R_EXEC, R_USER, R_WRITE } from './config.ts';
 import { LEVEL_NAMES, faultReason } from './reason.ts';
-import type { EffectiveRights, PagingState, PhysMem, TranslateResult, WalkLevel } from './types.ts';
+import { checkPagingState, type EffectiveRights, type PagingState, type PhysMem, type TranslateResult, type WalkLevel } from './types.ts';
 import { WalkOut, checkLinear, loadPdptes, walk, type TraceLevel } from './walk.ts';
 
 function bitsOf(lo: number, hi: number): number[] {
@@ -55,6 +55,7 @@ function add64(lo: number, hi: number, n: number): [number, number] {
  * is used.
  */
 export function translate(state: PagingState, mem: PhysMem, linLo: number, linHi: number, access: number, size = 1): TranslateResult {
+  checkPagingState(state);
   const cfg = new PagingConfig(state);
   const mode = MODE_NAMES[cfg.mode]!;
   if (!cfg.lma) linHi = 0;

@@ -3,6 +3,8 @@
 // (§4.1.3 paging-mode modifiers, §4.6 access rights, §4.7 page-fault exceptions); AMD APM Vol. 2
 // ch. 5; the KVM rules in shared/spec/kvm-contract.md §8.
 
+import { TsvmmError } from '../util/result.ts';
+
 /**
  * Guest physical memory for page-table reads and A/D writes. `pa` is a non-negative JS number
  * below 2^52, 4-byte aligned for paging entries. Reads of unbacked addresses return 0xFFFFFFFF
@@ -126,6 +128,20 @@ export const DEFAULT_PAGING_STATE: PagingState = {
 /** A full state from a partial one (defaults: paging off, MAXPHYADDR 36, 1-GiB pages, Intel). */
 export function pagingState(p: Partial<PagingState>): PagingState {
   return { ...DEFAULT_PAGING_STATE, ...p };
+}
+
+/** Throw a TsvmmError('MMU_BAD_STATE') naming the first malformed field of a paging state. */
+export function checkPagingState(s: PagingState): void {
+  const bad = (msg: string): never => {
+    throw new TsvmmError('MMU_BAD_STATE', `paging state: ${msg}`);
+  };
+  for (const k of ['cr0', 'cr3Lo', 'cr3Hi', 'cr4', 'efer', 'pkru'] as const) {
+    const v = s[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x80000000 || v > 0xffffffff) bad(`${k} must be a 32-bit integer, got ${String(v)}`);
+  }
+  if (!Number.isInteger(s.maxPhyAddr) || s.maxPhyAddr < 32 || s.maxPhyAddr > 52) bad(`maxPhyAddr must be an integer 32..52, got ${String(s.maxPhyAddr)}`);
+  if (!Number.isInteger(s.cpl) || s.cpl < 0 || s.cpl > 3) bad(`cpl must be 0..3, got ${String(s.cpl)}`);
+  if (s.pdptes !== undefined && s.pdptes.length !== 8) bad(`pdptes must hold 8 numbers (4 lo/hi pairs), got ${s.pdptes.length}`);
 }
 
 /** The paging mode (SDM 3A §4.1.1 Table 4-1; kvm_calc_cpu_role). */

@@ -23,13 +23,13 @@ const MAPS: OpMap[] = ['1', '0F', '0F38', '0F3A'];
 /** Operand kind codes (shared with the executor through the generated file). */
 export const KINDS: Record<string, number> = {
   E: 1, G: 2, I: 3, rAX: 4, AL: 4, eAX: 4, AX: 4, CL: 5, DX: 6, '1': 7, Z: 8, O: 9, M: 10, B: 11, S: 12,
-  C: 13, D: 14, R: 15, J: 16, A: 17, X: 18, Y: 19, ES: 20, CS: 20, SS: 20, DS: 20, FS: 20, GS: 20,
+  C: 13, D: 14, R: 15, J: 16, A: 17, X: 18, Y: 19, V: 21, W: 22, ES: 20, CS: 20, SS: 20, DS: 20, FS: 20, GS: 20,
 };
 
 // row flag bits
 const F_MODRM = 1, F_BYTE = 2, F_D64 = 4, F_F64 = 8, F_LOCK = 16, IMM_SHIFT = 5; // 3 bits
 const F_MOFFS = 1 << 8, F_REL = 1 << 9, F_SIZE_Y = 1 << 11, F_OPREG = 1 << 12, F_VEX = 1 << 13;
-const F_NO64 = 1 << 14, F_ONLY64 = 1 << 15, F_SIZE_W = 1 << 16;
+const F_NO64 = 1 << 14, F_ONLY64 = 1 << 15, F_SIZE_W = 1 << 16, F_FORCE_REG = 1 << 17;
 const IMM = { none: 0, Ib: 1, Ibs: 2, Iw: 3, Iz: 4, Iv: 5, Ap: 6, IwIb: 7 } as const;
 
 function kindOf(operand: string): { kind: number; suffix: string } {
@@ -42,7 +42,7 @@ function kindOf(operand: string): { kind: number; suffix: string } {
 function rowFlags(r: InsnRow): number {
   let f = 0;
   const hasModrm = r.digit !== undefined || r.mod !== undefined || r.vex === true ||
-    r.operands.some((o) => /^[EGMSCDRB][a-z]*$/.test(o));
+    r.operands.some((o) => /^[EGMSCDRBVW][a-z]*$/.test(o));
   if (hasModrm) f |= F_MODRM;
   const first = r.operands[0];
   if (r.operands.some((o) => /^[EGZOXY]b$/.test(o) || o === 'AL') && !['MOVZX', 'MOVSX'].includes(r.op) &&
@@ -54,6 +54,8 @@ function rowFlags(r: InsnRow): number {
   if (r.size === 'f64') f |= F_F64;
   if (r.lock) f |= F_LOCK;
   if (r.plusR) f |= F_OPREG;
+  // R operands without a mod restriction (MOV CR/DR): ModRM.mod is ignored, r/m is always a register
+  if (r.operands.some((o) => /^R[a-z]$/.test(o)) && r.mod === undefined) f |= F_FORCE_REG;
   if (r.vex) f |= F_VEX;
   if (r.modes === 'no64') f |= F_NO64;
   if (r.modes === 'only64') f |= F_ONLY64;
@@ -152,10 +154,10 @@ export function generate(): string {
   s += `/** feature index -> Linux X86_FEATURE_* name (index 0 = no feature) */\n`;
   s += `export const FEATURE_NAMES: readonly string[] = ['', ${features.map((n) => `'${n}'`).join(', ')}];\n\n`;
   s += `export const K_E = 1, K_G = 2, K_I = 3, K_RAX = 4, K_CL = 5, K_DX = 6, K_ONE = 7, K_Z = 8, K_O = 9, K_M = 10;\n`;
-  s += `export const K_B = 11, K_S = 12, K_C = 13, K_D = 14, K_R = 15, K_J = 16, K_A = 17, K_X = 18, K_Y = 19, K_SEG = 20;\n`;
+  s += `export const K_B = 11, K_S = 12, K_C = 13, K_D = 14, K_R = 15, K_J = 16, K_A = 17, K_X = 18, K_Y = 19, K_SEG = 20, K_V = 21, K_W = 22;\n`;
   s += `export const F_MODRM = ${F_MODRM}, F_BYTE = ${F_BYTE}, F_D64 = ${F_D64}, F_F64 = ${F_F64}, F_LOCK = ${F_LOCK}, IMM_SHIFT = ${IMM_SHIFT};\n`;
   s += `export const F_MOFFS = ${F_MOFFS}, F_REL = ${F_REL}, F_SIZE_Y = ${F_SIZE_Y}, F_OPREG = ${F_OPREG}, F_VEX = ${F_VEX};\n`;
-  s += `export const F_NO64 = ${F_NO64}, F_ONLY64 = ${F_ONLY64}, F_SIZE_W = ${F_SIZE_W};\n`;
+  s += `export const F_NO64 = ${F_NO64}, F_ONLY64 = ${F_ONLY64}, F_SIZE_W = ${F_SIZE_W}, F_FORCE_REG = ${F_FORCE_REG};\n`;
   s += `export const IMM_NONE = 0, IMM_IB = 1, IMM_IBS = 2, IMM_IW = 3, IMM_IZ = 4, IMM_IV = 5, IMM_AP = 6, IMM_IWIB = 7;\n\n`;
   s += `export const ROW_COUNT = ${rows.length};\n`;
   s += `export const MNEMONICS: readonly string[] = [\n${rows.map((r) => `  '${r.mnemonic}',`).join('\n')}\n];\n`;

@@ -8,7 +8,12 @@ import type { CpuidTable } from '../../arch/x86/cpuid/table.ts';
 import { readDumpFile } from '../../cpuid/dumps/detect.ts';
 import { EXPLAINABLE, explainValue } from '../../contract/explain.ts';
 import { thisMachineKvmSupported } from '../../contract/fixtures/kvm-json.ts';
-import { MODE_DIFFERENCES, deriveGuestModel, deriveVmxMsrs, type ContractMode } from '../../contract/index.ts';
+import {
+  MODE_DIFFERENCES,
+  deriveGuestModel,
+  deriveVmxMsrs,
+  type ContractMode,
+} from '../../contract/index.ts';
 import { VmxMsr } from '../../arch/x86/vmx/msrs.ts';
 import { parseU64 } from '../../util/u64.ts';
 
@@ -67,18 +72,25 @@ function jsonOut(io: CliIo, v: unknown): void {
 function explain(p: Parsed, io: CliIo): number {
   const [, reg, text] = p.positional;
   if (!reg || !text || p.positional.length > 3) throw new UsageError('explain needs REGISTER and VALUE');
-  if (!(EXPLAINABLE as readonly string[]).includes(reg.toLowerCase())) throw new UsageError(`unknown register '${reg}' (${EXPLAINABLE.join(', ')})`);
+  if (!(EXPLAINABLE as readonly string[]).includes(reg.toLowerCase()))
+    throw new UsageError(`unknown register '${reg}' (${EXPLAINABLE.join(', ')})`);
   const value = parseU64(text);
-  if (value === undefined) throw new UsageError(`VALUE '${text}' is not a 64-bit number (decimal, 0x-hex or 0b-binary)`);
+  if (value === undefined)
+    throw new UsageError(`VALUE '${text}' is not a 64-bit number (decimal, 0x-hex or 0b-binary)`);
   const model = deriveGuestModel(loadTable(p), { mode: p.mode });
   const e = explainValue(model, reg.toLowerCase(), value);
   if (p.json) {
     jsonOut(io, e);
     return EXIT_OK;
   }
-  const lines = [`${e.register.toUpperCase()} = ${hex(e.value)} under ${e.mode} (${p.dump ?? 'embedded KVM_GET_SUPPORTED_CPUID'})`];
+  const lines = [
+    `${e.register.toUpperCase()} = ${hex(e.value)} under ${e.mode} (${p.dump ?? 'embedded KVM_GET_SUPPORTED_CPUID'})`,
+  ];
   if (e.bits.length === 0) lines.push('  no bits set');
-  for (const b of e.bits) lines.push(`  bit ${String(b.bit).padStart(2)} ${b.name.padEnd(12)} ${b.status.padEnd(7)}${b.reason ? ' ' + b.reason : ''}`);
+  for (const b of e.bits)
+    lines.push(
+      `  bit ${String(b.bit).padStart(2)} ${b.name.padEnd(12)} ${b.status.padEnd(7)}${b.reason ? ' ' + b.reason : ''}`,
+    );
   const w = e.asGuestWrite;
   lines.push(
     w.ok
@@ -97,16 +109,26 @@ function vmxMsrs(p: Parsed, io: CliIo): number {
     jsonOut(io, d);
     return EXIT_OK;
   }
-  const lines = [`nested VMX capability MSRs (${p.mode}); guest ${d.available ? 'has' : 'does NOT have'} VMX, so guest RDMSR ${d.available ? 'returns these' : 'raises #GP'}`];
+  const lines = [
+    `nested VMX capability MSRs (${p.mode}); guest ${d.available ? 'has' : 'does NOT have'} VMX, so guest RDMSR ${d.available ? 'returns these' : 'raises #GP'}`,
+  ];
   lines.push('  MSR    name                   KVM maximum         KVM per-vCPU        tsvmm policy');
   for (const [name, index] of Object.entries(VmxMsr) as [keyof typeof VmxMsr, number][])
-    lines.push(`  ${hex(BigInt(index)).padEnd(6)} ${name.padEnd(22)} ${hex(d.kvmMax[name]).padEnd(19)} ${hex(d.kvm[name]).padEnd(19)} ${hex(d.policy[name])}`);
+    lines.push(
+      `  ${hex(BigInt(index)).padEnd(6)} ${name.padEnd(22)} ${hex(d.kvmMax[name]).padEnd(19)} ${hex(d.kvm[name]).padEnd(19)} ${hex(d.policy[name])}`,
+    );
   lines.push('', 'controls tied to CPUID (allowed-1 after policy):');
   for (const c of d.controls.filter((x) => x.requires))
     lines.push(
       `  ${c.msr}.${c.name} (bit ${c.bit}): ${c.policyAllows ? 'allowed' : c.kvmAllows ? 'CLEARED' : 'not offered by KVM'} — ${c.cpuid}${c.removedBecause ? ` (${c.removedBecause})` : ''}`,
     );
-  lines.push('', `controls with no CPUID bit behind them: ${d.controls.filter((x) => !x.requires && x.policyAllows).map((x) => `${x.msr}.${x.name}`).join(', ')}`);
+  lines.push(
+    '',
+    `controls with no CPUID bit behind them: ${d.controls
+      .filter((x) => !x.requires && x.policyAllows)
+      .map((x) => `${x.msr}.${x.name}`)
+      .join(', ')}`,
+  );
   io.out(lines.join('\n'));
   return EXIT_OK;
 }
@@ -127,7 +149,13 @@ export const command: Command = {
           return vmxMsrs(p, io);
         case 'modes':
           if (p.json) jsonOut(io, MODE_DIFFERENCES);
-          else io.out(MODE_DIFFERENCES.map((d) => `${d.rule}\n  kvmExact:      ${d.kvm}\n  architectural: ${d.architectural}\n  source:        ${d.source}`).join('\n'));
+          else
+            io.out(
+              MODE_DIFFERENCES.map(
+                (d) =>
+                  `${d.rule}\n  kvmExact:      ${d.kvm}\n  architectural: ${d.architectural}\n  source:        ${d.source}`,
+              ).join('\n'),
+            );
           return EXIT_OK;
         default:
           throw new UsageError(`unknown subcommand '${p.positional[0] ?? ''}' (explain, vmx-msrs, modes)`);

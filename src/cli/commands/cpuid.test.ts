@@ -144,6 +144,13 @@ test('cpuid baseline on three real dumps gives a policy with reasons; diff and e
   assert.match(r.out, /first incompatibility: /);
   r = await run('cpuid', 'diff', pol, files[2]!);
   assert.equal(r.code, 0, r.out);
+  // the policy as a --cpu base: runs on Genoa; explain names the baseline reason
+  r = await run('cpuid', 'check', '--host-dump', files[2]!, '--cpu', `policy:${pol}`);
+  assert.equal(r.code, 0, r.out);
+  r = await run('cpuid', 'explain', 'avx512f', '--host-dump', files[2]!, '--cpu', `policy:${pol},-avx2`);
+  assert.match(r.out, /not offered: model policy:.*baseline: not offered on every host/);
+  r = await run('cpuid', 'check', '--host-dump', files[2]!, '--cpu', 'policy:/nonexistent.json');
+  assert.equal(r.code, 1);
   r = await run('cpuid', 'baseline', files[0]!, X + 'GenuineIntel00306C3_Haswell_CPUID.txt');
   assert.equal(r.code, 1);
   assert.match(r.err, /hosts mix vendors.*--vendor/);

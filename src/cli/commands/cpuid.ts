@@ -20,7 +20,8 @@ import { writeKvmJson } from '../../cpuid/dumps/kvm-json.ts';
 import { buildGuestCpuid, type GuestCpuid } from '../../cpuid/pipeline.ts';
 import { computeBaseline } from '../../cpuid/baseline.ts';
 import { comparePolicies, type PolicyInput } from '../../cpuid/compare.ts';
-import { looksLikePolicy, policyToJson, readPolicy } from '../../cpuid/policy.ts';
+import { looksLikePolicy, policyAsModel, policyToJson, readPolicy } from '../../cpuid/policy.ts';
+import type { CpuModel } from '../../cpuid/models/model.ts';
 import { describeReason, type BackendName } from '../../cpuid/reasons.ts';
 import { modelNames } from '../../cpuid/models/index.ts';
 
@@ -48,7 +49,8 @@ const HOST_HELP = `host:
 policy:
   --backend kvm|interp   which backend's supported set (default kvm)
   --kvm-supported FILE   the real KVM_GET_SUPPORTED_CPUID result (kvm_cpuid2 JSON) instead of the model
-  --cpu SPEC             host | MODEL, then +feat, -feat, force:feat (or +feat!), comma-separated
+  --cpu SPEC             host | MODEL | policy:FILE (a baseline), then +feat, -feat, force:feat
+                         (or +feat!), comma-separated
                          models: ${modelNames().join(', ')}
   --vcpus N              vCPU count for the topology leaves (default 1)
   --no-tdp               model KVM without EPT/NPT (shadow paging quirks)
@@ -127,8 +129,26 @@ function hostOf(v: Values): HostCapture {
   return captureHost();
 }
 
+/** `policy:FILE` as the --cpu base: the policy becomes a model named after the spec's base. */
+function policyModels(spec: string): CpuModel[] {
+  const base = spec.split(',')[0]!.trim();
+  if (!base.toLowerCase().startsWith('policy:')) return [];
+  const file = base.slice('policy:'.length);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new TsvmmError(
+      'CPUID_DUMP_READ',
+      `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  return [policyAsModel(base, readPolicy(text, file).policy)];
+}
+
 function pipeline(v: Values, host: HostCapture, cpu?: string): GuestCpuid {
   const ks = str(v, 'kvm-supported');
+  const spec = cpu ?? str(v, 'cpu') ?? 'host';
   const backend = backendOf(v);
   if (ks && backend !== 'kvm') throw new UsageError('--kvm-supported only applies to --backend kvm');
   return buildGuestCpuid({
@@ -136,7 +156,8 @@ function pipeline(v: Values, host: HostCapture, cpu?: string): GuestCpuid {
     backend,
     ...(ks ? { kvmSupported: readDumpFile(ks).table } : {}),
     ...(host.osDisabled ? { hostOsDisabled: host.osDisabled } : {}),
-    cpu: cpu ?? str(v, 'cpu') ?? 'host',
+    cpu: spec,
+    extraModels: policyModels(spec),
     vcpus: intOpt(v, 'vcpus', 1, 255) ?? 1,
     tdp: !v['no-tdp'],
   });

@@ -75,9 +75,14 @@ class UsageError extends Error {}
 export function parseMemorySize(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(text);
   if (!m) {
-    throw new TsvmmError('MEMORY_SIZE', `cannot read memory size '${text}': use a number with an optional K, M, G or T suffix (e.g. 256M, 2G)`);
+    throw new TsvmmError(
+      'MEMORY_SIZE',
+      `cannot read memory size '${text}': use a number with an optional K, M, G or T suffix (e.g. 256M, 2G)`,
+    );
   }
-  const unit = { '': MiB, k: KiB, m: MiB, g: GiB, t: 1024 * GiB }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  const unit = { '': MiB, k: KiB, m: MiB, g: GiB, t: 1024 * GiB }[
+    m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'
+  ];
   const bytes = Number(m[1]) * unit;
   if (!Number.isSafeInteger(bytes) || bytes <= 0) {
     throw new TsvmmError('MEMORY_SIZE', `memory size '${text}' is not a whole, positive number of bytes`);
@@ -87,13 +92,15 @@ export function parseMemorySize(text: string): number {
 
 function parseAddress(text: string, what: string): number {
   const v = parseU64(text);
-  if (v === undefined || v > BigInt(Number.MAX_SAFE_INTEGER)) throw new UsageError(`${what} must be a number (decimal or 0x hex), got '${text}'`);
+  if (v === undefined || v > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new UsageError(`${what} must be a number (decimal or 0x hex), got '${text}'`);
   return Number(v);
 }
 
 function parsePositiveSeconds(text: string): number {
   const n = Number(text);
-  if (!/^\s*\d+(\.\d+)?\s*$/.test(text) || !(n > 0)) throw new UsageError(`--timeout must be a positive number of seconds, got '${text}'`);
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(text) || !(n > 0))
+    throw new UsageError(`--timeout must be a positive number of seconds, got '${text}'`);
   return n;
 }
 
@@ -111,14 +118,22 @@ export interface RunDeps {
   /** is the KVM backend usable here? */
   kvmAvailable(): Promise<{ ok: true } | { ok: false; reason: string }>;
   /** the guest CPUID for this backend and --cpu spec (the policy engine) */
-  guestCpuid(backend: Backend, cpu: string | undefined, vcpus: number, warn: (s: string) => void): Promise<CpuidEntry[]>;
+  guestCpuid(
+    backend: Backend,
+    cpu: string | undefined,
+    vcpus: number,
+    warn: (s: string) => void,
+  ): Promise<CpuidEntry[]>;
 }
 
 async function importKvm(): Promise<typeof import('../../vcpu/kvm/index.ts')> {
   try {
     return await import('../../vcpu/kvm/index.ts');
   } catch (e) {
-    throw new TsvmmError('BACKEND_UNAVAILABLE', `the KVM backend module cannot be loaded: ${(e as Error).message}`);
+    throw new TsvmmError(
+      'BACKEND_UNAVAILABLE',
+      `the KVM backend module cannot be loaded: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -126,7 +141,10 @@ async function importInterp(): Promise<typeof import('../../vcpu/interp/index.ts
   try {
     return await import('../../vcpu/interp/index.ts');
   } catch (e) {
-    throw new TsvmmError('BACKEND_UNAVAILABLE', `the interpreter backend module cannot be loaded: ${(e as Error).message}`);
+    throw new TsvmmError(
+      'BACKEND_UNAVAILABLE',
+      `the interpreter backend module cannot be loaded: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -135,7 +153,12 @@ async function importInterp(): Promise<typeof import('../../vcpu/interp/index.ts
  * (`cpuid -r -1`), supported = the backend's own set (KVM_GET_SUPPORTED_CPUID on kvm). Without the
  * `cpuid` tool and without --cpu, fall back to the backend's supported CPUID as the guest's.
  */
-async function policyCpuid(backend: Backend, cpu: string | undefined, vcpus: number, warn: (s: string) => void): Promise<CpuidEntry[]> {
+async function policyCpuid(
+  backend: Backend,
+  cpu: string | undefined,
+  vcpus: number,
+  warn: (s: string) => void,
+): Promise<CpuidEntry[]> {
   const { captureHost } = await import('../../cpuid/host.ts');
   const { buildGuestCpuid } = await import('../../cpuid/pipeline.ts');
   let host;
@@ -143,7 +166,9 @@ async function policyCpuid(backend: Backend, cpu: string | undefined, vcpus: num
     host = captureHost();
   } catch (e) {
     if (cpu !== undefined) throw e;
-    warn(`cannot read the host CPUID (${(e as Error).message}); using the backend's supported CPUID as the guest CPUID`);
+    warn(
+      `cannot read the host CPUID (${(e as Error).message}); using the backend's supported CPUID as the guest CPUID`,
+    );
     return backend.supportedCpuid();
   }
   const g = buildGuestCpuid({
@@ -155,7 +180,10 @@ async function policyCpuid(backend: Backend, cpu: string | undefined, vcpus: num
     vcpus,
   });
   if (!g.ok) {
-    throw new TsvmmError('CPU_POLICY_REFUSED', `the CPU policy '${cpu ?? 'host'}' was refused on the ${backend.name} backend:\n  ${g.refusals.map((r) => r.message).join('\n  ')}`);
+    throw new TsvmmError(
+      'CPU_POLICY_REFUSED',
+      `the CPU policy '${cpu ?? 'host'}' was refused on the ${backend.name} backend:\n  ${g.refusals.map((r) => r.message).join('\n  ')}`,
+    );
   }
   return g.table.entries();
 }
@@ -171,7 +199,10 @@ export const defaultRunDeps: RunDeps = {
     try {
       return new Uint8Array(readFileSync(p));
     } catch (e) {
-      throw new TsvmmError('FILE_READ', `cannot read '${p}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new TsvmmError(
+        'FILE_READ',
+        `cannot read '${p}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
     }
   },
   async createBackend(name) {
@@ -234,10 +265,14 @@ export async function runCommand(args: string[], io: CliIo, deps: RunDeps = defa
   let serialFd: number | undefined;
   let stdinUsed = false;
   try {
-    if (v.positionals.length !== 1) throw new UsageError(v.positionals.length === 0 ? 'no IMAGE given' : `one IMAGE expected, got ${v.positionals.length}`);
+    if (v.positionals.length !== 1)
+      throw new UsageError(
+        v.positionals.length === 0 ? 'no IMAGE given' : `one IMAGE expected, got ${v.positionals.length}`,
+      );
     const imagePath = v.positionals[0]!;
     const backendOpt = o.backend ?? 'auto';
-    if (!['kvm', 'interp', 'auto'].includes(backendOpt)) throw new UsageError(`--backend must be kvm, interp or auto, got '${backendOpt}'`);
+    if (!['kvm', 'interp', 'auto'].includes(backendOpt))
+      throw new UsageError(`--backend must be kvm, interp or auto, got '${backendOpt}'`);
     let memoryBytes: number;
     try {
       memoryBytes = parseMemorySize(o.memory ?? '256M');
@@ -245,17 +280,22 @@ export async function runCommand(args: string[], io: CliIo, deps: RunDeps = defa
       throw new UsageError(`--memory: ${(e as Error).message}`);
     }
     const smp = o.smp === undefined ? 1 : Number(o.smp);
-    if (!Number.isInteger(smp) || smp < 1) throw new UsageError(`--smp must be a positive integer, got '${o.smp}'`);
+    if (!Number.isInteger(smp) || smp < 1)
+      throw new UsageError(`--smp must be a positive integer, got '${o.smp}'`);
     const timeoutMs = o.timeout === undefined ? 2 ** 40 : parsePositiveSeconds(o.timeout) * 1000;
     const entryOpt = o.entry;
     if (entryOpt !== undefined && !(ENTRY_MODES as readonly string[]).includes(entryOpt)) {
       throw new UsageError(`--entry must be one of ${ENTRY_MODES.join(', ')}, got '${entryOpt}'`);
     }
     if (o.flat === undefined && (entryOpt === 'real16' || entryOpt === 'protected32')) {
-      throw new UsageError(`--entry ${entryOpt} is for flat binaries (--flat ADDRESS); multiboot images use multiboot32 or long64`);
+      throw new UsageError(
+        `--entry ${entryOpt} is for flat binaries (--flat ADDRESS); multiboot images use multiboot32 or long64`,
+      );
     }
-    if (o.flat === undefined && o['flat-entry'] !== undefined) throw new UsageError('--flat-entry needs --flat ADDRESS');
-    if (o.flat !== undefined && (o.module?.length || o.append !== undefined)) throw new UsageError('--module and --append are for multiboot images, not --flat');
+    if (o.flat === undefined && o['flat-entry'] !== undefined)
+      throw new UsageError('--flat-entry needs --flat ADDRESS');
+    if (o.flat !== undefined && (o.module?.length || o.append !== undefined))
+      throw new UsageError('--module and --append are for multiboot images, not --flat');
 
     // Backend
     let name: BackendName;
@@ -290,7 +330,14 @@ export async function runCommand(args: string[], io: CliIo, deps: RunDeps = defa
         if (!file) throw new UsageError(`--module needs a file name, got '${spec}'`);
         return { data: deps.readFile(file), cmdline: spec.trim() };
       });
-      boot = { kind: 'multiboot', image, name: basename(imagePath), cmdline: o.append ?? '', modules, entry: entry as MultibootEntry };
+      boot = {
+        kind: 'multiboot',
+        image,
+        name: basename(imagePath),
+        cmdline: o.append ?? '',
+        modules,
+        entry: entry as MultibootEntry,
+      };
     }
 
     // Serial
@@ -300,7 +347,10 @@ export async function runCommand(args: string[], io: CliIo, deps: RunDeps = defa
       try {
         serialFd = openSync(o.serial, 'w');
       } catch (e) {
-        throw new TsvmmError('FILE_WRITE', `cannot open --serial file '${o.serial}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        throw new TsvmmError(
+          'FILE_WRITE',
+          `cannot open --serial file '${o.serial}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        );
       }
       const fd = serialFd;
       out = (b) => void writeSync(fd, b);
@@ -323,8 +373,21 @@ export async function runCommand(args: string[], io: CliIo, deps: RunDeps = defa
     let result: RunResult;
     try {
       const st = machine.load(boot);
-      if (o.verbose) io.err(`tsvmm run: ${name} backend, ${memoryBytes / MiB} MiB, ${st.mode} entry at ${hex(st.regs.rip)}`);
+      if (o.verbose)
+        io.err(
+          `tsvmm run: ${name} backend, ${memoryBytes / MiB} MiB, ${st.mode} entry at ${hex(st.regs.rip)}`,
+        );
       result = await machine.run({ timeoutMs });
+      if (o.verbose) {
+        for (const space of ['pio', 'mmio'] as const) {
+          const st = machine.bus.stats(space);
+          if (st.unclaimedReads + st.unclaimedWrites === 0) continue;
+          const top = [...st.unclaimedAddrs].map(([a, n]) => `${hex(a)}×${n}`).join(' ');
+          io.err(
+            `tsvmm run: unclaimed ${space}: ${st.unclaimedReads} reads, ${st.unclaimedWrites} writes (${top})`,
+          );
+        }
+      }
     } finally {
       flush();
       machine.destroy();
@@ -352,7 +415,10 @@ export async function runCommand(args: string[], io: CliIo, deps: RunDeps = defa
 
 function report(r: RunResult, io: CliIo, verbose: boolean): number {
   const rip = r.rip !== undefined ? ` (rip ${hex(r.rip)})` : '';
-  if (verbose) io.err(`tsvmm run: ${r.outcome} after ${r.exits} exits, ${(r.elapsedNs / 1e6).toFixed(1)} ms: ${r.detail}`);
+  if (verbose)
+    io.err(
+      `tsvmm run: ${r.outcome} after ${r.exits} exits, ${(r.elapsedNs / 1e6).toFixed(1)} ms: ${r.detail}`,
+    );
   switch (r.outcome) {
     case 'debug-exit':
       return r.exitCode! & 0xff;

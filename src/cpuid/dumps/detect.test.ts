@@ -90,3 +90,28 @@ test('/proc/cpuinfo: full file with identity lines, several processors, errors w
   assert.throws(() => readProcCpuinfo('flags : fpu\nthis line has no colon\n'), /:2: expected "key : value"/);
   assert.throws(() => readProcCpuinfo('processor : 0\n'), /no "flags :" line/);
 });
+
+test('garbage never crashes a reader: always a TsvmmError with a code', () => {
+  const inputs = [
+    '{',
+    '[]',
+    '{"entries": [1, 2]}',
+    '{"entries": [{"function": -1, "eax": 0, "ebx": 0, "ecx": 0, "edx": 0}]}',
+    '{"entries": [{"function": "0x100000000", "eax": 0, "ebx": 0, "ecx": 0, "edx": 0}]}',
+    'null',
+    'CPU 0:\n   0x00000000 0x00: eax=0x1\n',
+    'CPU 0:\nCPU 1:\n',
+    'CPUID 0000000G: 00000000-00000000-00000000-00000000\n',
+    'CPUID 00000000: 0000000D-68747541-444D4163-69746E65 [SL ZZ]\n',
+    'flags : fpu\u0000sse\n',
+    '\u0000\u0001\u0002binary',
+    '',
+  ];
+  for (const text of inputs) {
+    assert.throws(
+      () => readDumpText(text, { source: 'fuzz' }),
+      (e: unknown) => e instanceof TsvmmError && typeof e.code === 'string' && e.message.includes('fuzz'),
+      JSON.stringify(text),
+    );
+  }
+});

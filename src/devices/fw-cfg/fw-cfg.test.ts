@@ -1,6 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeCpuPolicy, FW_CFG_REG, FwCfg, FwCfgDma, FwCfgKey, TSVMM_CPU_POLICY_FILE, type DmaMemory } from './fw-cfg.ts';
+import { structSize } from '../../loaders/layout/struct.ts';
+import {
+  FW_CFG_DMA_ACCESS,
+  FW_CFG_DMA_ACCESS_SIZE,
+  FW_CFG_FILE,
+  FW_CFG_FILE_ENTRY_SIZE,
+  FW_CFG_FILE_NAME_OFFSET,
+  FW_CFG_FILE_NAME_SIZE,
+  encodeCpuPolicy,
+  FW_CFG_REG,
+  FwCfg,
+  FwCfgDma,
+  FwCfgKey,
+  TSVMM_CPU_POLICY_FILE,
+  type DmaMemory,
+} from './fw-cfg.ts';
 
 function select(f: FwCfg, key: number): void {
   f.write(FW_CFG_REG.SELECTOR, 2, key);
@@ -75,7 +90,9 @@ test('file directory: big-endian count and entries, names sorted, files readable
 });
 
 test('cpu-policy file encodes kvm_cpuid_entry2 records', () => {
-  const bytes = encodeCpuPolicy([{ function: 7, index: 0, flags: 1, eax: 0, ebx: 0x80, ecx: 0, edx: 0xffffffff }]);
+  const bytes = encodeCpuPolicy([
+    { function: 7, index: 0, flags: 1, eax: 0, ebx: 0x80, ecx: 0, edx: 0xffffffff },
+  ]);
   assert.equal(bytes.length, 40);
   const dv = new DataView(bytes.buffer);
   assert.equal(dv.getUint32(0, true), 7);
@@ -97,7 +114,11 @@ test('DMA: select + read into guest memory, control word cleared; errors flagged
   ctl.setUint32(0, (FwCfgKey.SIGNATURE << 16) | FwCfgDma.SELECT | FwCfgDma.READ, false);
   ctl.setUint32(4, 4, false);
   ctl.setBigUint64(8, 0x200n, false);
-  const be = (v: number) => new DataView(new Uint8Array([v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]).buffer).getUint32(0, true);
+  const be = (v: number) =>
+    new DataView(new Uint8Array([v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]).buffer).getUint32(
+      0,
+      true,
+    );
   f.write(FW_CFG_REG.DMA_HIGH, 4, be(0));
   f.write(FW_CFG_REG.DMA_LOW, 4, be(0x100));
   assert.equal(new TextDecoder().decode(mem.bytes.subarray(0x200, 0x204)), 'QEMU');
@@ -119,4 +140,12 @@ test('snapshot/restore round-trip keeps the selection and offset', () => {
   assert.throws(() => g.restore({ selector: 'x' }), { code: 'SNAPSHOT_INVALID' });
   g.reset();
   assert.equal(g.read(FW_CFG_REG.DATA, 1), 0x51, 'reset selects the signature again');
+});
+
+test('file entry and DMA access layouts match QEMU (fw_cfg.rst)', () => {
+  assert.equal(structSize(FW_CFG_FILE) + FW_CFG_FILE_NAME_SIZE, FW_CFG_FILE_ENTRY_SIZE);
+  assert.equal(FW_CFG_FILE_NAME_OFFSET, 8);
+  assert.deepEqual(FW_CFG_FILE.select, [4, 2]);
+  assert.equal(structSize(FW_CFG_DMA_ACCESS), FW_CFG_DMA_ACCESS_SIZE);
+  assert.deepEqual(FW_CFG_DMA_ACCESS.address, [8, 8]);
 });

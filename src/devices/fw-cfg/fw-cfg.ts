@@ -27,6 +27,7 @@ import type { AccessSize, Device } from '../device.ts';
 import { TsvmmError } from '../../util/result.ts';
 import { checkSnapshot } from '../snapshot.ts';
 import type { CpuidEntry } from '../../arch/x86/cpuid/table.ts';
+import { getNum, setField, type StructTable } from '../../loaders/layout/struct.ts';
 
 export const FW_CFG_PORT_BASE = 0x510;
 export const FW_CFG_PORTS = 12;
@@ -53,6 +54,23 @@ export const FW_CFG_ID_DMA = 0x02;
 export const FW_CFG_FILE_NAME_SIZE = 56;
 export const FW_CFG_FILE_ENTRY_SIZE = 64;
 export const FW_CFG_MAX_FILES = FW_CFG_KEY_MASK - FwCfgKey.FILE_FIRST + 1;
+
+/** One file directory entry (big-endian fields). */
+export const FW_CFG_FILE = {
+  size: [0x00, 4],
+  select: [0x04, 2],
+  reserved: [0x06, 2],
+  // name: [0x08, 56] (bytes, NUL-terminated)
+} as const satisfies StructTable;
+export const FW_CFG_FILE_NAME_OFFSET = 0x08;
+
+/** The DMA access structure in guest memory (big-endian fields). */
+export const FW_CFG_DMA_ACCESS = {
+  control: [0x00, 4],
+  length: [0x04, 4],
+  address: [0x08, 8],
+} as const satisfies StructTable;
+export const FW_CFG_DMA_ACCESS_SIZE = 16;
 
 export const FwCfgDma = { ERROR: 0x01, READ: 0x02, SKIP: 0x04, SELECT: 0x08, WRITE: 0x10 } as const;
 /** The DMA register reads back this signature ("QEMU CFG"). */
@@ -117,11 +135,15 @@ export class FwCfg implements Device {
   addFile(name: string, data: Uint8Array): number {
     const nameBytes = new TextEncoder().encode(name);
     if (nameBytes.length === 0 || nameBytes.length >= FW_CFG_FILE_NAME_SIZE) {
-      throw new TsvmmError('FW_CFG_FILE_NAME', `fw_cfg file name '${name}' must be 1-${FW_CFG_FILE_NAME_SIZE - 1} bytes`);
+      throw new TsvmmError(
+        'FW_CFG_FILE_NAME',
+        `fw_cfg file name '${name}' must be 1-${FW_CFG_FILE_NAME_SIZE - 1} bytes`,
+      );
     }
     let f = this.files.find((x) => x.name === name);
     if (!f) {
-      if (this.files.length >= FW_CFG_MAX_FILES) throw new TsvmmError('FW_CFG_FULL', 'fw_cfg has no free file keys');
+      if (this.files.length >= FW_CFG_MAX_FILES)
+        throw new TsvmmError('FW_CFG_FULL', 'fw_cfg has no free file keys');
       f = { name, key: FwCfgKey.FILE_FIRST + this.files.length };
       this.files.push(f);
     }
@@ -143,10 +165,9 @@ export class FwCfg implements Device {
     dv.setUint32(0, sorted.length, false);
     sorted.forEach((f, i) => {
       const o = 4 + i * FW_CFG_FILE_ENTRY_SIZE;
-      dv.setUint32(o, this.items.get(f.key)!.length, false);
-      dv.setUint16(o + 4, f.key, false);
-      dv.setUint16(o + 6, 0, false);
-      dir.set(new TextEncoder().encode(f.name), o + 8);
+      setField(dv, o, FW_CFG_FILE, 'size', this.items.get(f.key)!.length, false);
+      setField(dv, o, FW_CFG_FILE, 'select', f.key, false);
+      dir.set(new TextEncoder().encode(f.name), o + FW_CFG_FILE_NAME_OFFSET);
     });
     this.items.set(FwCfgKey.FILE_DIR, dir);
   }
@@ -212,11 +233,12 @@ export class FwCfg implements Device {
   /** Run one DMA request whose control structure is at guest physical `addr`. */
   private dma(addr: number): void {
     const mem = this.memory!;
-    if (!mem.isRam(addr, 16)) return; // nowhere to report the error either
-    const view = new DataView(mem.slice(addr, 16).buffer, mem.slice(addr, 16).byteOffset, 16);
-    const control = view.getUint32(0, false);
-    const length = view.getUint32(4, false);
-    const dest = Number(view.getBigUint64(8, false));
+    if (!mem.isRam(addr, FW_CFG_DMA_ACCESS_SIZE)) return; // nowhere to report the error either
+    const bytes = mem.slice(addr, FW_CFG_DMA_ACCESS_SIZE);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, FW_CFG_DMA_ACCESS_SIZE);
+    const control = getNum(view, 0, FW_CFG_DMA_ACCESS, 'control', false);
+    const length = getNum(view, 0, FW_CFG_DMA_ACCESS, 'length', false);
+    const dest = getNum(view, 0, FW_CFG_DMA_ACCESS, 'address', false);
     if (control & FwCfgDma.SELECT) this.select(control >>> 16);
     let result = 0;
     if (control & FwCfgDma.READ) {
@@ -230,7 +252,7 @@ export class FwCfg implements Device {
     } else if (control & FwCfgDma.WRITE) {
       result = FwCfgDma.ERROR; // items are read-only in this machine
     }
-    view.setUint32(0, result, false);
+    setField(view, 0, FW_CFG_DMA_ACCESS, 'control', result, false);
   }
 
   snapshot(): { selector: number; offset: number; dmaHigh: number } {

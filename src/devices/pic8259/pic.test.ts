@@ -178,5 +178,5 @@ test('onOutputChange fires when INT changes; snapshot/restore round-trips both c
   q.restore(snap);
   assert.deepEqual(q.snapshot(), p.snapshot());
   assert.equal(q.acknowledge(), 0x2c);
-  assert.throws(() => q.restore({ master: {} , slave: {} }), { code: 'SNAPSHOT_INVALID' });
+  assert.throws(() => q.restore({ master: {}, slave: {} }), { code: 'SNAPSHOT_INVALID' });
 });

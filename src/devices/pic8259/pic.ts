@@ -457,7 +457,10 @@ export class PicPair {
   }
 
   restore(state: unknown): void {
-    const s = checkSnapshot<{ master: unknown; slave: unknown }>('pic', state, { master: 'object', slave: 'object' });
+    const s = checkSnapshot<{ master: unknown; slave: unknown }>('pic', state, {
+      master: 'object',
+      slave: 'object',
+    });
     this.master.restore(s.master);
     this.slave.restore(s.slave);
   }

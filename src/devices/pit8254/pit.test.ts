@@ -166,3 +166,26 @@ test('snapshot/restore round-trip continues the same schedule', () => {
   assert.equal(readCount(other, 0), 500);
   assert.throws(() => other.restore({ channels: [], speakerEnable: false }), { code: 'SNAPSHOT_INVALID' });
 });
+
+test('mode 4 strobes once at count + 1; mode 1 on counter 2 starts on a GATE rising edge', () => {
+  const { pit, at } = setup();
+  at(0);
+  program(pit, 0, 4, 100);
+  assert.equal(pit.nextEventNs(), pitNsAt(101));
+  at(100);
+  assert.equal(pit.poll(), 0);
+  at(101);
+  assert.equal(pit.poll(), 1);
+  at(1000);
+  assert.equal(pit.poll(), 0, 'one strobe only');
+  const p61 = new Port61Device(pit);
+  program(pit, 2, 1, 40);
+  at(1010);
+  assert.equal(readCount(pit, 2), 40, 'waiting for the gate');
+  p61.write(0, 1, 0x01);
+  at(1030);
+  assert.equal(readCount(pit, 2), 20);
+  assert.equal(p61.read(0, 1) & 0x20, 0, 'OUT low during the one-shot');
+  at(1050);
+  assert.equal(p61.read(0, 1) & 0x20, 0x20, 'OUT high at terminal count');
+});

@@ -27,7 +27,14 @@ export const PORT_61 = 0x61;
 export const PIT_REG = { COUNTER0: 0, COUNTER1: 1, COUNTER2: 2, CONTROL: 3 } as const;
 
 /** Control word fields */
-export const PitCtl = { SC_SHIFT: 6, RW_SHIFT: 4, MODE_SHIFT: 1, BCD: 0x01, SC_READBACK: 3, RW_LATCH: 0 } as const;
+export const PitCtl = {
+  SC_SHIFT: 6,
+  RW_SHIFT: 4,
+  MODE_SHIFT: 1,
+  BCD: 0x01,
+  SC_READBACK: 3,
+  RW_LATCH: 0,
+} as const;
 /** RW access modes */
 export const PitRw = { LSB: 1, MSB: 2, LSB_MSB: 3 } as const;
 /** Read-back command bits */
@@ -54,7 +61,12 @@ export function pitNsAt(tick: number): number {
 }
 
 function toBcd(v: number): number {
-  return (v % 10) | (Math.floor(v / 10) % 10 << 4) | (Math.floor(v / 100) % 10 << 8) | (Math.floor(v / 1000) % 10 << 12);
+  return (
+    (v % 10) |
+    ((Math.floor(v / 10) % 10) << 4) |
+    ((Math.floor(v / 100) % 10) << 8) |
+    ((Math.floor(v / 1000) % 10) << 12)
+  );
 }
 function fromBcd(v: number): number {
   return (v & 0xf) + ((v >> 4) & 0xf) * 10 + ((v >> 8) & 0xf) * 100 + ((v >> 12) & 0xf) * 1000;
@@ -259,7 +271,12 @@ class PitChannel {
   latchStatus(t: number): void {
     const s = this.s;
     if (s.statusLatched) return;
-    s.status = (this.out(t) ? PitStatus.OUT : 0) | (s.nullCount ? PitStatus.NULL_COUNT : 0) | (s.rw << 4) | (s.mode << 1) | (s.bcd ? 1 : 0);
+    s.status =
+      (this.out(t) ? PitStatus.OUT : 0) |
+      (s.nullCount ? PitStatus.NULL_COUNT : 0) |
+      (s.rw << 4) |
+      (s.mode << 1) |
+      (s.bcd ? 1 : 0);
     s.statusLatched = true;
   }
 
@@ -367,7 +384,11 @@ class PitChannel {
 
 export class Pit8254 implements Device {
   readonly name = 'pit8254';
-  readonly channels: [PitChannel, PitChannel, PitChannel] = [new PitChannel(true), new PitChannel(true), new PitChannel(false)];
+  readonly channels: [PitChannel, PitChannel, PitChannel] = [
+    new PitChannel(true),
+    new PitChannel(true),
+    new PitChannel(false),
+  ];
   speakerEnable = false;
 
   constructor(
@@ -460,7 +481,8 @@ export class Pit8254 implements Device {
       channels: 'array',
       speakerEnable: 'boolean',
     });
-    if (s.channels.length !== 3) throw new TsvmmError('SNAPSHOT_INVALID', 'pit8254: snapshot needs 3 channels');
+    if (s.channels.length !== 3)
+      throw new TsvmmError('SNAPSHOT_INVALID', 'pit8254: snapshot needs 3 channels');
     const shape = Object.fromEntries(
       Object.entries(PitChannel.initial(true)).map(([k, v]) => [k, typeof v as 'number' | 'boolean']),
     );

@@ -60,7 +60,8 @@ export class Kbc8042ResetPort implements Device {
   }
 
   write(_offset: number, _size: AccessSize, value: number): void {
-    if ((value & 0xff) === KBC_CMD_PULSE_RESET) this.onReset('reset pulse through the 8042 (port 0x64, command 0xFE)');
+    if ((value & 0xff) === KBC_CMD_PULSE_RESET)
+      this.onReset('reset pulse through the 8042 (port 0x64, command 0xFE)');
   }
 
   snapshot(): Record<string, never> {

@@ -12,7 +12,16 @@ function setup(): { uart: Uart16550; out: number[]; irq: boolean[] } {
 }
 
 test('register offsets follow the 16550A map', () => {
-  assert.deepEqual(UART_REG, { RBR_THR_DLL: 0, IER_DLM: 1, IIR_FCR: 2, LCR: 3, MCR: 4, LSR: 5, MSR: 6, SCR: 7 });
+  assert.deepEqual(UART_REG, {
+    RBR_THR_DLL: 0,
+    IER_DLM: 1,
+    IIR_FCR: 2,
+    LCR: 3,
+    MCR: 4,
+    LSR: 5,
+    MSR: 6,
+    SCR: 7,
+  });
 });
 
 test('THR writes go to the sink; LSR reports THRE and TEMT after reset and after a write', () => {
@@ -89,7 +98,10 @@ test('FIFO: 16 bytes, trigger level, timeout indication below it, FIFO bits in I
   assert.equal(uart.receive(17), false, 'the 17th byte overruns');
   const got: number[] = [];
   while (uart.read(UART_REG.LSR, 1) & Lsr.DR) got.push(uart.read(UART_REG.RBR_THR_DLL, 1));
-  assert.deepEqual(got, Array.from({ length: 16 }, (_, i) => i + 1));
+  assert.deepEqual(
+    got,
+    Array.from({ length: 16 }, (_, i) => i + 1),
+  );
   uart.receive(9);
   uart.write(UART_REG.IIR_FCR, 1, 0x01 | 0x02); // clear RX FIFO
   assert.equal(uart.read(UART_REG.LSR, 1) & Lsr.DR, 0);
@@ -105,7 +117,11 @@ test('loopback: THR → RBR, MSR mirrors MCR outputs', () => {
   assert.equal(msr & 0xf0, Msr.CTS | Msr.DCD);
   assert.equal(uart.read(UART_REG.MSR, 1) & 0x0f, 0, 'delta bits clear on read');
   uart.write(UART_REG.MCR, 1, 0);
-  assert.equal(uart.read(UART_REG.MSR, 1) & 0xf0, Msr.CTS | Msr.DSR | Msr.DCD, 'out of loopback: carrier, DSR, CTS present');
+  assert.equal(
+    uart.read(UART_REG.MSR, 1) & 0xf0,
+    Msr.CTS | Msr.DSR | Msr.DCD,
+    'out of loopback: carrier, DSR, CTS present',
+  );
 });
 
 test('snapshot/restore round-trip keeps registers and RX data; bad snapshots are refused', () => {

@@ -36,7 +36,15 @@ export const UART_REG = {
 /** IER bits */
 export const Ier = { ERBFI: 0x01, ETBEI: 0x02, ELSI: 0x04, EDSSI: 0x08 } as const;
 /** IIR values (bits 3:1 = source, bit 0 = 1 when nothing pending, bits 7:6 = FIFOs enabled) */
-export const Iir = { NONE: 0x01, MSR: 0x00, THRE: 0x02, RDA: 0x04, RLS: 0x06, TIMEOUT: 0x0c, FIFO_ENABLED: 0xc0 } as const;
+export const Iir = {
+  NONE: 0x01,
+  MSR: 0x00,
+  THRE: 0x02,
+  RDA: 0x04,
+  RLS: 0x06,
+  TIMEOUT: 0x0c,
+  FIFO_ENABLED: 0xc0,
+} as const;
 /** FCR bits */
 export const Fcr = { ENABLE: 0x01, CLEAR_RX: 0x02, CLEAR_TX: 0x04, TRIGGER_SHIFT: 6 } as const;
 /** LCR bits */
@@ -44,9 +52,27 @@ export const Lcr = { DLAB: 0x80 } as const;
 /** MCR bits */
 export const Mcr = { DTR: 0x01, RTS: 0x02, OUT1: 0x04, OUT2: 0x08, LOOP: 0x10 } as const;
 /** LSR bits */
-export const Lsr = { DR: 0x01, OE: 0x02, PE: 0x04, FE: 0x08, BI: 0x10, THRE: 0x20, TEMT: 0x40, RXFE: 0x80 } as const;
+export const Lsr = {
+  DR: 0x01,
+  OE: 0x02,
+  PE: 0x04,
+  FE: 0x08,
+  BI: 0x10,
+  THRE: 0x20,
+  TEMT: 0x40,
+  RXFE: 0x80,
+} as const;
 /** MSR bits */
-export const Msr = { DCTS: 0x01, DDSR: 0x02, TERI: 0x04, DDCD: 0x08, CTS: 0x10, DSR: 0x20, RI: 0x40, DCD: 0x80 } as const;
+export const Msr = {
+  DCTS: 0x01,
+  DDSR: 0x02,
+  TERI: 0x04,
+  DDCD: 0x08,
+  CTS: 0x10,
+  DSR: 0x20,
+  RI: 0x40,
+  DCD: 0x80,
+} as const;
 
 export const UART_FIFO_SIZE = 16;
 const TRIGGER_LEVELS = [1, 4, 8, 14] as const;
@@ -188,7 +214,8 @@ export class Uart16550 implements Device {
       case UART_REG.MCR:
         return this.mcr;
       case UART_REG.LSR: {
-        const v = this.lsr | (this.fifoEnabled() && this.lsr & (Lsr.OE | Lsr.PE | Lsr.FE | Lsr.BI) ? Lsr.RXFE : 0);
+        const v =
+          this.lsr | (this.fifoEnabled() && this.lsr & (Lsr.OE | Lsr.PE | Lsr.FE | Lsr.BI) ? Lsr.RXFE : 0);
         this.lsr &= ~(Lsr.OE | Lsr.PE | Lsr.FE | Lsr.BI);
         this.updateIrq();
         return v;
@@ -311,8 +338,17 @@ export class Uart16550 implements Device {
 
   restore(state: unknown): void {
     const s = checkSnapshot<UartState>(this.name, state, {
-      ier: 'number', lcr: 'number', mcr: 'number', lsr: 'number', msr: 'number', scr: 'number',
-      dll: 'number', dlm: 'number', fcr: 'number', rx: 'array', thrIrq: 'boolean',
+      ier: 'number',
+      lcr: 'number',
+      mcr: 'number',
+      lsr: 'number',
+      msr: 'number',
+      scr: 'number',
+      dll: 'number',
+      dlm: 'number',
+      fcr: 'number',
+      rx: 'array',
+      thrIrq: 'boolean',
     });
     this.ier = s.ier;
     this.lcr = s.lcr;

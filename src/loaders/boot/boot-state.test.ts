@@ -22,7 +22,17 @@ import { BOOT_GDT_ADDR, GiB, MiB } from '../../machine/layout.ts';
 import { testMemory } from '../testing/memory.ts';
 
 /** Decode an 8-byte code/data descriptor (SDM Vol. 3A Figure 3-8). */
-function decode(d: bigint): { base: number; limit: number; type: number; s: number; dpl: number; p: number; l: number; db: number; g: number } {
+function decode(d: bigint): {
+  base: number;
+  limit: number;
+  type: number;
+  s: number;
+  dpl: number;
+  p: number;
+  l: number;
+  db: number;
+  g: number;
+} {
   const n = (lo: number, w: number) => Number((d >> BigInt(lo)) & ((1n << BigInt(w)) - 1n));
   return {
     limit: n(0, 16) | (n(48, 4) << 16),
@@ -68,7 +78,8 @@ test('identity page tables map every 2 MiB page of the first 4 GiB (and RAM abov
   assert.equal(pt.mappedBytes, 4 * GiB);
   assert.equal(m.readU64(PML4_ADDR), BigInt(PDPT_ADDR) | 3n);
   assert.equal(m.readU64(PML4_ADDR + 8), 0n);
-  for (let g = 0; g < 4; g++) assert.equal(m.readU64(PDPT_ADDR + g * 8), BigInt(PD_BASE_ADDR + g * 0x1000) | 3n);
+  for (let g = 0; g < 4; g++)
+    assert.equal(m.readU64(PDPT_ADDR + g * 8), BigInt(PD_BASE_ADDR + g * 0x1000) | 3n);
   assert.equal(m.readU64(PDPT_ADDR + 4 * 8), 0n);
   // translate a few addresses by walking the tables as the CPU would
   for (const va of [0, 0x1234, 0x200000 + 5, 0x3fe00000, 0xfee00000, 0xffffffff]) {
@@ -82,6 +93,10 @@ test('identity page tables map every 2 MiB page of the first 4 GiB (and RAM abov
 
 test('long64 sregs satisfy KVM_SET_SREGS long-mode rules', () => {
   const s = longMode64Sregs(PML4_ADDR);
+  // the architectural values, spelled out (SDM Vol. 3A §2.5: PE=0, ET=4, NE=5, PG=31; CR4.PAE=5; EFER LME=8, LMA=10)
+  assert.equal(s.cr0, 0x8000_0031n);
+  assert.equal(s.cr4, 0x20n);
+  assert.equal(s.efer, 0x500n);
   assert.equal(s.cr0! & (BootCr0.PE | BootCr0.PG), BootCr0.PE | BootCr0.PG);
   assert.equal(s.cr4! & BootCr4.PAE, BootCr4.PAE);
   assert.equal(s.efer, BootEfer.LME | BootEfer.LMA);
@@ -96,6 +111,7 @@ test('long64 sregs satisfy KVM_SET_SREGS long-mode rules', () => {
 
 test('protected32 sregs: PE without paging, 32-bit flat CS; real16 sregs: segment = address >> 4', () => {
   const s = protectedMode32Sregs();
+  assert.equal(s.cr0, 0x31n);
   assert.equal(s.cr0! & BootCr0.PE, BootCr0.PE);
   assert.equal(s.cr0! & BootCr0.PG, 0n);
   assert.equal(s.efer, 0n);

@@ -19,9 +19,20 @@
 // rounded up to a GiB, so the MMIO hole below 4 GiB is mapped too.
 
 import type { Regs, Segment, Sregs } from '../../vcpu/backend.ts';
+import { Cr0 } from '../../arch/x86/registers/cr0.ts';
+import { Cr4 } from '../../arch/x86/registers/cr4.ts';
+import { Efer } from '../../arch/x86/registers/efer.ts';
 import { TsvmmError } from '../../util/result.ts';
 import { hex } from '../../util/u64.ts';
-import { BOOT_GDT_ADDR, BOOT_PAGING_ADDR, BOOT_PAGING_END, BOOT_STACK_TOP, GiB, HIGH_RAM_START, MiB } from '../../machine/layout.ts';
+import {
+  BOOT_GDT_ADDR,
+  BOOT_PAGING_ADDR,
+  BOOT_PAGING_END,
+  BOOT_STACK_TOP,
+  GiB,
+  HIGH_RAM_START,
+  MiB,
+} from '../../machine/layout.ts';
 import type { GuestMemory } from '../../machine/memory.ts';
 
 export const GDT_SELECTOR = { NULL: 0x00, CODE64: 0x08, DATA: 0x10, CODE32: 0x18, TSS: 0x20 } as const;
@@ -32,10 +43,10 @@ export const BOOT_TSS_LIMIT = 0x67;
 /** 64-bit TSS: offset of the I/O map base field (SDM Vol. 3A Figure 8-11). */
 const TSS64_IOMAP_BASE = 0x66;
 
-/** Control-register and EFER bits used at entry (SDM Vol. 3A §2.5, Table 2-1 / §2.2.1). */
-export const BootCr0 = { PE: 1n << 0n, ET: 1n << 4n, NE: 1n << 5n, PG: 1n << 31n } as const;
-export const BootCr4 = { PAE: 1n << 5n } as const;
-export const BootEfer = { LME: 1n << 8n, LMA: 1n << 10n } as const;
+/** Control-register and EFER bits used at entry (the arch/x86/registers tables; SDM Vol. 3A §2.5). */
+export const BootCr0 = { PE: Cr0.PE, ET: Cr0.ET, NE: Cr0.NE, PG: Cr0.PG } as const;
+export const BootCr4 = { PAE: Cr4.PAE } as const;
+export const BootEfer = { LME: Efer.LME, LMA: Efer.LMA } as const;
 /** Paging-structure entry bits (SDM Vol. 3A Table 4-17/4-19). */
 export const Pte = { P: 1n << 0n, RW: 1n << 1n, PS: 1n << 7n } as const;
 /** RFLAGS bit 1 is reserved and always 1; IF and everything else clear. */
@@ -59,14 +70,42 @@ export interface BootState {
 
 export function zeroRegs(): Regs {
   return {
-    rax: 0n, rbx: 0n, rcx: 0n, rdx: 0n, rsi: 0n, rdi: 0n, rsp: 0n, rbp: 0n,
-    r8: 0n, r9: 0n, r10: 0n, r11: 0n, r12: 0n, r13: 0n, r14: 0n, r15: 0n,
-    rip: 0n, rflags: RFLAGS_BOOT,
+    rax: 0n,
+    rbx: 0n,
+    rcx: 0n,
+    rdx: 0n,
+    rsi: 0n,
+    rdi: 0n,
+    rsp: 0n,
+    rbp: 0n,
+    r8: 0n,
+    r9: 0n,
+    r10: 0n,
+    r11: 0n,
+    r12: 0n,
+    r13: 0n,
+    r14: 0n,
+    r15: 0n,
+    rip: 0n,
+    rflags: RFLAGS_BOOT,
   };
 }
 
 function seg(selector: number, type: number, code64: boolean, db: boolean): Segment {
-  return { base: 0n, limit: 0xffffffff, selector, type, present: true, dpl: 0, db, s: true, l: code64, g: true, avl: false, unusable: false };
+  return {
+    base: 0n,
+    limit: 0xffffffff,
+    selector,
+    type,
+    present: true,
+    dpl: 0,
+    db,
+    s: true,
+    l: code64,
+    g: true,
+    avl: false,
+    unusable: false,
+  };
 }
 
 /** Flat 4 GiB data segment (type 3 = read/write, accessed). */
@@ -75,13 +114,41 @@ export function flatData(): Segment {
 }
 /** Flat code segment (type 0xB = execute/read, accessed). */
 export function flatCode(bits: 32 | 64): Segment {
-  return bits === 64 ? seg(GDT_SELECTOR.CODE64, 0xb, true, false) : seg(GDT_SELECTOR.CODE32, 0xb, false, true);
+  return bits === 64
+    ? seg(GDT_SELECTOR.CODE64, 0xb, true, false)
+    : seg(GDT_SELECTOR.CODE32, 0xb, false, true);
 }
 function bootTr(): Segment {
-  return { base: BigInt(BOOT_TSS_ADDR), limit: BOOT_TSS_LIMIT, selector: GDT_SELECTOR.TSS, type: 0xb, present: true, dpl: 0, db: false, s: false, l: false, g: false, avl: false, unusable: false };
+  return {
+    base: BigInt(BOOT_TSS_ADDR),
+    limit: BOOT_TSS_LIMIT,
+    selector: GDT_SELECTOR.TSS,
+    type: 0xb,
+    present: true,
+    dpl: 0,
+    db: false,
+    s: false,
+    l: false,
+    g: false,
+    avl: false,
+    unusable: false,
+  };
 }
 function unusableLdt(): Segment {
-  return { base: 0n, limit: 0xffff, selector: 0, type: 0x2, present: true, dpl: 0, db: false, s: false, l: false, g: false, avl: false, unusable: false };
+  return {
+    base: 0n,
+    limit: 0xffff,
+    selector: 0,
+    type: 0x2,
+    present: true,
+    dpl: 0,
+    db: false,
+    s: false,
+    l: false,
+    g: false,
+    avl: false,
+    unusable: false,
+  };
 }
 
 /** 16-byte 64-bit TSS descriptor (SDM Vol. 3A Figure 8-4), as two quadwords. */
@@ -117,10 +184,17 @@ export function mappedGib(ramTop: number): number {
 }
 
 /** Build the identity map (2 MiB pages) at BOOT_PAGING_ADDR. Returns the CR3 value and the range written. */
-export function writeIdentityPageTables(mem: GuestMemory): { cr3: number; size: number; mappedBytes: number } {
+export function writeIdentityPageTables(mem: GuestMemory): {
+  cr3: number;
+  size: number;
+  mappedBytes: number;
+} {
   const gib = mappedGib(mem.layout.ramTop);
   if (gib > MAX_MAPPED_GIB) {
-    throw new TsvmmError('BOOT_PAGING_TOO_LARGE', `long64 page tables below 1 MiB can map ${MAX_MAPPED_GIB} GiB, machine needs ${gib} GiB`);
+    throw new TsvmmError(
+      'BOOT_PAGING_TOO_LARGE',
+      `long64 page tables below 1 MiB can map ${MAX_MAPPED_GIB} GiB, machine needs ${gib} GiB`,
+    );
   }
   const size = 0x2000 + gib * 0x1000;
   mem.fill(BOOT_PAGING_ADDR, size);
@@ -181,10 +255,24 @@ export function longMode64Sregs(cr3: number): Partial<Sregs> {
 /** Real mode at segment `base >> 4` (the state after a far jump to base:0). */
 export function realMode16Sregs(base: number): Partial<Sregs> {
   if (base % 16 !== 0 || base >= 0x100000) {
-    throw new TsvmmError('FLAT_UNALIGNED', `real-mode load address ${hex(base)} must be 16-byte aligned and below 1 MiB`);
+    throw new TsvmmError(
+      'FLAT_UNALIGNED',
+      `real-mode load address ${hex(base)} must be 16-byte aligned and below 1 MiB`,
+    );
   }
   const s = (sel: number, type: number): Segment => ({
-    base: BigInt(sel << 4), limit: 0xffff, selector: sel, type, present: true, dpl: 0, db: false, s: true, l: false, g: false, avl: false, unusable: false,
+    base: BigInt(sel << 4),
+    limit: 0xffff,
+    selector: sel,
+    type,
+    present: true,
+    dpl: 0,
+    db: false,
+    s: true,
+    l: false,
+    g: false,
+    avl: false,
+    unusable: false,
   });
   const data = s(base >> 4, 0x3);
   return {

@@ -25,10 +25,17 @@ export class Placement {
   claim(what: string, base: number, size: number, kind: PlacedKind): void {
     if (size === 0) return;
     if (!Number.isSafeInteger(base) || base < 0) {
-      throw new TsvmmError('IMAGE_OUTSIDE_RAM', `${what}: load address ${hex(base)} is not a valid guest physical address`);
+      throw new TsvmmError(
+        'IMAGE_OUTSIDE_RAM',
+        `${what}: load address ${hex(base)} is not a valid guest physical address`,
+      );
     }
     if (size > this.mem.layout.memoryBytes) {
-      throw new TsvmmError('IMAGE_TOO_LARGE', `${what}: ${size} bytes do not fit in ${this.mem.layout.memoryBytes} bytes of guest memory`, { base, size });
+      throw new TsvmmError(
+        'IMAGE_TOO_LARGE',
+        `${what}: ${size} bytes do not fit in ${this.mem.layout.memoryBytes} bytes of guest memory`,
+        { base, size },
+      );
     }
     if (!this.mem.isRam(base, size)) {
       throw new TsvmmError(

@@ -107,19 +107,25 @@ export function parseElf(bytes: Uint8Array, what = 'image'): ElfImage {
   if (!isElf(bytes)) throw bad('ELF_MAGIC', `${what}: not an ELF file (no \\x7fELF magic)`);
   if (bytes.length < EI.NIDENT) throw bad('ELF_TRUNCATED', `${what}: ELF file truncated in e_ident`);
   const cls = bytes[EI.CLASS];
-  if (cls !== ElfClass.ELF32 && cls !== ElfClass.ELF64) throw bad('ELF_CLASS', `${what}: unknown ELF class ${cls}`);
+  if (cls !== ElfClass.ELF32 && cls !== ElfClass.ELF64)
+    throw bad('ELF_CLASS', `${what}: unknown ELF class ${cls}`);
   if (bytes[EI.DATA] !== ElfData.LSB) throw bad('ELF_ENDIAN', `${what}: not a little-endian ELF file`);
   const is64 = cls === ElfClass.ELF64;
   const ehSize = is64 ? ELF64_EHDR_SIZE : ELF32_EHDR_SIZE;
-  if (bytes.length < ehSize) throw bad('ELF_TRUNCATED', `${what}: ELF header truncated (${bytes.length} of ${ehSize} bytes)`);
+  if (bytes.length < ehSize)
+    throw bad('ELF_TRUNCATED', `${what}: ELF header truncated (${bytes.length} of ${ehSize} bytes)`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const eh = is64 ? ELF64_EHDR : ELF32_EHDR;
   const type = getNum(dv, 0, eh, 'e_type');
-  if (type !== ElfType.EXEC && type !== ElfType.DYN) throw bad('ELF_TYPE', `${what}: ELF type ${type} is not an executable`);
+  if (type !== ElfType.EXEC && type !== ElfType.DYN)
+    throw bad('ELF_TYPE', `${what}: ELF type ${type} is not an executable`);
   const machine = getNum(dv, 0, eh, 'e_machine');
   const wantMachine = is64 ? ElfMachine.X86_64 : ElfMachine.I386;
   if (machine !== wantMachine) {
-    throw bad('ELF_MACHINE', `${what}: ELF${is64 ? 64 : 32} machine ${machine} is not ${is64 ? 'x86-64 (62)' : 'i386 (3)'}`);
+    throw bad(
+      'ELF_MACHINE',
+      `${what}: ELF${is64 ? 64 : 32} machine ${machine} is not ${is64 ? 'x86-64 (62)' : 'i386 (3)'}`,
+    );
   }
   const entry = BigInt(getField(dv, 0, eh, 'e_entry'));
   const phoff = getNum(dv, 0, eh, 'e_phoff');
@@ -128,9 +134,13 @@ export function parseElf(bytes: Uint8Array, what = 'image'): ElfImage {
   const ph = is64 ? ELF64_PHDR : ELF32_PHDR;
   const phSize = is64 ? ELF64_PHDR_SIZE : ELF32_PHDR_SIZE;
   if (phnum === 0) throw bad('ELF_NO_SEGMENTS', `${what}: ELF file has no program headers`);
-  if (phentsize < phSize) throw bad('ELF_PHDR', `${what}: e_phentsize ${phentsize} is smaller than ${phSize}`);
+  if (phentsize < phSize)
+    throw bad('ELF_PHDR', `${what}: e_phentsize ${phentsize} is smaller than ${phSize}`);
   if (phoff + phnum * phentsize > bytes.length) {
-    throw bad('ELF_TRUNCATED', `${what}: program header table (${phnum} × ${phentsize} at ${hex(phoff)}) runs past the end of the file`);
+    throw bad(
+      'ELF_TRUNCATED',
+      `${what}: program header table (${phnum} × ${phentsize} at ${hex(phoff)}) runs past the end of the file`,
+    );
   }
   const segments: ElfSegment[] = [];
   for (let i = 0; i < phnum; i++) {
@@ -146,14 +156,27 @@ export function parseElf(bytes: Uint8Array, what = 'image'): ElfImage {
       align: getNum(dv, base, ph, 'p_align'),
     };
     if (seg.filesz > seg.memsz) {
-      throw bad('ELF_SEGMENT', `${what}: segment ${i} has p_filesz ${hex(seg.filesz)} > p_memsz ${hex(seg.memsz)}`);
+      throw bad(
+        'ELF_SEGMENT',
+        `${what}: segment ${i} has p_filesz ${hex(seg.filesz)} > p_memsz ${hex(seg.memsz)}`,
+      );
     }
     if (seg.offset + seg.filesz > bytes.length) {
-      throw bad('ELF_TRUNCATED', `${what}: segment ${i} (${hex(seg.filesz)} bytes at file offset ${hex(seg.offset)}) runs past the end of the file (${hex(bytes.length)} bytes)`);
+      throw bad(
+        'ELF_TRUNCATED',
+        `${what}: segment ${i} (${hex(seg.filesz)} bytes at file offset ${hex(seg.offset)}) runs past the end of the file (${hex(bytes.length)} bytes)`,
+      );
     }
     // gABI: loadable segments have p_vaddr ≡ p_offset (mod p_align) when p_align > 1.
-    if (seg.align > 1 && (seg.align & (seg.align - 1)) === 0 && seg.offset % seg.align !== seg.vaddr % seg.align) {
-      throw bad('ELF_SEGMENT_MISALIGNED', `${what}: segment ${i} is not aligned: p_vaddr ${hex(seg.vaddr)} and p_offset ${hex(seg.offset)} differ modulo p_align ${hex(seg.align)}`);
+    if (
+      seg.align > 1 &&
+      (seg.align & (seg.align - 1)) === 0 &&
+      seg.offset % seg.align !== seg.vaddr % seg.align
+    ) {
+      throw bad(
+        'ELF_SEGMENT_MISALIGNED',
+        `${what}: segment ${i} is not aligned: p_vaddr ${hex(seg.vaddr)} and p_offset ${hex(seg.offset)} differ modulo p_align ${hex(seg.align)}`,
+      );
     }
     segments.push(seg);
   }

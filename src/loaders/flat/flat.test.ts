@@ -25,12 +25,28 @@ test('flat binary copied to its address; entry state per mode', () => {
 
 test('flat refusals: unaligned address, outside RAM, too large, bad entry, empty, boot-data overlap', () => {
   const m = testMemory(4 * MiB);
-  assert.throws(() => loadFlat(m, { image: BIN, address: 0x100001, mode: 'long64' }), { code: 'FLAT_UNALIGNED' });
-  assert.throws(() => loadFlat(m, { image: BIN, address: 0x10000000, mode: 'long64' }), { code: 'IMAGE_OUTSIDE_RAM' });
-  assert.throws(() => loadFlat(m, { image: new Uint8Array(5 * MiB), address: 0, mode: 'real16' }), { code: 'IMAGE_TOO_LARGE' });
-  assert.throws(() => loadFlat(m, { image: BIN, address: 0x100000, entry: 0x100010, mode: 'long64' }), { code: 'FLAT_BAD_ENTRY' });
-  assert.throws(() => loadFlat(m, { image: new Uint8Array(0), address: 0x100000, mode: 'long64' }), { code: 'FLAT_EMPTY' });
-  assert.throws(() => loadFlat(m, { image: BIN, address: 0x10000, mode: 'long64' }), { code: 'IMAGE_OVERLAPS_BOOT_DATA' });
-  assert.throws(() => loadFlat(m, { image: BIN, address: 0x1000, mode: 'protected32' }), { code: 'IMAGE_OVERLAPS_BOOT_DATA' });
-  assert.throws(() => loadFlat(m, { image: BIN, address: 0x110000, mode: 'real16' }), { code: 'FLAT_UNALIGNED' });
+  assert.throws(() => loadFlat(m, { image: BIN, address: 0x100001, mode: 'long64' }), {
+    code: 'FLAT_UNALIGNED',
+  });
+  assert.throws(() => loadFlat(m, { image: BIN, address: 0x10000000, mode: 'long64' }), {
+    code: 'IMAGE_OUTSIDE_RAM',
+  });
+  assert.throws(() => loadFlat(m, { image: new Uint8Array(5 * MiB), address: 0, mode: 'real16' }), {
+    code: 'IMAGE_TOO_LARGE',
+  });
+  assert.throws(() => loadFlat(m, { image: BIN, address: 0x100000, entry: 0x100010, mode: 'long64' }), {
+    code: 'FLAT_BAD_ENTRY',
+  });
+  assert.throws(() => loadFlat(m, { image: new Uint8Array(0), address: 0x100000, mode: 'long64' }), {
+    code: 'FLAT_EMPTY',
+  });
+  assert.throws(() => loadFlat(m, { image: BIN, address: 0x10000, mode: 'long64' }), {
+    code: 'IMAGE_OVERLAPS_BOOT_DATA',
+  });
+  assert.throws(() => loadFlat(m, { image: BIN, address: 0x1000, mode: 'protected32' }), {
+    code: 'IMAGE_OVERLAPS_BOOT_DATA',
+  });
+  assert.throws(() => loadFlat(m, { image: BIN, address: 0x110000, mode: 'real16' }), {
+    code: 'FLAT_UNALIGNED',
+  });
 });

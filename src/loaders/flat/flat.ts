@@ -44,18 +44,33 @@ export function loadFlat(mem: GuestMemory, opts: FlatOptions): BootState {
     throw new TsvmmError('FLAT_ADDRESS', `${what}: load address ${address} is not a guest physical address`);
   }
   if (address % FLAT_ALIGN !== 0) {
-    throw new TsvmmError('FLAT_UNALIGNED', `${what}: load address ${hex(address)} is not ${FLAT_ALIGN}-byte aligned`);
+    throw new TsvmmError(
+      'FLAT_UNALIGNED',
+      `${what}: load address ${hex(address)} is not ${FLAT_ALIGN}-byte aligned`,
+    );
   }
   if (image.length === 0) throw new TsvmmError('FLAT_EMPTY', `${what}: the image is empty`);
   if (!Number.isSafeInteger(entry) || entry < address || entry >= address + image.length) {
-    throw new TsvmmError('FLAT_BAD_ENTRY', `${what}: entry ${hex(entry)} is outside the image ${hex(address)}-${hex(address + image.length - 1)}`);
+    throw new TsvmmError(
+      'FLAT_BAD_ENTRY',
+      `${what}: entry ${hex(entry)} is outside the image ${hex(address)}-${hex(address + image.length - 1)}`,
+    );
   }
   const place = new Placement(mem);
   if (mode !== 'real16') place.claim('boot GDT', BOOT_GDT_RANGE.base, BOOT_GDT_RANGE.size, 'boot-data');
-  if (mode === 'long64') place.claim('long64 page tables', BOOT_PAGING_ADDR, 0x2000 + mappedGib(mem.layout.ramTop) * 0x1000, 'boot-data');
+  if (mode === 'long64')
+    place.claim(
+      'long64 page tables',
+      BOOT_PAGING_ADDR,
+      0x2000 + mappedGib(mem.layout.ramTop) * 0x1000,
+      'boot-data',
+    );
   place.claim(what, address, image.length, 'image');
   if (mode === 'real16' && entry - address > 0xffff) {
-    throw new TsvmmError('FLAT_BAD_ENTRY', `${what}: real-mode entry ${hex(entry)} is more than 64 KiB above the load address`);
+    throw new TsvmmError(
+      'FLAT_BAD_ENTRY',
+      `${what}: real-mode entry ${hex(entry)} is more than 64 KiB above the load address`,
+    );
   }
 
   const realSregs = mode === 'real16' ? realMode16Sregs(address) : undefined;
@@ -68,11 +83,21 @@ export function loadFlat(mem: GuestMemory, opts: FlatOptions): BootState {
     }
     case 'protected32':
       writeBootGdt(mem);
-      return { mode, regs: entryRegs(BigInt(entry), 0, 0, mode), sregs: protectedMode32Sregs(), written: place.placed };
+      return {
+        mode,
+        regs: entryRegs(BigInt(entry), 0, 0, mode),
+        sregs: protectedMode32Sregs(),
+        written: place.placed,
+      };
     case 'long64': {
       writeBootGdt(mem);
       const pt = writeIdentityPageTables(mem);
-      return { mode, regs: entryRegs(BigInt(entry), 0, 0, mode), sregs: longMode64Sregs(pt.cr3), written: place.placed };
+      return {
+        mode,
+        regs: entryRegs(BigInt(entry), 0, 0, mode),
+        sregs: longMode64Sregs(pt.cr3),
+        written: place.placed,
+      };
     }
   }
 }

@@ -12,7 +12,13 @@ export function structSize(t: StructTable): number {
   return end;
 }
 
-export function getField(dv: DataView, base: number, t: StructTable, name: string, littleEndian = true): number | bigint {
+export function getField(
+  dv: DataView,
+  base: number,
+  t: StructTable,
+  name: string,
+  littleEndian = true,
+): number | bigint {
   const f = t[name];
   if (!f) throw new RangeError(`no field ${name}`);
   const [o, s] = f;
@@ -29,11 +35,24 @@ export function getField(dv: DataView, base: number, t: StructTable, name: strin
 }
 
 /** A numeric field (for 8-byte fields: as a JS number, exact up to 2^53). */
-export function getNum(dv: DataView, base: number, t: StructTable, name: string, littleEndian = true): number {
+export function getNum(
+  dv: DataView,
+  base: number,
+  t: StructTable,
+  name: string,
+  littleEndian = true,
+): number {
   return Number(getField(dv, base, t, name, littleEndian));
 }
 
-export function setField(dv: DataView, base: number, t: StructTable, name: string, value: number | bigint, littleEndian = true): void {
+export function setField(
+  dv: DataView,
+  base: number,
+  t: StructTable,
+  name: string,
+  value: number | bigint,
+  littleEndian = true,
+): void {
   const f = t[name];
   if (!f) throw new RangeError(`no field ${name}`);
   const [o, s] = f;

@@ -50,7 +50,8 @@ export const MbHeaderFlag = {
 } as const;
 
 /** Required bits (0-15) this loader understands; any other required bit makes it refuse the image. */
-export const MB_SUPPORTED_REQUIRED = MbHeaderFlag.PAGE_ALIGN | MbHeaderFlag.MEMORY_INFO | MbHeaderFlag.VIDEO_MODE;
+export const MB_SUPPORTED_REQUIRED =
+  MbHeaderFlag.PAGE_ALIGN | MbHeaderFlag.MEMORY_INFO | MbHeaderFlag.VIDEO_MODE;
 
 export interface AoutKludge {
   readonly headerAddr: number;
@@ -75,21 +76,31 @@ export function findMultibootHeader(image: Uint8Array, what = 'image'): Multiboo
   for (let off = 0; off + 4 <= limit; off += MULTIBOOT_HEADER_ALIGN) {
     if (dv.getUint32(off, true) !== MULTIBOOT_HEADER_MAGIC) continue;
     if (off + 12 > image.length) {
-      throw new TsvmmError('MULTIBOOT_TRUNCATED', `${what}: multiboot header at ${hex(off)} is cut off by the end of the file`);
+      throw new TsvmmError(
+        'MULTIBOOT_TRUNCATED',
+        `${what}: multiboot header at ${hex(off)} is cut off by the end of the file`,
+      );
     }
+    if (off + 12 > MULTIBOOT_SEARCH_BYTES) continue; // the header must lie wholly in the first 8192 bytes
     const flags = getNum(dv, off, MULTIBOOT_HEADER, 'flags');
     const checksum = getNum(dv, off, MULTIBOOT_HEADER, 'checksum');
-    if (((MULTIBOOT_HEADER_MAGIC + flags + checksum) >>> 0) !== 0) {
+    if ((MULTIBOOT_HEADER_MAGIC + flags + checksum) >>> 0 !== 0) {
       if (badChecksumAt < 0) badChecksumAt = off;
       continue;
     }
     const unsupported = flags & 0xffff & ~MB_SUPPORTED_REQUIRED;
     if (unsupported) {
-      throw new TsvmmError('MULTIBOOT_UNSUPPORTED_FLAGS', `${what}: multiboot header requires features this loader lacks (flags ${hex(unsupported)})`);
+      throw new TsvmmError(
+        'MULTIBOOT_UNSUPPORTED_FLAGS',
+        `${what}: multiboot header requires features this loader lacks (flags ${hex(unsupported)})`,
+      );
     }
     if (!(flags & MbHeaderFlag.AOUT_KLUDGE)) return { offset: off, flags };
     if (off + 32 > image.length) {
-      throw new TsvmmError('MULTIBOOT_TRUNCATED', `${what}: multiboot header at ${hex(off)} has the address fields flag but the file ends before them`);
+      throw new TsvmmError(
+        'MULTIBOOT_TRUNCATED',
+        `${what}: multiboot header at ${hex(off)} has the address fields flag but the file ends before them`,
+      );
     }
     return {
       offset: off,
@@ -104,7 +115,13 @@ export function findMultibootHeader(image: Uint8Array, what = 'image'): Multiboo
     };
   }
   if (badChecksumAt >= 0) {
-    throw new TsvmmError('MULTIBOOT_BAD_CHECKSUM', `${what}: multiboot header at ${hex(badChecksumAt)} has a bad checksum (magic + flags + checksum must be 0 mod 2^32)`);
+    throw new TsvmmError(
+      'MULTIBOOT_BAD_CHECKSUM',
+      `${what}: multiboot header at ${hex(badChecksumAt)} has a bad checksum (magic + flags + checksum must be 0 mod 2^32)`,
+    );
   }
-  throw new TsvmmError('MULTIBOOT_NO_HEADER', `${what}: no multiboot header (magic ${hex(MULTIBOOT_HEADER_MAGIC)}) in the first ${MULTIBOOT_SEARCH_BYTES} bytes`);
+  throw new TsvmmError(
+    'MULTIBOOT_NO_HEADER',
+    `${what}: no multiboot header (magic ${hex(MULTIBOOT_HEADER_MAGIC)}) in the first ${MULTIBOOT_SEARCH_BYTES} bytes`,
+  );
 }

@@ -2,7 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadMultiboot } from './multiboot.ts';
 import { findMultibootHeader, MULTIBOOT_BOOTLOADER_MAGIC } from './header.ts';
-import { MB_INFO_LAYOUT, MbInfoFlag, MULTIBOOT_INFO, MULTIBOOT_INFO_SIZE, MULTIBOOT_MMAP_ENTRY, MULTIBOOT_MODULE } from './info.ts';
+import {
+  MB_INFO_LAYOUT,
+  MbInfoFlag,
+  MULTIBOOT_INFO,
+  MULTIBOOT_INFO_SIZE,
+  MULTIBOOT_MMAP_ENTRY,
+  MULTIBOOT_MODULE,
+} from './info.ts';
 import { buildElf, concat, multibootHeader } from '../testing/images.ts';
 import { testMemory } from '../testing/memory.ts';
 import { structSize } from '../layout/struct.ts';
@@ -14,7 +21,11 @@ const CODE = new Uint8Array([0xfa, 0xf4, 0xeb, 0xfd]); // cli; hlt; jmp $-1
 
 function elf32Kernel(opts: { bss?: number; headerFlags?: number } = {}): Uint8Array {
   const text = concat(multibootHeader({ flags: opts.headerFlags ?? 0x3 }), CODE);
-  return buildElf({ bits: 32, entry: 0x10000c, segments: [{ paddr: 0x100000, data: text, memsz: text.length + (opts.bss ?? 0) }] });
+  return buildElf({
+    bits: 32,
+    entry: 0x10000c,
+    segments: [{ paddr: 0x100000, data: text, memsz: text.length + (opts.bss ?? 0) }],
+  });
 }
 
 function cstr(m: GuestMemory, addr: number): string {
@@ -23,7 +34,7 @@ function cstr(m: GuestMemory, addr: number): string {
   return s;
 }
 
-test('information structure offsets are the spec\'s (0.6.96 §3.3)', () => {
+test("information structure offsets are the spec's (0.6.96 §3.3)", () => {
   const off = (k: keyof typeof MULTIBOOT_INFO) => MULTIBOOT_INFO[k][0];
   assert.equal(off('flags'), 0);
   assert.equal(off('mem_lower'), 4);
@@ -48,18 +59,35 @@ test('information structure offsets are the spec\'s (0.6.96 §3.3)', () => {
 
 test('header search: 4-byte aligned within the first 8192 bytes', () => {
   const hdr = multibootHeader();
+  assert.throws(
+    () => findMultibootHeader(concat(new Uint8Array(8184), hdr)),
+    { code: 'MULTIBOOT_NO_HEADER' },
+    'crosses 8192',
+  );
   assert.equal(findMultibootHeader(concat(new Uint8Array(8180), hdr)).offset, 8180);
-  assert.throws(() => findMultibootHeader(concat(new Uint8Array(8192), hdr)), { code: 'MULTIBOOT_NO_HEADER' });
-  assert.throws(() => findMultibootHeader(concat(new Uint8Array(6), hdr, new Uint8Array(8))), { code: 'MULTIBOOT_NO_HEADER' }, 'unaligned magic is not a header');
+  assert.throws(() => findMultibootHeader(concat(new Uint8Array(8192), hdr)), {
+    code: 'MULTIBOOT_NO_HEADER',
+  });
+  assert.throws(
+    () => findMultibootHeader(concat(new Uint8Array(6), hdr, new Uint8Array(8))),
+    { code: 'MULTIBOOT_NO_HEADER' },
+    'unaligned magic is not a header',
+  );
   assert.throws(() => findMultibootHeader(new Uint8Array(100)), { code: 'MULTIBOOT_NO_HEADER' });
 });
 
 test('header refusals: bad checksum, truncated, unsupported required flag', () => {
-  assert.throws(() => findMultibootHeader(multibootHeader({ checksum: 0x1234 })), { code: 'MULTIBOOT_BAD_CHECKSUM' });
+  assert.throws(() => findMultibootHeader(multibootHeader({ checksum: 0x1234 })), {
+    code: 'MULTIBOOT_BAD_CHECKSUM',
+  });
   assert.throws(() => findMultibootHeader(multibootHeader().subarray(0, 8)), { code: 'MULTIBOOT_TRUNCATED' });
-  const k = multibootHeader({ kludge: { headerAddr: 0x100000, loadAddr: 0x100000, loadEndAddr: 0, bssEndAddr: 0, entryAddr: 0x100000 } });
+  const k = multibootHeader({
+    kludge: { headerAddr: 0x100000, loadAddr: 0x100000, loadEndAddr: 0, bssEndAddr: 0, entryAddr: 0x100000 },
+  });
   assert.throws(() => findMultibootHeader(k.subarray(0, 20)), { code: 'MULTIBOOT_TRUNCATED' });
-  assert.throws(() => findMultibootHeader(multibootHeader({ flags: 1 << 5 })), { code: 'MULTIBOOT_UNSUPPORTED_FLAGS' });
+  assert.throws(() => findMultibootHeader(multibootHeader({ flags: 1 << 5 })), {
+    code: 'MULTIBOOT_UNSUPPORTED_FLAGS',
+  });
 });
 
 test('ELF32 multiboot32: segments at their physical addresses, BSS zeroed, spec register state', () => {
@@ -97,7 +125,13 @@ test('information structure contents: memory, cmdline, loader name, mmap, module
   const info = BOOT_INFO_ADDR;
   const f = (k: keyof typeof MULTIBOOT_INFO) => m.readU32(info + MULTIBOOT_INFO[k][0]);
   const flags = f('flags');
-  for (const bit of [MbInfoFlag.MEMORY, MbInfoFlag.CMDLINE, MbInfoFlag.MODS, MbInfoFlag.MEM_MAP, MbInfoFlag.BOOT_LOADER_NAME]) {
+  for (const bit of [
+    MbInfoFlag.MEMORY,
+    MbInfoFlag.CMDLINE,
+    MbInfoFlag.MODS,
+    MbInfoFlag.MEM_MAP,
+    MbInfoFlag.BOOT_LOADER_NAME,
+  ]) {
     assert.equal(flags & bit, bit);
   }
   assert.equal(f('mem_lower'), 639);
@@ -135,7 +169,15 @@ test('information structure contents: memory, cmdline, loader name, mmap, module
 test('a.out kludge: load_addr/load_end/bss_end from the header, entry_addr honoured', () => {
   const m = testMemory(16 * MiB, 0x55);
   // file: 0x40 bytes of junk, then the header at file offset 0x40 = address 0x200040
-  const hdr = multibootHeader({ kludge: { headerAddr: 0x200040, loadAddr: 0x200000, loadEndAddr: 0x200080, bssEndAddr: 0x201000, entryAddr: 0x200060 } });
+  const hdr = multibootHeader({
+    kludge: {
+      headerAddr: 0x200040,
+      loadAddr: 0x200000,
+      loadEndAddr: 0x200080,
+      bssEndAddr: 0x201000,
+      entryAddr: 0x200060,
+    },
+  });
   const body = new Uint8Array(0x80);
   body.fill(0x11, 0, 0x40);
   body.set(hdr, 0x40);
@@ -152,48 +194,156 @@ test('a.out kludge: load_addr/load_end/bss_end from the header, entry_addr honou
 
 test('a.out kludge refusals: inconsistent addresses, entry outside the image, truncated file', () => {
   const m = testMemory(16 * MiB);
-  const mk = (k: { headerAddr: number; loadAddr: number; loadEndAddr: number; bssEndAddr: number; entryAddr: number }, size = 0x100) => {
+  const mk = (
+    k: { headerAddr: number; loadAddr: number; loadEndAddr: number; bssEndAddr: number; entryAddr: number },
+    size = 0x100,
+  ) => {
     const img = new Uint8Array(size);
     img.set(multibootHeader({ kludge: k }), 0);
     return img;
   };
-  assert.throws(() => loadMultiboot(m, { image: mk({ headerAddr: 0x100000, loadAddr: 0x100010, loadEndAddr: 0, bssEndAddr: 0, entryAddr: 0x100010 }) }), { code: 'MULTIBOOT_BAD_ADDRESS' });
-  assert.throws(() => loadMultiboot(m, { image: mk({ headerAddr: 0x100010, loadAddr: 0x100000, loadEndAddr: 0, bssEndAddr: 0, entryAddr: 0x100010 }) }), { code: 'MULTIBOOT_BAD_ADDRESS' });
-  assert.throws(() => loadMultiboot(m, { image: mk({ headerAddr: 0x100000, loadAddr: 0x100000, loadEndAddr: 0, bssEndAddr: 0, entryAddr: 0x300000 }) }), { code: 'MULTIBOOT_BAD_ENTRY' });
-  assert.throws(() => loadMultiboot(m, { image: mk({ headerAddr: 0x100000, loadAddr: 0x100000, loadEndAddr: 0x101000, bssEndAddr: 0, entryAddr: 0x100000 }) }), { code: 'MULTIBOOT_TRUNCATED' });
-  assert.throws(() => loadMultiboot(m, { image: mk({ headerAddr: 0x100000, loadAddr: 0x100000, loadEndAddr: 0x100080, bssEndAddr: 0x100040, entryAddr: 0x100000 }) }), { code: 'MULTIBOOT_BAD_ADDRESS' });
+  assert.throws(
+    () =>
+      loadMultiboot(m, {
+        image: mk({
+          headerAddr: 0x100000,
+          loadAddr: 0x100010,
+          loadEndAddr: 0,
+          bssEndAddr: 0,
+          entryAddr: 0x100010,
+        }),
+      }),
+    { code: 'MULTIBOOT_BAD_ADDRESS' },
+  );
+  assert.throws(
+    () =>
+      loadMultiboot(m, {
+        image: mk({
+          headerAddr: 0x100010,
+          loadAddr: 0x100000,
+          loadEndAddr: 0,
+          bssEndAddr: 0,
+          entryAddr: 0x100010,
+        }),
+      }),
+    { code: 'MULTIBOOT_BAD_ADDRESS' },
+  );
+  assert.throws(
+    () =>
+      loadMultiboot(m, {
+        image: mk({
+          headerAddr: 0x100000,
+          loadAddr: 0x100000,
+          loadEndAddr: 0,
+          bssEndAddr: 0,
+          entryAddr: 0x300000,
+        }),
+      }),
+    { code: 'MULTIBOOT_BAD_ENTRY' },
+  );
+  assert.throws(
+    () =>
+      loadMultiboot(m, {
+        image: mk({
+          headerAddr: 0x100000,
+          loadAddr: 0x100000,
+          loadEndAddr: 0x101000,
+          bssEndAddr: 0,
+          entryAddr: 0x100000,
+        }),
+      }),
+    { code: 'MULTIBOOT_TRUNCATED' },
+  );
+  assert.throws(
+    () =>
+      loadMultiboot(m, {
+        image: mk({
+          headerAddr: 0x100000,
+          loadAddr: 0x100000,
+          loadEndAddr: 0x100080,
+          bssEndAddr: 0x100040,
+          entryAddr: 0x100000,
+        }),
+      }),
+    { code: 'MULTIBOOT_BAD_ADDRESS' },
+  );
 });
 
 test('malformed images: image larger than memory, segment outside RAM, unaligned module, overlapping modules, boot data overlap', () => {
   const m = testMemory(4 * MiB);
-  const big = buildElf({ bits: 32, entry: 0x100000, segments: [{ paddr: 0x100000, data: concat(multibootHeader(), CODE), memsz: 8 * MiB }] });
+  const big = buildElf({
+    bits: 32,
+    entry: 0x100000,
+    segments: [{ paddr: 0x100000, data: concat(multibootHeader(), CODE), memsz: 8 * MiB }],
+  });
   assert.throws(() => loadMultiboot(m, { image: big }), { code: 'IMAGE_TOO_LARGE' });
-  const high = buildElf({ bits: 32, entry: 0xc0000000, segments: [{ paddr: 0xc0000000, data: concat(multibootHeader(), CODE) }] });
+  const high = buildElf({
+    bits: 32,
+    entry: 0xc0000000,
+    segments: [{ paddr: 0xc0000000, data: concat(multibootHeader(), CODE) }],
+  });
   assert.throws(() => loadMultiboot(m, { image: high }), { code: 'IMAGE_OUTSIDE_RAM' });
-  const low = buildElf({ bits: 32, entry: 0x2000, segments: [{ paddr: 0x2000, data: concat(multibootHeader(), CODE) }] });
+  const low = buildElf({
+    bits: 32,
+    entry: 0x2000,
+    segments: [{ paddr: 0x2000, data: concat(multibootHeader(), CODE) }],
+  });
   assert.throws(() => loadMultiboot(m, { image: low }), { code: 'IMAGE_OVERLAPS_BOOT_DATA' });
   const kernel = elf32Kernel({ headerFlags: 0x1 });
-  assert.throws(() => loadMultiboot(m, { image: kernel, modules: [{ data: new Uint8Array(8), address: 0x200010 }] }), { code: 'MULTIBOOT_MODULE_UNALIGNED' });
   assert.throws(
-    () => loadMultiboot(m, { image: kernel, modules: [{ data: new Uint8Array(0x2000), address: 0x200000 }, { data: new Uint8Array(8), address: 0x201000 }] }),
+    () => loadMultiboot(m, { image: kernel, modules: [{ data: new Uint8Array(8), address: 0x200010 }] }),
+    { code: 'MULTIBOOT_MODULE_UNALIGNED' },
+  );
+  assert.throws(
+    () =>
+      loadMultiboot(m, {
+        image: kernel,
+        modules: [
+          { data: new Uint8Array(0x2000), address: 0x200000 },
+          { data: new Uint8Array(8), address: 0x201000 },
+        ],
+      }),
     { code: 'MULTIBOOT_MODULE_OVERLAP' },
   );
-  assert.throws(() => loadMultiboot(m, { image: kernel, modules: [{ data: new Uint8Array(8), address: 0x100000 }] }), { code: 'MULTIBOOT_MODULE_OVERLAP' });
-  assert.throws(() => loadMultiboot(m, { image: kernel, modules: [{ data: new Uint8Array(5 * MiB) }] }), { code: 'IMAGE_TOO_LARGE' });
-  assert.throws(() => loadMultiboot(m, { image: kernel.subarray(0, kernel.length - 2) }), { code: 'ELF_TRUNCATED' });
-  assert.throws(() => loadMultiboot(m, { image: kernel, cmdline: 'x'.repeat(5000) }), { code: 'MULTIBOOT_CMDLINE_TOO_LONG' });
+  assert.throws(
+    () => loadMultiboot(m, { image: kernel, modules: [{ data: new Uint8Array(8), address: 0x100000 }] }),
+    { code: 'MULTIBOOT_MODULE_OVERLAP' },
+  );
+  assert.throws(() => loadMultiboot(m, { image: kernel, modules: [{ data: new Uint8Array(5 * MiB) }] }), {
+    code: 'IMAGE_TOO_LARGE',
+  });
+  assert.throws(() => loadMultiboot(m, { image: kernel.subarray(0, kernel.length - 2) }), {
+    code: 'ELF_TRUNCATED',
+  });
+  assert.throws(() => loadMultiboot(m, { image: kernel, cmdline: 'x'.repeat(5000) }), {
+    code: 'MULTIBOOT_CMDLINE_TOO_LONG',
+  });
   // a header-less flat binary is not multiboot
   assert.throws(() => loadMultiboot(m, { image: new Uint8Array(64) }), { code: 'MULTIBOOT_NO_HEADER' });
   // header without address fields on a non-ELF file
-  assert.throws(() => loadMultiboot(m, { image: concat(multibootHeader(), CODE) }), { code: 'MULTIBOOT_NOT_ELF' });
+  assert.throws(() => loadMultiboot(m, { image: concat(multibootHeader(), CODE) }), {
+    code: 'MULTIBOOT_NOT_ELF',
+  });
 });
 
 test('ELF64 with a.out kludge: multiboot32 enters at entry_addr, long64 at e_entry with paging', () => {
   const m = testMemory(32 * MiB);
-  const hdr = multibootHeader({ kludge: { headerAddr: 0x100000, loadAddr: 0x100000, loadEndAddr: 0, bssEndAddr: 0x102000, entryAddr: 0x100020 } });
+  const hdr = multibootHeader({
+    kludge: {
+      headerAddr: 0x100000,
+      loadAddr: 0x100000,
+      loadEndAddr: 0,
+      bssEndAddr: 0x102000,
+      entryAddr: 0x100020,
+    },
+  });
   const text = concat(hdr, CODE, new Uint8Array(0x40));
   // the ELF file offset of the header must match header_addr - load_addr: put the segment at file offset 0x1000
-  const image = buildElf({ bits: 64, entry: 0x100040, segments: [{ paddr: 0x100000, data: text, memsz: 0x2000, offset: 0x1000, align: 0x1000 }] });
+  const image = buildElf({
+    bits: 64,
+    entry: 0x100040,
+    segments: [{ paddr: 0x100000, data: text, memsz: 0x2000, offset: 0x1000, align: 0x1000 }],
+  });
   // with load_end_addr = 0 the kludge loads to the end of the file starting at the header's offset
   const st32 = loadMultiboot(m, { image, entry: 'multiboot32' });
   assert.equal(st32.mode, 'protected32');
@@ -213,14 +363,26 @@ test('ELF64 with a.out kludge: multiboot32 enters at entry_addr, long64 at e_ent
 
 test('long64 needs ELF64 and an entry inside the identity map', () => {
   const m = testMemory(16 * MiB);
-  assert.throws(() => loadMultiboot(m, { image: elf32Kernel(), entry: 'long64' }), { code: 'MULTIBOOT_LONG64_NEEDS_ELF64' });
+  assert.throws(() => loadMultiboot(m, { image: elf32Kernel(), entry: 'long64' }), {
+    code: 'MULTIBOOT_LONG64_NEEDS_ELF64',
+  });
   const text = concat(multibootHeader(), CODE);
-  const highEntry = buildElf({ bits: 64, entry: 0xffffffff80100000n, segments: [{ paddr: 0x100000, data: text }] });
-  assert.throws(() => loadMultiboot(m, { image: highEntry, entry: 'long64' }), { code: 'MULTIBOOT_BAD_ENTRY' });
-  assert.throws(() => loadMultiboot(m, { image: highEntry, entry: 'multiboot32' }), { code: 'MULTIBOOT_BAD_ENTRY' });
+  const highEntry = buildElf({
+    bits: 64,
+    entry: 0xffffffff80100000n,
+    segments: [{ paddr: 0x100000, data: text }],
+  });
+  assert.throws(() => loadMultiboot(m, { image: highEntry, entry: 'long64' }), {
+    code: 'MULTIBOOT_BAD_ENTRY',
+  });
+  assert.throws(() => loadMultiboot(m, { image: highEntry, entry: 'multiboot32' }), {
+    code: 'MULTIBOOT_BAD_ENTRY',
+  });
   // a plain ELF64 (no kludge) loads for long64 and its page tables must not be overlapped
   const low = buildElf({ bits: 64, entry: 0x14000, segments: [{ paddr: 0x14000, data: text }] });
-  assert.throws(() => loadMultiboot(m, { image: low, entry: 'long64' }), { code: 'IMAGE_OVERLAPS_BOOT_DATA' });
+  assert.throws(() => loadMultiboot(m, { image: low, entry: 'long64' }), {
+    code: 'IMAGE_OVERLAPS_BOOT_DATA',
+  });
   // …but is fine for multiboot32, which writes no page tables
   assert.equal(loadMultiboot(m, { image: low, entry: 'multiboot32' }).regs.rip, 0x14000n);
 });

@@ -9,7 +9,18 @@
 
 import { TsvmmError } from '../../util/result.ts';
 import { hex } from '../../util/u64.ts';
-import { BOOT_STACK_BASE, BOOT_STACK_TOP, BOOT_INFO_ADDR, BOOT_INFO_SIZE, BOOT_PAGING_ADDR, BOOT_STRINGS_ADDR, BOOT_STRINGS_SIZE, BIOS_AREA_END, EBDA_START, KiB } from '../../machine/layout.ts';
+import {
+  BOOT_STACK_BASE,
+  BOOT_STACK_TOP,
+  BOOT_INFO_ADDR,
+  BOOT_INFO_SIZE,
+  BOOT_PAGING_ADDR,
+  BOOT_STRINGS_ADDR,
+  BOOT_STRINGS_SIZE,
+  BIOS_AREA_END,
+  EBDA_START,
+  KiB,
+} from '../../machine/layout.ts';
 import type { GuestMemory } from '../../machine/memory.ts';
 import { parseElf, isElf, type ElfImage } from '../elf/elf.ts';
 import { Placement } from '../boot/placement.ts';
@@ -23,7 +34,12 @@ import {
   writeIdentityPageTables,
   type BootState,
 } from '../boot/boot-state.ts';
-import { findMultibootHeader, MbHeaderFlag, MULTIBOOT_BOOTLOADER_MAGIC, type MultibootHeader } from './header.ts';
+import {
+  findMultibootHeader,
+  MbHeaderFlag,
+  MULTIBOOT_BOOTLOADER_MAGIC,
+  type MultibootHeader,
+} from './header.ts';
 import {
   MB_INFO_LAYOUT,
   MbInfoFlag,
@@ -72,39 +88,68 @@ function alignUp(x: number, a: number): number {
 }
 
 /** The pieces to load and the 32-bit entry, from the a.out kludge address fields (spec §3.1.3). */
-function kludgePieces(image: Uint8Array, hdr: MultibootHeader, what: string): { pieces: LoadPiece[]; entry: number } {
+function kludgePieces(
+  image: Uint8Array,
+  hdr: MultibootHeader,
+  what: string,
+): { pieces: LoadPiece[]; entry: number } {
   const k = hdr.kludge!;
   if (k.headerAddr < k.loadAddr) {
-    throw new TsvmmError('MULTIBOOT_BAD_ADDRESS', `${what}: header_addr ${hex(k.headerAddr)} is below load_addr ${hex(k.loadAddr)}`);
+    throw new TsvmmError(
+      'MULTIBOOT_BAD_ADDRESS',
+      `${what}: header_addr ${hex(k.headerAddr)} is below load_addr ${hex(k.loadAddr)}`,
+    );
   }
   const fileStart = hdr.offset - (k.headerAddr - k.loadAddr);
   if (fileStart < 0) {
-    throw new TsvmmError('MULTIBOOT_BAD_ADDRESS', `${what}: header_addr − load_addr (${hex(k.headerAddr - k.loadAddr)}) is larger than the header's file offset ${hex(hdr.offset)}`);
+    throw new TsvmmError(
+      'MULTIBOOT_BAD_ADDRESS',
+      `${what}: header_addr − load_addr (${hex(k.headerAddr - k.loadAddr)}) is larger than the header's file offset ${hex(hdr.offset)}`,
+    );
   }
   let loadSize: number;
   if (k.loadEndAddr === 0) loadSize = image.length - fileStart;
   else {
     if (k.loadEndAddr < k.loadAddr) {
-      throw new TsvmmError('MULTIBOOT_BAD_ADDRESS', `${what}: load_end_addr ${hex(k.loadEndAddr)} is below load_addr ${hex(k.loadAddr)}`);
+      throw new TsvmmError(
+        'MULTIBOOT_BAD_ADDRESS',
+        `${what}: load_end_addr ${hex(k.loadEndAddr)} is below load_addr ${hex(k.loadAddr)}`,
+      );
     }
     loadSize = k.loadEndAddr - k.loadAddr;
     if (fileStart + loadSize > image.length) {
-      throw new TsvmmError('MULTIBOOT_TRUNCATED', `${what}: load_end_addr asks for ${loadSize} bytes from file offset ${hex(fileStart)} but the file has ${image.length - fileStart}`);
+      throw new TsvmmError(
+        'MULTIBOOT_TRUNCATED',
+        `${what}: load_end_addr asks for ${loadSize} bytes from file offset ${hex(fileStart)} but the file has ${image.length - fileStart}`,
+      );
     }
   }
   const loadEnd = k.loadAddr + loadSize;
   let memSize = loadSize;
   if (k.bssEndAddr !== 0) {
     if (k.bssEndAddr < loadEnd) {
-      throw new TsvmmError('MULTIBOOT_BAD_ADDRESS', `${what}: bss_end_addr ${hex(k.bssEndAddr)} is below the end of the loaded text/data ${hex(loadEnd)}`);
+      throw new TsvmmError(
+        'MULTIBOOT_BAD_ADDRESS',
+        `${what}: bss_end_addr ${hex(k.bssEndAddr)} is below the end of the loaded text/data ${hex(loadEnd)}`,
+      );
     }
     memSize = k.bssEndAddr - k.loadAddr;
   }
   if (k.entryAddr < k.loadAddr || k.entryAddr >= k.loadAddr + memSize) {
-    throw new TsvmmError('MULTIBOOT_BAD_ENTRY', `${what}: entry_addr ${hex(k.entryAddr)} is outside the loaded image ${hex(k.loadAddr)}-${hex(k.loadAddr + memSize - 1)}`);
+    throw new TsvmmError(
+      'MULTIBOOT_BAD_ENTRY',
+      `${what}: entry_addr ${hex(k.entryAddr)} is outside the loaded image ${hex(k.loadAddr)}-${hex(k.loadAddr + memSize - 1)}`,
+    );
   }
   return {
-    pieces: [{ what: `${what} (a.out kludge)`, addr: k.loadAddr, data: image.subarray(fileStart, fileStart + loadSize), memSize }],
+    pieces: [
+      {
+        what: `${what} (a.out kludge)`,
+        addr: k.loadAddr,
+        data: image.subarray(fileStart, fileStart + loadSize),
+        memSize,
+      },
+    ],
     entry: k.entryAddr,
   };
 }
@@ -112,7 +157,12 @@ function kludgePieces(image: Uint8Array, hdr: MultibootHeader, what: string): { 
 function elfPieces(image: Uint8Array, elf: ElfImage, what: string): LoadPiece[] {
   return elf.segments
     .filter((s) => s.memsz > 0)
-    .map((s, i) => ({ what: `${what} segment ${i}`, addr: s.paddr, data: image.subarray(s.offset, s.offset + s.filesz), memSize: s.memsz }));
+    .map((s, i) => ({
+      what: `${what} segment ${i}`,
+      addr: s.paddr,
+      data: image.subarray(s.offset, s.offset + s.filesz),
+      memSize: s.memsz,
+    }));
 }
 
 /** Load a multiboot v1 image into guest memory and return the entry state. */
@@ -127,13 +177,19 @@ export function loadMultiboot(mem: GuestMemory, opts: MultibootOptions): BootSta
   let entry: bigint;
   if (mode === 'long64') {
     if (!elf || elf.class !== 64) {
-      throw new TsvmmError('MULTIBOOT_LONG64_NEEDS_ELF64', `${what}: the long64 entry needs an ELF64 image (its e_entry is the 64-bit entry point)`);
+      throw new TsvmmError(
+        'MULTIBOOT_LONG64_NEEDS_ELF64',
+        `${what}: the long64 entry needs an ELF64 image (its e_entry is the 64-bit entry point)`,
+      );
     }
     pieces = elfPieces(image, elf, what);
     entry = elf.entry;
     const mapped = BigInt(mappedGib(mem.layout.ramTop)) << 30n;
     if (entry >= mapped) {
-      throw new TsvmmError('MULTIBOOT_BAD_ENTRY', `${what}: e_entry ${hex(entry)} is outside the identity map (0-${hex(mapped - 1n)}) of the long64 entry`);
+      throw new TsvmmError(
+        'MULTIBOOT_BAD_ENTRY',
+        `${what}: e_entry ${hex(entry)} is outside the identity map (0-${hex(mapped - 1n)}) of the long64 entry`,
+      );
     }
   } else if (hdr.flags & MbHeaderFlag.AOUT_KLUDGE) {
     const k = kludgePieces(image, hdr, what);
@@ -141,12 +197,18 @@ export function loadMultiboot(mem: GuestMemory, opts: MultibootOptions): BootSta
     entry = BigInt(k.entry);
   } else {
     if (!elf) {
-      throw new TsvmmError('MULTIBOOT_NOT_ELF', `${what}: the multiboot header has no address fields (flags bit 16) and the image is not ELF`);
+      throw new TsvmmError(
+        'MULTIBOOT_NOT_ELF',
+        `${what}: the multiboot header has no address fields (flags bit 16) and the image is not ELF`,
+      );
     }
     pieces = elfPieces(image, elf, what);
     entry = elf.entry;
     if (entry > 0xffffffffn) {
-      throw new TsvmmError('MULTIBOOT_BAD_ENTRY', `${what}: e_entry ${hex(entry)} is above 4 GiB and cannot be a 32-bit multiboot entry (use --entry long64)`);
+      throw new TsvmmError(
+        'MULTIBOOT_BAD_ENTRY',
+        `${what}: e_entry ${hex(entry)} is above 4 GiB and cannot be a 32-bit multiboot entry (use --entry long64)`,
+      );
     }
   }
 
@@ -168,7 +230,10 @@ export function loadMultiboot(mem: GuestMemory, opts: MultibootOptions): BootSta
   // tsvmm always aligns), addresses below 4 GiB.
   const modules = opts.modules ?? [];
   if (modules.length > MB_INFO_LAYOUT.MODS_MAX) {
-    throw new TsvmmError('MULTIBOOT_TOO_MANY_MODULES', `${what}: ${modules.length} modules; at most ${MB_INFO_LAYOUT.MODS_MAX} fit in the boot info page`);
+    throw new TsvmmError(
+      'MULTIBOOT_TOO_MANY_MODULES',
+      `${what}: ${modules.length} modules; at most ${MB_INFO_LAYOUT.MODS_MAX} fit in the boot info page`,
+    );
   }
   const modPlaced: { start: number; end: number; cmdline: string }[] = [];
   let next = alignUp(Math.max(place.highestEndBelow4G(), BIOS_AREA_END), PAGE_SIZE);
@@ -178,7 +243,10 @@ export function loadMultiboot(mem: GuestMemory, opts: MultibootOptions): BootSta
     if (m.address !== undefined) {
       addr = m.address;
       if (hdr.flags & MbHeaderFlag.PAGE_ALIGN && addr % PAGE_SIZE !== 0) {
-        throw new TsvmmError('MULTIBOOT_MODULE_UNALIGNED', `${name}: load address ${hex(addr)} is not 4 KiB aligned, which the image's header requires (flags bit 0)`);
+        throw new TsvmmError(
+          'MULTIBOOT_MODULE_UNALIGNED',
+          `${name}: load address ${hex(addr)} is not 4 KiB aligned, which the image's header requires (flags bit 0)`,
+        );
       }
     } else {
       addr = next;
@@ -241,9 +309,13 @@ export function writeMultibootInfo(mem: GuestMemory, input: InfoInput): number {
   let strAt = BOOT_STRINGS_ADDR;
   const putString = (s: string, label: string): number => {
     const b = enc.encode(s);
-    if (b.includes(0)) throw new TsvmmError('MULTIBOOT_STRING', `${input.what}: ${label} contains a NUL byte`);
+    if (b.includes(0))
+      throw new TsvmmError('MULTIBOOT_STRING', `${input.what}: ${label} contains a NUL byte`);
     if (strAt + b.length + 1 > BOOT_STRINGS_ADDR + BOOT_STRINGS_SIZE) {
-      throw new TsvmmError('MULTIBOOT_CMDLINE_TOO_LONG', `${input.what}: command line and module strings exceed ${BOOT_STRINGS_SIZE} bytes`);
+      throw new TsvmmError(
+        'MULTIBOOT_CMDLINE_TOO_LONG',
+        `${input.what}: command line and module strings exceed ${BOOT_STRINGS_SIZE} bytes`,
+      );
     }
     const at = strAt;
     mem.write(at, b);
@@ -255,14 +327,25 @@ export function writeMultibootInfo(mem: GuestMemory, input: InfoInput): number {
   const view = mem.slice(BOOT_INFO_ADDR, BOOT_INFO_SIZE);
   const dv = new DataView(view.buffer, view.byteOffset, view.byteLength);
   const base = info - BOOT_INFO_ADDR;
-  const flags = MbInfoFlag.MEMORY | MbInfoFlag.CMDLINE | MbInfoFlag.MODS | MbInfoFlag.MEM_MAP | MbInfoFlag.BOOT_LOADER_NAME;
+  const flags =
+    MbInfoFlag.MEMORY |
+    MbInfoFlag.CMDLINE |
+    MbInfoFlag.MODS |
+    MbInfoFlag.MEM_MAP |
+    MbInfoFlag.BOOT_LOADER_NAME;
 
   const layout = mem.layout;
   setField(dv, base, MULTIBOOT_INFO, 'mem_lower', EBDA_START / KiB);
   // mem_upper: KiB of contiguous RAM from 1 MiB up to the first hole.
   setField(dv, base, MULTIBOOT_INFO, 'mem_upper', (layout.lowRamEnd - BIOS_AREA_END) / KiB);
   setField(dv, base, MULTIBOOT_INFO, 'cmdline', putString(input.cmdline, 'the command line'));
-  setField(dv, base, MULTIBOOT_INFO, 'boot_loader_name', putString(input.bootLoaderName, 'the boot loader name'));
+  setField(
+    dv,
+    base,
+    MULTIBOOT_INFO,
+    'boot_loader_name',
+    putString(input.bootLoaderName, 'the boot loader name'),
+  );
 
   const modsAt = BOOT_INFO_ADDR + MB_INFO_LAYOUT.MODS;
   input.modules.forEach((m, i) => {

@@ -1,7 +1,17 @@
 // Test helpers: build small ELF32/ELF64 executables and multiboot headers from bytes, using the same
 // offset tables the loaders read (elf/elf.ts, multiboot/header.ts).
 
-import { ELF32_EHDR, ELF32_EHDR_SIZE, ELF32_PHDR, ELF32_PHDR_SIZE, ELF64_EHDR, ELF64_EHDR_SIZE, ELF64_PHDR, ELF64_PHDR_SIZE, PT_LOAD } from '../elf/elf.ts';
+import {
+  ELF32_EHDR,
+  ELF32_EHDR_SIZE,
+  ELF32_PHDR,
+  ELF32_PHDR_SIZE,
+  ELF64_EHDR,
+  ELF64_EHDR_SIZE,
+  ELF64_PHDR,
+  ELF64_PHDR_SIZE,
+  PT_LOAD,
+} from '../elf/elf.ts';
 import { MULTIBOOT_HEADER, MULTIBOOT_HEADER_MAGIC } from '../multiboot/header.ts';
 import { setField } from '../layout/struct.ts';
 
@@ -15,7 +25,12 @@ export interface TestSegment {
   offset?: number;
 }
 
-export function buildElf(opts: { bits: 32 | 64; entry: number | bigint; segments: TestSegment[]; machine?: number }): Uint8Array {
+export function buildElf(opts: {
+  bits: 32 | 64;
+  entry: number | bigint;
+  segments: TestSegment[];
+  machine?: number;
+}): Uint8Array {
   const is64 = opts.bits === 64;
   const ehSize = is64 ? ELF64_EHDR_SIZE : ELF32_EHDR_SIZE;
   const phSize = is64 ? ELF64_PHDR_SIZE : ELF32_PHDR_SIZE;
@@ -57,7 +72,13 @@ export function buildElf(opts: { bits: 32 | 64; entry: number | bigint; segments
 export interface MbHeaderOpts {
   flags?: number;
   checksum?: number;
-  kludge?: { headerAddr: number; loadAddr: number; loadEndAddr: number; bssEndAddr: number; entryAddr: number };
+  kludge?: {
+    headerAddr: number;
+    loadAddr: number;
+    loadEndAddr: number;
+    bssEndAddr: number;
+    entryAddr: number;
+  };
 }
 
 /** A multiboot header (12 bytes, or 32 with the address fields). */
@@ -67,7 +88,7 @@ export function multibootHeader(o: MbHeaderOpts = {}): Uint8Array {
   const dv = new DataView(out.buffer);
   setField(dv, 0, MULTIBOOT_HEADER, 'magic', MULTIBOOT_HEADER_MAGIC);
   setField(dv, 0, MULTIBOOT_HEADER, 'flags', flags);
-  setField(dv, 0, MULTIBOOT_HEADER, 'checksum', o.checksum ?? (-(MULTIBOOT_HEADER_MAGIC + flags) >>> 0));
+  setField(dv, 0, MULTIBOOT_HEADER, 'checksum', o.checksum ?? -(MULTIBOOT_HEADER_MAGIC + flags) >>> 0);
   if (o.kludge) {
     setField(dv, 0, MULTIBOOT_HEADER, 'header_addr', o.kludge.headerAddr);
     setField(dv, 0, MULTIBOOT_HEADER, 'load_addr', o.kludge.loadAddr);

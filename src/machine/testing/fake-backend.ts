@@ -3,14 +3,40 @@
 // (setRegs, setSregs, injectInterrupt, requestInterruptWindow) is recorded so tests can check the
 // run loop's dispatch and outcomes without KVM or the interpreter.
 
-import type { Backend, Fpu, MemoryRegion, MsrEntry, Regs, Segment, Sregs, Vcpu, VcpuExit, Vm, Xcr } from '../../vcpu/backend.ts';
+import type {
+  Backend,
+  BackendName,
+  Fpu,
+  MemoryRegion,
+  MsrEntry,
+  Regs,
+  Segment,
+  Sregs,
+  Vcpu,
+  VcpuExit,
+  Vm,
+  Xcr,
+} from '../../vcpu/backend.ts';
 import type { CpuidEntry } from '../../arch/x86/cpuid/table.ts';
 
 /** One step of the script: an exit, or a function of the vCPU producing one (it may mutate state). */
 export type ScriptStep = VcpuExit | ((vcpu: FakeVcpu) => VcpuExit);
 
 function resetSegment(selector: number, type: number, s = true): Segment {
-  return { base: 0n, limit: 0xffff, selector, type, present: true, dpl: 0, db: false, s, l: false, g: false, avl: false, unusable: false };
+  return {
+    base: 0n,
+    limit: 0xffff,
+    selector,
+    type,
+    present: true,
+    dpl: 0,
+    db: false,
+    s,
+    l: false,
+    g: false,
+    avl: false,
+    unusable: false,
+  };
 }
 
 export function resetSregs(): Sregs {
@@ -38,9 +64,24 @@ export function resetSregs(): Sregs {
 
 export class FakeVcpu implements Vcpu {
   regs: Regs = {
-    rax: 0n, rbx: 0n, rcx: 0n, rdx: 0n, rsi: 0n, rdi: 0n, rsp: 0n, rbp: 0n,
-    r8: 0n, r9: 0n, r10: 0n, r11: 0n, r12: 0n, r13: 0n, r14: 0n, r15: 0n,
-    rip: 0xfff0n, rflags: 2n,
+    rax: 0n,
+    rbx: 0n,
+    rcx: 0n,
+    rdx: 0n,
+    rsi: 0n,
+    rdi: 0n,
+    rsp: 0n,
+    rbp: 0n,
+    r8: 0n,
+    r9: 0n,
+    r10: 0n,
+    r11: 0n,
+    r12: 0n,
+    r13: 0n,
+    r14: 0n,
+    r15: 0n,
+    rip: 0xfff0n,
+    rflags: 2n,
   };
   sregs: Sregs = resetSregs();
   cpuid: CpuidEntry[] = [];
@@ -89,7 +130,17 @@ export class FakeVcpu implements Vcpu {
   }
   setXcrs(_xcrs: readonly Xcr[]): void {}
   getFpu(): Fpu {
-    return { fpr: new Uint8Array(128), fcw: 0x37f, fsw: 0, ftwx: 0, lastOpcode: 0, lastIp: 0n, lastDp: 0n, xmm: new Uint8Array(256), mxcsr: 0x1f80 };
+    return {
+      fpr: new Uint8Array(128),
+      fcw: 0x37f,
+      fsw: 0,
+      ftwx: 0,
+      lastOpcode: 0,
+      lastIp: 0n,
+      lastDp: 0n,
+      xmm: new Uint8Array(256),
+      mxcsr: 0x1f80,
+    };
   }
   setFpu(_fpu: Fpu): void {}
   injectInterrupt(vector: number): void {
@@ -130,13 +181,18 @@ export class FakeVm implements Vm {
     this.vcpus.push(v);
     return v;
   }
-  destroy(): void {}
+  destroyed = false;
+  destroy(): void {
+    this.destroyed = true;
+  }
 }
 
 export class FakeBackend implements Backend {
-  readonly name = 'interp' as const;
   readonly vms: FakeVm[] = [];
-  constructor(private readonly script: ScriptStep[] = []) {}
+  constructor(
+    private readonly script: ScriptStep[] = [],
+    readonly name: BackendName = 'interp',
+  ) {}
   supportedCpuid(): CpuidEntry[] {
     return [{ function: 0, index: 0, flags: 0, eax: 1, ebx: 0x756e6547, ecx: 0x6c65746e, edx: 0x49656e69 }];
   }

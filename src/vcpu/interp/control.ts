@@ -71,7 +71,8 @@ export function cpuidAnswer(env: VcpuEnv, c: Cpu, leafIn: number, subIn: number,
       e = t.get(leaf, sub);
     }
   }
-  let a = e?.eax ?? 0, b = e?.ebx ?? 0, cx = e?.ecx ?? 0, d = e?.edx ?? 0;
+  const a = e?.eax ?? 0;
+  let b = e?.ebx ?? 0, cx = e?.ecx ?? 0, d = e?.edx ?? 0;
   if (e && leaf === 1) {
     cx = (cx & ~(1 << 27)) | (c.cr4 & CR4_OSXSAVE ? 1 << 27 : 0);
     const apicEn = ((c.msrs.get(MSR_APIC_BASE) ?? APIC_BASE_RESET) & 0x800n) !== 0n;
@@ -131,6 +132,7 @@ export function makeHooks(env: VcpuEnv): SystemHooks {
     },
     readMsr(c, index) {
       enforce(checkMsrRead(env.model, index >>> 0));
+      x2apicCheck(c, index >>> 0);
       return msrValue(c, index >>> 0);
     },
     writeMsr(c, index, value) {
@@ -143,6 +145,7 @@ export function makeHooks(env: VcpuEnv): SystemHooks {
         updateMode(c);
         return;
       }
+      x2apicCheck(c, i);
       const v = enforce(checkMsrWrite(env.model, st, i, value, { current: msrValue(c, i) }));
       setMsrValue(c, i, v);
     },
@@ -155,6 +158,13 @@ export function makeHooks(env: VcpuEnv): SystemHooks {
       throw c.unimplementedFault(what);
     },
   };
+}
+
+/** x2APIC MSRs 0x800-0x8FF exist only in x2APIC mode (IA32_APIC_BASE.EXTD, bit 10; SDM Vol. 3A
+ *  §11.12.1): in xAPIC mode RDMSR/WRMSR raise #GP (KVM kvm_x2apic_msr_read/write). */
+function x2apicCheck(c: Cpu, i: number): void {
+  if (i >= 0x800 && i <= 0x8ff && ((c.msrs.get(MSR_APIC_BASE) ?? APIC_BASE_RESET) & 0x400n) === 0n)
+    throw new CpuFault(13, 0, 0, 0, `x2APIC MSR 0x${i.toString(16)} with IA32_APIC_BASE.EXTD=0`);
 }
 
 /** MSR values the CPU state holds directly; the rest live in c.msrs */

@@ -75,6 +75,8 @@ export class Cpu {
   def32 = false;
   /** FXSAVE-format image of the x87/SSE state (SDM Vol. 1 §10.5.1 Table 10-2) */
   readonly fx = new Uint8Array(512);
+  /** the same image as int32 words: XMMn word k = fx32[40 + 4n + k] */
+  readonly fx32 = new Int32Array(this.fx.buffer);
   readonly msrs = new Map<number, bigint>();
   /** instructions retired (also the TSC source, one tick per instruction) */
   icount = 0;
@@ -332,6 +334,9 @@ export class Cpu {
   physWrite(pa: number, size: number, v: number): void {
     const m = this.mem;
     if (pa + size <= m.ramSize) {
+      const cm = this.codeMap;
+      if (cm[pa >>> 12] !== 0) this.codeWrite(pa >>> 12);
+      if (cm[(pa + size - 1) >>> 12] !== 0) this.codeWrite((pa + size - 1) >>> 12);
       switch (size) {
         case 1: m.ramU8[pa] = v; return;
         case 2: m.ram.setUint16(pa, v, true); return;
@@ -353,6 +358,7 @@ export class Cpu {
     if (this.pendMmioValid && this.pendMmioAddr === pa && this.pendMmioLen === size) {
       this.pendMmioValid = false;
       const d = this.pendMmioData;
+      this.mmioHi = d[4]! | (d[5]! << 8) | (d[6]! << 16) | (d[7]! << 24);
       return size === 1 ? d[0]! : size === 2 ? d[0]! | (d[1]! << 8) : d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24);
     }
     if (this.deferredExit !== 0) throw new CpuFault(-1, -1, 0, 0, 'MMIO read after a pending write exit');
@@ -362,16 +368,36 @@ export class Cpu {
     throw EXIT_SIGNAL;
   }
 
-  private mmioWrite(pa: number, size: number, v: number): void {
+  /** high half of an 8-byte MMIO read */
+  mmioHi = 0;
+
+  private mmioWrite(pa: number, size: number, v: number, vh = 0): void {
     if (this.deferredExit !== 0) throw new CpuFault(-1, -1, 0, 0, 'two MMIO/IO write exits in one instruction');
     this.deferredExit = 2;
     this.exitMmioAddr = pa; this.exitMmioLen = size; this.exitMmioWrite = true;
     const d = this.exitData;
     d[0] = v; d[1] = v >> 8; d[2] = v >> 16; d[3] = v >> 24;
+    d[4] = vh; d[5] = vh >> 8; d[6] = vh >> 16; d[7] = vh >> 24;
   }
 
   readLin(lo: number, hi: number, size: number, acc: number): number {
     if (size === 8) {
+      if ((lo & 0xfff) <= 0xff8) {
+        const pa = this.xlate(lo, hi, acc);
+        const m = this.mem;
+        if (pa + 8 <= m.ramSize) {
+          this.vh = m.ram.getInt32(pa + 4, true);
+          return m.ram.getInt32(pa, true);
+        }
+        const s = m.find(pa, 8);
+        if (s) {
+          this.vh = s.dv.getInt32(pa - s.gpa + 4, true);
+          return s.dv.getInt32(pa - s.gpa, true);
+        }
+        const v = this.mmioRead(pa, 8);
+        this.vh = this.mmioHi;
+        return v;
+      }
       const a = this.readLin(lo, hi, 4, acc);
       const l2 = (lo + 4) | 0;
       const b = this.readLin(l2, l2 >>> 0 < lo >>> 0 ? (hi + 1) | 0 : hi, 4, acc);
@@ -391,6 +417,26 @@ export class Cpu {
 
   writeLin(lo: number, hi: number, size: number, v: number, vh: number, acc: number): void {
     acc |= ACC_WRITE;
+    if (size === 8 && (lo & 0xfff) <= 0xff8) {
+      const pa = this.xlate(lo, hi, acc);
+      const m = this.mem;
+      if (pa + 8 <= m.ramSize) {
+        const cm = this.codeMap;
+        if (cm[pa >>> 12] !== 0) this.codeWrite(pa >>> 12);
+        if (cm[(pa + 7) >>> 12] !== 0) this.codeWrite((pa + 7) >>> 12);
+        m.ram.setInt32(pa, v, true);
+        m.ram.setInt32(pa + 4, vh, true);
+        return;
+      }
+      const s = m.find(pa, 8);
+      if (s && !s.readonly) {
+        s.dv.setInt32(pa - s.gpa, v, true);
+        s.dv.setInt32(pa - s.gpa + 4, vh, true);
+        return;
+      }
+      this.mmioWrite(pa, 8, v, vh);
+      return;
+    }
     if (size === 8) {
       // translate both halves first so a fault leaves memory unchanged
       const l2 = (lo + 4) | 0;
@@ -520,7 +566,12 @@ export class Cpu {
     this.fLinPage = -1;
   }
 
+  /** the current instruction's 15 bytes are all in the fetch window: fU8[fBase + i] */
+  fastFetch = false;
+  fBase = 0;
+
   fetch(i: number): number {
+    if (this.fastFetch) return this.fU8[this.fBase + i]!;
     let lo = this.startLo, hi = this.startHi;
     if (!this.code64) {
       const o = (lo + i) >>> 0;
@@ -548,11 +599,108 @@ export class Cpu {
     this.fLinPageHi = hi;
   }
 
-  /** Decode the instruction at CS:RIP into the decoded fields (SDM Vol. 2 §2.1-2.3). */
+  // ---- decode cache (DESIGN.md §4) -------------------------------------------------------------
+  // Direct-mapped on the physical address of the instruction's first byte (RAM slot only, never an
+  // instruction crossing a page). An entry is valid when its tag, mode key, run epoch and the page's
+  // write generation all match: a guest write to a page holding decoded code bumps the page's
+  // generation (self-modifying code is correct); every run() bumps the epoch (the VMM may have
+  // written guest memory directly). Entry layout: DC_FIELDS int32 words, see saveDecoded().
+  static readonly DC_BITS = 14;
+  readonly dcPa = new Float64Array(1 << Cpu.DC_BITS).fill(-1);
+  readonly dcKey = new Int32Array(1 << Cpu.DC_BITS);
+  readonly dcData = new Int32Array((1 << Cpu.DC_BITS) * 28);
+  dcEpoch = 1;
+  /** per physical page (RAM slot): write generation, and whether decoded code lives there */
+  pageGen = new Int32Array(0);
+  codeMap = new Uint8Array(0);
+
+  /** a guest write hit a page holding decoded instructions */
+  codeWrite(page: number): void {
+    this.codeMap[page] = 0;
+    this.pageGen[page] = (this.pageGen[page]! + 1) | 0;
+  }
+
+  /** drop every decoded instruction (new memory layout, CPUID change, run() entry) */
+  flushDecoded(): void {
+    this.dcEpoch = (this.dcEpoch + 1) | 0;
+    if (this.pageGen.length !== this.mem.ramSize >>> 12) {
+      this.pageGen = new Int32Array(this.mem.ramSize >>> 12);
+      this.codeMap = new Uint8Array(this.mem.ramSize >>> 12);
+    }
+  }
+
+  /** Decode the instruction at CS:RIP, from the decode cache when possible. */
   decode(): void {
-    this.startLo = this.r[RIP_LO]!;
-    this.startHi = this.r[RIP_HI]!;
+    const sLo = this.r[RIP_LO]!;
     const code64 = this.code64;
+    let lo = sLo, ok = true;
+    if (!code64) {
+      ok = (sLo >>> 0) + 15 <= this.segLimit[CS]! >>> 0;
+      lo = (this.segBase[CS]! + sLo) | 0;
+    }
+    const hi = code64 ? this.r[RIP_HI]! : 0;
+    if (!ok || (lo & ~0xfff) !== this.fLinPage || hi !== this.fLinPageHi || (lo & 0xfff) > 0xff0 || this.fU8 !== this.mem.ramU8) {
+      this.decodeFull();
+      return;
+    }
+    const pa = this.fOff + (lo & 0xfff);
+    const key = (code64 ? 1 : 0) | (this.def32 ? 2 : 0) | ((this.cr0 & CR0_PE) !== 0 && (this.fl & VM) === 0 ? 4 : 0) | (this.dcEpoch << 3);
+    const h = (pa ^ (pa >>> Cpu.DC_BITS)) & ((1 << Cpu.DC_BITS) - 1);
+    const page = pa >>> 12;
+    const d = this.dcData;
+    const b = h * 28;
+    if (this.dcPa[h] === pa && this.dcKey[h] === key && d[b + 27] === this.pageGen[page]) {
+      this.startLo = sLo;
+      this.startHi = this.r[RIP_HI]!;
+      this.op = d[b]!; this.arg = d[b + 1]!; this.rf = d[b + 2]!; this.k1 = d[b + 3]!; this.k2 = d[b + 4]!; this.k3 = d[b + 5]!;
+      this.osz = d[b + 6]!; this.asz = d[b + 7]!; this.seg = d[b + 8]!; this.segOvr = d[b + 9]!; this.rep = d[b + 10]!;
+      const fl = d[b + 11]!;
+      this.lock = (fl & 1) !== 0; this.rexW = (fl & 2) !== 0; this.rexPresent = (fl & 4) !== 0;
+      this.mod = d[b + 12]!; this.reg = d[b + 13]!; this.rm = d[b + 14]!; this.eaBase = d[b + 15]!; this.eaIndex = d[b + 16]!;
+      this.eaScale = d[b + 17]!; this.eaDisp = d[b + 18]!; this.eaDispHi = d[b + 19]!; this.imm = d[b + 20]!; this.immHi = d[b + 21]!;
+      this.imm2 = d[b + 22]!; this.zreg = d[b + 23]!; this.vreg = d[b + 24]!;
+      const len = d[b + 25]!;
+      this.len = len;
+      const n = (sLo + len) | 0;
+      if (code64) {
+        this.r[RIP_LO] = n;
+        if (n >>> 0 < sLo >>> 0) this.r[RIP_HI] = (this.startHi + 1) | 0;
+      } else this.r[RIP_LO] = this.def32 ? n : n & 0xffff;
+      return;
+    }
+    this.decodeFull();
+    if (page >= this.codeMap.length) return;
+    this.dcPa[h] = pa;
+    this.dcKey[h] = key;
+    d[b] = this.op; d[b + 1] = this.arg; d[b + 2] = this.rf; d[b + 3] = this.k1; d[b + 4] = this.k2; d[b + 5] = this.k3;
+    d[b + 6] = this.osz; d[b + 7] = this.asz; d[b + 8] = this.seg; d[b + 9] = this.segOvr; d[b + 10] = this.rep;
+    d[b + 11] = (this.lock ? 1 : 0) | (this.rexW ? 2 : 0) | (this.rexPresent ? 4 : 0);
+    d[b + 12] = this.mod; d[b + 13] = this.reg; d[b + 14] = this.rm; d[b + 15] = this.eaBase; d[b + 16] = this.eaIndex;
+    d[b + 17] = this.eaScale; d[b + 18] = this.eaDisp; d[b + 19] = this.eaDispHi; d[b + 20] = this.imm; d[b + 21] = this.immHi;
+    d[b + 22] = this.imm2; d[b + 23] = this.zreg; d[b + 24] = this.vreg; d[b + 25] = this.len;
+    d[b + 27] = this.pageGen[page]!;
+    this.codeMap[page] = 1;
+  }
+
+  /** Decode the instruction at CS:RIP into the decoded fields (SDM Vol. 2 §2.1-2.3). */
+  decodeFull(): void {
+    const sLo = this.r[RIP_LO]!, sHi = this.r[RIP_HI]!;
+    this.startLo = sLo;
+    this.startHi = sHi;
+    const code64 = this.code64;
+    this.fastFetch = false;
+    {
+      let lo = sLo, hi = sHi, ok = true;
+      if (!code64) {
+        ok = (sLo >>> 0) + 15 <= this.segLimit[CS]! >>> 0;
+        lo = (this.segBase[CS]! + sLo) | 0;
+        hi = 0;
+      }
+      if (ok && (lo & ~0xfff) === this.fLinPage && hi === this.fLinPageHi && (lo & 0xfff) <= 0xff0) {
+        this.fBase = this.fOff + (lo & 0xfff);
+        this.fastFetch = true;
+      }
+    }
     let i = 0, b = 0, osz16 = false, asz16 = false, rep = 0, lock = false, rex = 0, segOvr = -1;
     for (;;) {
       if (i >= 15) throw new CpuFault(13, 0, 0, 0, 'instruction longer than 15 bytes');
@@ -658,7 +806,7 @@ export class Cpu {
     let seg = DS;
     if (rf & G.F_MODRM) {
       if (modrm < 0) modrm = this.fetch(i++);
-      const mod = modrm >> 6;
+      const mod = rf & G.F_FORCE_REG ? 3 : modrm >> 6;
       this.mod = mod;
       this.reg = ((modrm >> 3) & 7) | (rex & 4 ? 8 : 0);
       if (mod === 3) {

@@ -145,7 +145,10 @@ export function execute(c: Cpu): void {
     case G.OP_SHIFT: {
       let n = c.ld(c.k2, 1) & (osz === 8 ? 63 : 31);
       const a = c.ld(c.k1, osz), ah = c.vh;
-      if (n === 0) return;
+      if (n === 0) {
+        if (osz === 4 && c.mod === 3) c.r[(c.rm << 1) + 1] = 0; // a 32-bit register destination is still written
+        return;
+      }
       const r = shift(c, c.arg, osz, a, ah, n);
       n = 0;
       c.st(c.k1, osz, r, c.vh);
@@ -334,13 +337,16 @@ function PARITY_OF(r: number): number {
   return x & 1 ? 0 : PF;
 }
 
+function msbOf(size: number, lo: number, hi: number): number {
+  return size === 8 ? hi >>> 31 : (lo >>> (BITS[size]! - 1)) & 1;
+}
+
 /** n is already masked (1..63 or 1..31); returns the result (high half in c.vh) and sets flags */
 function shift(c: Cpu, kind: number, size: number, a: number, ah: number, n: number): number {
   const bits = BITS[size]!;
   const m = MASK[size]!;
   let f = c.getFlags();
   let r = 0, rh = 0, cf = 0, of = 0;
-  const msb = (lo: number, hi: number): number => (size === 8 ? hi >>> 31 : (lo >>> (bits - 1)) & 1);
   switch (kind) {
     case 0: case 1: { // ROL, ROR
       const k = n % bits;
@@ -352,8 +358,8 @@ function shift(c: Cpu, kind: number, size: number, a: number, ah: number, n: num
         r = kind === 0 ? ((v << k) | (v >>> (bits - k))) & m : ((v >>> k) | (v << (bits - k))) & m;
         if (k === 0) r = v;
       }
-      if (kind === 0) { cf = r & 1; of = msb(r, rh) ^ cf; }
-      else { cf = msb(r, rh); of = cf ^ (size === 8 ? (rh >>> 30) & 1 : (r >>> (bits - 2)) & 1); }
+      if (kind === 0) { cf = r & 1; of = msbOf(size, r, rh) ^ cf; }
+      else { cf = msbOf(size, r, rh); of = cf ^ (size === 8 ? (rh >>> 30) & 1 : (r >>> (bits - 2)) & 1); }
       c.flatten();
       c.fl = (c.fl & ~(CF | OF)) | cf | (of ? OF : 0);
       c.vh = size === 8 ? rh : 0;
@@ -364,7 +370,7 @@ function shift(c: Cpu, kind: number, size: number, a: number, ah: number, n: num
       let lo = a & m, hi = size === 8 ? ah : 0, carry = f & CF;
       for (let i = 0; i < k; i++) {
         if (kind === 2) {
-          const out = msb(lo, hi);
+          const out = msbOf(size, lo, hi);
           if (size === 8) { hi = (hi << 1) | (lo >>> 31); lo = (lo << 1) | carry; } else lo = ((lo << 1) | carry) & m;
           carry = out;
         } else {
@@ -374,7 +380,7 @@ function shift(c: Cpu, kind: number, size: number, a: number, ah: number, n: num
         }
       }
       r = lo; rh = hi; cf = carry;
-      of = kind === 2 ? msb(r, rh) ^ cf : msb(r, rh) ^ (size === 8 ? (rh >>> 30) & 1 : (r >>> (bits - 2)) & 1);
+      of = kind === 2 ? msbOf(size, r, rh) ^ cf : msbOf(size, r, rh) ^ (size === 8 ? (rh >>> 30) & 1 : (r >>> (bits - 2)) & 1);
       c.flatten();
       c.fl = (c.fl & ~(CF | OF)) | cf | (of ? OF : 0);
       c.vh = rh;
@@ -383,13 +389,13 @@ function shift(c: Cpu, kind: number, size: number, a: number, ah: number, n: num
     case 4: case 6: { // SHL/SAL
       if (size === 8) { r = shl64(a, ah, n, c); rh = c.vh; cf = bitOf(a, ah, 64 - n); }
       else { r = n >= 32 ? 0 : (a << n) & m; cf = n > bits ? 0 : ((a & m) >>> (bits - n)) & 1; if (n === 32) cf = a & 1; }
-      of = msb(r, rh) ^ cf;
+      of = msbOf(size, r, rh) ^ cf;
       break;
     }
     case 5: { // SHR
       if (size === 8) { r = shr64(a, ah, n, c, false); rh = c.vh; cf = bitOf(a, ah, n - 1); }
       else { r = n >= 32 ? 0 : (a & m) >>> n; cf = n > bits ? 0 : ((a & m) >>> (n - 1)) & 1; }
-      of = msb(a, ah);
+      of = msbOf(size, a, ah);
       break;
     }
     default: { // SAR
@@ -414,8 +420,11 @@ function shift(c: Cpu, kind: number, size: number, a: number, ah: number, n: num
 function doubleShift(c: Cpu): void {
   const osz = c.osz;
   const bits = BITS[osz]!;
-  let n = (c.k3 === G.K_CL ? c.r[2]! : c.imm) & (osz === 8 ? 63 : 31);
-  if (n === 0) return;
+  const n = (c.k3 === G.K_CL ? c.r[2]! : c.imm) & (osz === 8 ? 63 : 31);
+  if (n === 0) {
+    if (osz === 4 && c.mod === 3) c.r[(c.rm << 1) + 1] = 0;
+    return;
+  }
   const a = c.ld(c.k1, osz), ah = c.vh;
   const b = c.getReg(c.reg, osz), bh = c.vh;
   let r = 0, rh = 0, cf = 0;
@@ -436,7 +445,6 @@ function doubleShift(c: Cpu): void {
   } else {
     // 16-bit: count > 16 is undefined; model the 32-bit concatenation (matches Intel for n <= 16)
     const cat = left ? ((a & 0xffff) << 16) | (b & 0xffff) : ((b & 0xffff) << 16) | (a & 0xffff);
-    if (n > 16) n = n; // undefined result
     if (left) { const x = n < 32 ? cat << n : 0; r = (x >>> 16) & 0xffff; cf = ((cat >>> (32 - n)) & 1); }
     else { r = (cat >>> n) & 0xffff; cf = (cat >>> (n - 1)) & 1; }
   }
@@ -671,8 +679,8 @@ function popcnt32(x: number): number {
 function bitScan(c: Cpu): void {
   const osz = c.osz;
   const bits = BITS[osz]!;
-  let v = c.ld(c.k2, osz), vh = osz === 8 ? c.vh : 0;
-  if (osz === 2) v &= 0xffff;
+  const v0 = c.ld(c.k2, osz), vh = osz === 8 ? c.vh : 0;
+  const v = osz === 2 ? v0 & 0xffff : v0;
   const zero = (v | vh) === 0;
   c.flatten();
   let f = c.fl;

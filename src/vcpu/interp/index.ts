@@ -112,6 +112,7 @@ class InterpVcpu implements Vcpu {
     this.env = makeEnv(t);
     this.cpu.sys = makeHooks(this.env);
     this.applyCpuid();
+    this.cpu.flushDecoded();
   }
 
   getCpuid(): CpuidEntry[] {
@@ -278,6 +279,7 @@ class InterpVcpu implements Vcpu {
       c.pendMmioData.set(last.data.subarray(0, 8));
     }
     this.last = undefined;
+    c.flushDecoded();
     const exit = this.loop();
     this.last = exit;
     return exit;
@@ -433,6 +435,7 @@ class InterpVm implements Vm {
     const size = r.size ?? r.memory.byteLength - off;
     c.mem.setSlot(r.slot, Number(r.guestPhysAddr), r.memory, off, size, r.readonly ?? false);
     c.invalidateFetch();
+    c.flushDecoded();
   }
 
   attach(c: Cpu): void {

@@ -1173,6 +1173,39 @@ function execExtended(c: Cpu, op: number): void {
       c.setReg(c.reg, osz, r, rh);
       return;
     }
+    case G.OP_SSE_MOV: sseMov(c); return;
+    case G.OP_SSE_MOVD: {
+      simdCheck(c);
+      const x = 40 + 4 * c.reg;
+      const f = c.fx32;
+      if (c.arg === 0) {
+        const v = c.ld(G.K_E, osz), vh = osz === 8 ? c.vh : 0;
+        f[x] = v; f[x + 1] = vh; f[x + 2] = 0; f[x + 3] = 0;
+      } else c.st(G.K_E, osz, f[x]!, f[x + 1]!);
+      return;
+    }
+    case G.OP_SSE_LOGIC: {
+      simdCheck(c);
+      const f = c.fx32;
+      const d = 40 + 4 * c.reg;
+      let s0: number, s1: number, s2: number, s3: number;
+      if (c.mod === 3) {
+        const x = 40 + 4 * c.rm;
+        s0 = f[x]!; s1 = f[x + 1]!; s2 = f[x + 2]!; s3 = f[x + 3]!;
+      } else {
+        c.calcEa();
+        if (c.eaLo & 15) throw gp('misaligned 16-byte SSE memory operand');
+        s0 = c.rd(c.seg, c.eaLo, c.eaHi, 8); s1 = c.vh;
+        s2 = c.rd(c.seg, (c.eaLo + 8) | 0, c.eaHi, 8); s3 = c.vh;
+      }
+      switch (c.arg) {
+        case 0: f[d] &= s0; f[d + 1] &= s1; f[d + 2] &= s2; f[d + 3] &= s3; break;
+        case 1: f[d] = ~f[d]! & s0; f[d + 1] = ~f[d + 1]! & s1; f[d + 2] = ~f[d + 2]! & s2; f[d + 3] = ~f[d + 3]! & s3; break;
+        case 2: f[d] |= s0; f[d + 1] |= s1; f[d + 2] |= s2; f[d + 3] |= s3; break;
+        default: f[d] ^= s0; f[d + 1] ^= s1; f[d + 2] ^= s2; f[d + 3] ^= s3;
+      }
+      return;
+    }
     case G.OP_X87: case G.OP_SSE: case G.OP_XSAVE: case G.OP_XRSTOR:
       if (op === G.OP_X87 && c.cr0 & (CR0_EM | CR0_TS)) throw new CpuFault(7, -1, 0, 0, 'x87 with CR0.EM/TS');
       if (op === G.OP_SSE) simdCheck(c);
@@ -1180,6 +1213,40 @@ function execExtended(c: Cpu, op: number): void {
     default:
       throw c.unimplementedFault(`op ${G.OP_NAMES[op] ?? op}`);
   }
+}
+
+/** SSE_MOV (arg: width 0=128/1=64/2=32 in bits 0-1, store bit 2, aligned bit 3, zext bit 4) */
+function sseMov(c: Cpu): void {
+  simdCheck(c);
+  const f = c.fx32;
+  const a = c.arg;
+  const words = (a & 3) === 0 ? 4 : (a & 3) === 1 ? 2 : 1;
+  const store = (a & 4) !== 0;
+  const v = 40 + 4 * c.reg;
+  if (c.mod === 3) {
+    const w = 40 + 4 * c.rm;
+    const src = store ? v : w, dst = store ? w : v;
+    for (let i = 0; i < words; i++) f[dst + i] = f[src + i]!;
+    if (a & 16) for (let i = words; i < 4; i++) f[dst + i] = 0;
+    return;
+  }
+  c.calcEa();
+  if (a & 8 && c.eaLo & 15) throw gp('misaligned 16-byte SSE memory operand');
+  if (store) {
+    for (let i = 0; i < words; i += 2) {
+      if (words === 1) c.wr(c.seg, c.eaLo, c.eaHi, 4, f[v]!, 0);
+      else c.wr(c.seg, (c.eaLo + 4 * i) | 0, c.eaHi, 8, f[v + i]!, f[v + i + 1]!);
+    }
+    return;
+  }
+  // loads: MOVSS/MOVSD/MOVQ from memory zero the rest of the register
+  let w0 = 0, w1 = 0, w2 = 0, w3 = 0;
+  if (words === 1) w0 = c.rd(c.seg, c.eaLo, c.eaHi, 4);
+  else {
+    w0 = c.rd(c.seg, c.eaLo, c.eaHi, 8); w1 = c.vh;
+    if (words === 4) { w2 = c.rd(c.seg, (c.eaLo + 8) | 0, c.eaHi, 8); w3 = c.vh; }
+  }
+  f[v] = w0; f[v + 1] = w1; f[v + 2] = w2; f[v + 3] = w3;
 }
 
 let extractHi = 0;

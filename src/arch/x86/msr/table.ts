@@ -45,6 +45,8 @@ export interface MsrDef {
   readonly canonicalMask?: bigint;
   /** guest access: 'ro' → WRMSR #GP, 'wo' → RDMSR #GP */
   readonly access: 'rw' | 'ro' | 'wo';
+  /** only userspace may access it (guest RDMSR/WRMSR #GP), e.g. IA32_SMBASE */
+  readonly hostOnly?: true;
   /** feature MSR: immutable after the first KVM_RUN */
   readonly feature?: true;
   /** extra validity: returns the reason when invalid */
@@ -111,6 +113,17 @@ export const Msr = {
   KVM_ASYNC_PF_INT: 0x4b564d06,
   KVM_ASYNC_PF_ACK: 0x4b564d07,
   KVM_MIGRATION_CONTROL: 0x4b564d08,
+  UCODE_REV: 0x8b,
+  SMBASE: 0x9e,
+  PLATFORM_INFO: 0xce,
+  MISC_FEATURES_ENABLES: 0x140,
+  MCG_CAP: 0x179,
+  MCG_STATUS: 0x17a,
+  DEBUGCTL: 0x1d9,
+  AMD_HWCR: 0xc0010015,
+  AMD_VM_CR: 0xc0010114,
+  AMD_VM_HSAVE_PA: 0xc0010117,
+  AMD_DE_CFG: 0xc0011029,
 } as const;
 
 /** KVM PV feature bits, CPUID.4000_0001H:EAX (include/uapi/asm/kvm_para.h) [R]. */
@@ -143,7 +156,8 @@ const MTRR_TYPES = new Set([0, 1, 4, 5, 6]);
 function bytesIn(value: bigint, valid: Set<number>, what: string): string | undefined {
   for (let i = 0; i < 8; i++) {
     const b = Number((value >> BigInt(8 * i)) & 0xffn);
-    if (!valid.has(b)) return `${what} byte ${i} = ${b} is not a valid memory type (${[...valid].join(', ')})`;
+    if (!valid.has(b))
+      return `${what} byte ${i} = ${b} is not a valid memory type (${[...valid].join(', ')})`;
   }
   return undefined;
 }
@@ -175,9 +189,120 @@ const U_S_CET_IBT = 0x3cn | (((1n << 64n) - 1n) & ~0x3ffn); // ENDBR_EN..NO_TRAC
 const U_S_CET_RESERVED = 0x3c0n; // bits 9:6
 
 export const MSR_TABLE: readonly MsrDef[] = [
-  { index: Msr.TSC, name: 'IA32_TIME_STAMP_COUNTER', gate: 'tsc', reset: 0n, access: 'rw', doc: 'SDM 4 Table 2-2 (10H)' },
-  { index: Msr.KVM_WALL_CLOCK, name: 'MSR_KVM_WALL_CLOCK', pvGate: KvmPvFeature.CLOCKSOURCE, reset: 0n, access: 'wo', doc: 'msr.rst: legacy wall clock (write-only GPA)' },
-  { index: Msr.KVM_SYSTEM_TIME, name: 'MSR_KVM_SYSTEM_TIME', pvGate: KvmPvFeature.CLOCKSOURCE, reset: 0n, access: 'rw', doc: 'msr.rst: legacy kvmclock system time (GPA | enable)' },
+  // Machine/VMM-setup MSRs a VMM restores through KVM_SET_MSRS (rules [R]: recalled, not re-read).
+  {
+    index: Msr.UCODE_REV,
+    name: 'IA32_UCODE_REV',
+    reset: 0x1_0000_0000n,
+    access: 'rw',
+    doc: 'SDM 4 Table 2-2 (8BH); guest writes are ignored, KVM resets it to a fake revision [R]',
+  },
+  {
+    index: Msr.SMBASE,
+    name: 'IA32_SMBASE',
+    reset: 0x3_0000n,
+    access: 'rw',
+    hostOnly: true,
+    doc: 'SDM 4 Table 2-2 (9EH); userspace-only (guest RDMSR/WRMSR #GP) [R]',
+  },
+  {
+    index: Msr.PLATFORM_INFO,
+    name: 'MSR_PLATFORM_INFO',
+    reset: 0n,
+    access: 'ro',
+    feature: true,
+    doc: 'SDM 4 (CEH); bit 31 = CPUID faulting supported; read-only to the guest [R]',
+  },
+  {
+    index: Msr.MISC_FEATURES_ENABLES,
+    name: 'MSR_MISC_FEATURES_ENABLES',
+    reset: 0n,
+    access: 'rw',
+    reserved: ~0x1n & ((1n << 64n) - 1n),
+    doc: 'SDM 4 (140H): bit 0 CPUID faulting [R]',
+  },
+  {
+    index: Msr.MCG_CAP,
+    name: 'IA32_MCG_CAP',
+    gate: 'mca',
+    reset: 0n,
+    access: 'ro',
+    doc: 'SDM 4 Table 2-2 (179H); set by userspace (KVM_X86_SETUP_MCE) [R]',
+  },
+  {
+    index: Msr.MCG_STATUS,
+    name: 'IA32_MCG_STATUS',
+    gate: 'mca',
+    reset: 0n,
+    access: 'rw',
+    doc: 'SDM 4 Table 2-2 (17AH) [R]',
+  },
+  {
+    index: Msr.DEBUGCTL,
+    name: 'IA32_DEBUGCTL',
+    reset: 0n,
+    access: 'rw',
+    reserved: (m) =>
+      ~(0x3n | (m.has('bus_lock_detect') ? 0x4n : 0n) | (m.has('rtm') ? 0x8000n : 0n)) & ((1n << 64n) - 1n),
+    doc: 'SDM 4 Table 2-2 (1D9H): LBR(0), BTF(1), BUS_LOCK_DETECT(2), RTM(15); LBR-freeze bits not modelled [R]',
+  },
+  {
+    index: Msr.AMD_HWCR,
+    name: 'MSR_K7_HWCR',
+    reset: 0x0100_0000n,
+    access: 'rw',
+    doc: 'APM 2 Appendix A (C001_0015H); KVM accepts a few bits only [R]',
+  },
+  {
+    index: Msr.AMD_VM_CR,
+    name: 'MSR_VM_CR',
+    gate: 'svm',
+    reset: 0n,
+    access: 'rw',
+    doc: 'APM 2 §15.30.1 (C001_0114H) [R]',
+  },
+  {
+    index: Msr.AMD_VM_HSAVE_PA,
+    name: 'MSR_VM_HSAVE_PA',
+    gate: 'svm',
+    reset: 0n,
+    access: 'rw',
+    reserved: 0xfffn,
+    doc: 'APM 2 §15.30.4 (C001_0117H): 4-KiB aligned [R]',
+  },
+  {
+    index: Msr.AMD_DE_CFG,
+    name: 'MSR_AMD64_DE_CFG',
+    reset: 0n,
+    access: 'ro',
+    feature: true,
+    doc: 'APM (C001_1029H): LFENCE serializing etc.; read-only to the guest [R]',
+  },
+
+  {
+    index: Msr.TSC,
+    name: 'IA32_TIME_STAMP_COUNTER',
+    gate: 'tsc',
+    reset: 0n,
+    access: 'rw',
+    doc: 'SDM 4 Table 2-2 (10H)',
+  },
+  {
+    index: Msr.KVM_WALL_CLOCK,
+    name: 'MSR_KVM_WALL_CLOCK',
+    pvGate: KvmPvFeature.CLOCKSOURCE,
+    reset: 0n,
+    access: 'wo',
+    doc: 'msr.rst: legacy wall clock (write-only GPA)',
+  },
+  {
+    index: Msr.KVM_SYSTEM_TIME,
+    name: 'MSR_KVM_SYSTEM_TIME',
+    pvGate: KvmPvFeature.CLOCKSOURCE,
+    reset: 0n,
+    access: 'rw',
+    doc: 'msr.rst: legacy kvmclock system time (GPA | enable)',
+  },
   {
     index: Msr.APIC_BASE,
     name: 'IA32_APIC_BASE',
@@ -187,15 +312,35 @@ export const MSR_TABLE: readonly MsrDef[] = [
     reserved: (m) => physHigh(m) | 0x2ffn | (m.has('x2apic') ? 0n : 0x400n),
     doc: 'SDM 4 Table 2-2 (1BH), SDM 3A §11.4.4; KVM kvm_apic_set_base',
   },
-  { index: Msr.FEAT_CTL, name: 'IA32_FEATURE_CONTROL', reset: 0n, access: 'rw', special: 'feat_ctl', doc: 'SDM 4 Table 2-2 (3AH); allowed bits follow VMX/SMX/SGX/SGX_LC/LMCE' },
-  { index: Msr.TSC_ADJUST, name: 'IA32_TSC_ADJUST', gate: 'tsc_adjust', reset: 0n, access: 'rw', doc: 'SDM 4 Table 2-2 (3BH)' },
+  {
+    index: Msr.FEAT_CTL,
+    name: 'IA32_FEATURE_CONTROL',
+    reset: 0n,
+    access: 'rw',
+    special: 'feat_ctl',
+    doc: 'SDM 4 Table 2-2 (3AH); allowed bits follow VMX/SMX/SGX/SGX_LC/LMCE',
+  },
+  {
+    index: Msr.TSC_ADJUST,
+    name: 'IA32_TSC_ADJUST',
+    gate: 'tsc_adjust',
+    reset: 0n,
+    access: 'rw',
+    doc: 'SDM 4 Table 2-2 (3BH)',
+  },
   {
     index: Msr.SPEC_CTRL,
     name: 'IA32_SPEC_CTRL',
     gate: ['spec_ctrl', 'amd_ibrs', 'amd_ssbd', 'virt_ssbd', 'amd_stibp'],
     reset: 0n,
     access: 'rw',
-    reserved: (m) => ~(1n | (m.hasAny(['intel_stibp', 'amd_stibp']) ? 2n : 0n) | (m.hasAny(['spec_ctrl_ssbd', 'amd_ssbd']) ? 4n : 0n)) & ((1n << 64n) - 1n),
+    reserved: (m) =>
+      ~(
+        1n |
+        (m.hasAny(['intel_stibp', 'amd_stibp']) ? 2n : 0n) |
+        (m.hasAny(['spec_ctrl_ssbd', 'amd_ssbd']) ? 4n : 0n)
+      ) &
+      ((1n << 64n) - 1n),
     doc: 'SDM 4 Table 2-2 (48H): IBRS(0), STIBP(1), SSBD(2); later bits (IPRED/RRSBA/BHI) not modelled [R]',
   },
   {
@@ -207,10 +352,39 @@ export const MSR_TABLE: readonly MsrDef[] = [
     reserved: ~1n & ((1n << 64n) - 1n),
     doc: 'SDM 4 Table 2-2 (49H): write-only, IBPB(0); SBPB(7) not modelled',
   },
-  { index: Msr.MTRRCAP, name: 'IA32_MTRRCAP', gate: 'mtrr', reset: 0x508n, access: 'ro', doc: 'SDM 4 Table 2-2 (FEH); KVM reports VCNT=8, FIX, WC (0x508)' },
-  { index: Msr.ARCH_CAPABILITIES, name: 'IA32_ARCH_CAPABILITIES', gate: 'arch_capabilities', reset: 0n, access: 'ro', feature: true, doc: 'SDM 4 Table 2-2 (10AH); read-only to the guest, set by the VMM' },
-  { index: Msr.FLUSH_CMD, name: 'IA32_FLUSH_CMD', gate: 'flush_l1d', reset: 0n, access: 'wo', reserved: ~1n & ((1n << 64n) - 1n), doc: 'SDM 4 Table 2-2 (10BH): write-only, L1D_FLUSH(0)' },
-  { index: Msr.SYSENTER_CS, name: 'IA32_SYSENTER_CS', reset: 0n, access: 'rw', doc: 'SDM 4 Table 2-2 (174H)' },
+  {
+    index: Msr.MTRRCAP,
+    name: 'IA32_MTRRCAP',
+    gate: 'mtrr',
+    reset: 0x508n,
+    access: 'ro',
+    doc: 'SDM 4 Table 2-2 (FEH); KVM reports VCNT=8, FIX, WC (0x508)',
+  },
+  {
+    index: Msr.ARCH_CAPABILITIES,
+    name: 'IA32_ARCH_CAPABILITIES',
+    gate: 'arch_capabilities',
+    reset: 0n,
+    access: 'ro',
+    feature: true,
+    doc: 'SDM 4 Table 2-2 (10AH); read-only to the guest, set by the VMM',
+  },
+  {
+    index: Msr.FLUSH_CMD,
+    name: 'IA32_FLUSH_CMD',
+    gate: 'flush_l1d',
+    reset: 0n,
+    access: 'wo',
+    reserved: ~1n & ((1n << 64n) - 1n),
+    doc: 'SDM 4 Table 2-2 (10BH): write-only, L1D_FLUSH(0)',
+  },
+  {
+    index: Msr.SYSENTER_CS,
+    name: 'IA32_SYSENTER_CS',
+    reset: 0n,
+    access: 'rw',
+    doc: 'SDM 4 Table 2-2 (174H)',
+  },
   {
     index: Msr.SYSENTER_ESP,
     name: 'IA32_SYSENTER_ESP',
@@ -229,7 +403,14 @@ export const MSR_TABLE: readonly MsrDef[] = [
     adjust: (m, v) => (m.amdLike ? v & 0xffff_ffffn : v),
     doc: 'SDM 4 Table 2-2 (176H); as SYSENTER_ESP',
   },
-  { index: Msr.MISC_ENABLE, name: 'IA32_MISC_ENABLE', reset: 0x1800n, access: 'rw', special: 'misc_enable', doc: 'SDM 4 Table 2-2 (1A0H); KVM reset = BTS_UNAVAIL|PEBS_UNAVAIL' },
+  {
+    index: Msr.MISC_ENABLE,
+    name: 'IA32_MISC_ENABLE',
+    reset: 0x1800n,
+    access: 'rw',
+    special: 'misc_enable',
+    doc: 'SDM 4 Table 2-2 (1A0H); KVM reset = BTS_UNAVAIL|PEBS_UNAVAIL',
+  },
   {
     index: Msr.MTRR_PHYS_BASE0,
     count: 16,
@@ -241,16 +422,51 @@ export const MSR_TABLE: readonly MsrDef[] = [
       if (v & physHigh(m)) return `bits at or above MAXPHYADDR ${m.maxPhysAddr} are reserved`;
       if ((index & 1) === 0) {
         if (v & 0xf00n) return 'PHYSBASE bits 11:8 are reserved';
-        return MTRR_TYPES.has(Number(v & 0xffn)) ? undefined : `PHYSBASE memory type ${Number(v & 0xffn)} is invalid`;
+        return MTRR_TYPES.has(Number(v & 0xffn))
+          ? undefined
+          : `PHYSBASE memory type ${Number(v & 0xffn)} is invalid`;
       }
       return v & 0x7ffn ? 'PHYSMASK bits 10:0 are reserved' : undefined;
     },
     doc: 'SDM 4 Table 2-2 (200H-20FH), SDM 3A §13.11.2.3: even = base (type 7:0), odd = mask (valid 11)',
   },
-  { index: Msr.MTRR_FIX64K_00000, name: 'IA32_MTRR_FIX64K_00000', gate: 'mtrr', reset: 0n, access: 'rw', check: (_m, v) => bytesIn(v, MTRR_TYPES, 'MTRR'), doc: 'SDM 4 Table 2-2 (250H)' },
-  { index: Msr.MTRR_FIX16K_80000, count: 2, name: 'IA32_MTRR_FIX16K_80000/A0000', gate: 'mtrr', reset: 0n, access: 'rw', check: (_m, v) => bytesIn(v, MTRR_TYPES, 'MTRR'), doc: 'SDM 4 Table 2-2 (258H-259H)' },
-  { index: Msr.MTRR_FIX4K_C0000, count: 8, name: 'IA32_MTRR_FIX4K_C0000-F8000', gate: 'mtrr', reset: 0n, access: 'rw', check: (_m, v) => bytesIn(v, MTRR_TYPES, 'MTRR'), doc: 'SDM 4 Table 2-2 (268H-26FH)' },
-  { index: Msr.PAT, name: 'IA32_PAT', reset: 0x0007_0406_0007_0406n, access: 'rw', check: (_m, v) => bytesIn(v, PAT_TYPES, 'PAT'), doc: 'SDM 4 Table 2-2 (277H), SDM 3A §13.12.2; KVM kvm_pat_valid' },
+  {
+    index: Msr.MTRR_FIX64K_00000,
+    name: 'IA32_MTRR_FIX64K_00000',
+    gate: 'mtrr',
+    reset: 0n,
+    access: 'rw',
+    check: (_m, v) => bytesIn(v, MTRR_TYPES, 'MTRR'),
+    doc: 'SDM 4 Table 2-2 (250H)',
+  },
+  {
+    index: Msr.MTRR_FIX16K_80000,
+    count: 2,
+    name: 'IA32_MTRR_FIX16K_80000/A0000',
+    gate: 'mtrr',
+    reset: 0n,
+    access: 'rw',
+    check: (_m, v) => bytesIn(v, MTRR_TYPES, 'MTRR'),
+    doc: 'SDM 4 Table 2-2 (258H-259H)',
+  },
+  {
+    index: Msr.MTRR_FIX4K_C0000,
+    count: 8,
+    name: 'IA32_MTRR_FIX4K_C0000-F8000',
+    gate: 'mtrr',
+    reset: 0n,
+    access: 'rw',
+    check: (_m, v) => bytesIn(v, MTRR_TYPES, 'MTRR'),
+    doc: 'SDM 4 Table 2-2 (268H-26FH)',
+  },
+  {
+    index: Msr.PAT,
+    name: 'IA32_PAT',
+    reset: 0x0007_0406_0007_0406n,
+    access: 'rw',
+    check: (_m, v) => bytesIn(v, PAT_TYPES, 'PAT'),
+    doc: 'SDM 4 Table 2-2 (277H), SDM 3A §13.12.2; KVM kvm_pat_valid',
+  },
   {
     index: Msr.MTRR_DEF_TYPE,
     name: 'IA32_MTRR_DEF_TYPE',
@@ -258,11 +474,30 @@ export const MSR_TABLE: readonly MsrDef[] = [
     reset: 0n,
     access: 'rw',
     reserved: ~0xcffn & ((1n << 64n) - 1n),
-    check: (_m, v) => (MTRR_TYPES.has(Number(v & 0xffn)) ? undefined : `default memory type ${Number(v & 0xffn)} is invalid`),
+    check: (_m, v) =>
+      MTRR_TYPES.has(Number(v & 0xffn)) ? undefined : `default memory type ${Number(v & 0xffn)} is invalid`,
     doc: 'SDM 4 Table 2-2 (2FFH): type 7:0, FE(10), E(11)',
   },
-  { index: Msr.PERF_CAPABILITIES, name: 'IA32_PERF_CAPABILITIES', gate: 'pdcm', reset: 0n, access: 'ro', feature: true, doc: 'SDM 4 Table 2-2 (345H)' },
-  { index: Msr.VMX_BASIC, count: 0x12, name: 'IA32_VMX_BASIC..IA32_VMX_VMFUNC', gate: 'vmx', reset: 0n, access: 'ro', feature: true, special: 'vmx', doc: 'SDM 3D Appendix A; spec §7' },
+  {
+    index: Msr.PERF_CAPABILITIES,
+    name: 'IA32_PERF_CAPABILITIES',
+    gate: 'pdcm',
+    reset: 0n,
+    access: 'ro',
+    feature: true,
+    doc: 'SDM 4 Table 2-2 (345H)',
+  },
+  {
+    index: Msr.VMX_BASIC,
+    count: 0x12,
+    name: 'IA32_VMX_BASIC..IA32_VMX_VMFUNC',
+    gate: 'vmx',
+    reset: 0n,
+    access: 'ro',
+    feature: true,
+    special: 'vmx',
+    doc: 'SDM 3D Appendix A; spec §7',
+  },
   {
     index: Msr.U_CET,
     name: 'IA32_U_CET',
@@ -272,8 +507,26 @@ export const MSR_TABLE: readonly MsrDef[] = [
     check: (m, v) => cetReason(m, v),
     doc: 'SDM 4 Table 2-2 (6A0H); KVM kvm_is_valid_u_s_cet [R]',
   },
-  { index: Msr.S_CET, name: 'IA32_S_CET', gate: ['shstk', 'ibt'], reset: 0n, access: 'rw', check: (m, v) => cetReason(m, v), doc: 'SDM 4 Table 2-2 (6A2H)' },
-  { index: Msr.PL0_SSP, count: 4, name: 'IA32_PL0_SSP..PL3_SSP', gate: 'shstk', reset: 0n, access: 'rw', canonical: 'gp', reserved: 0x3n, doc: 'SDM 4 Table 2-2 (6A4H-6A7H): canonical, 4-byte aligned' },
+  {
+    index: Msr.S_CET,
+    name: 'IA32_S_CET',
+    gate: ['shstk', 'ibt'],
+    reset: 0n,
+    access: 'rw',
+    check: (m, v) => cetReason(m, v),
+    doc: 'SDM 4 Table 2-2 (6A2H)',
+  },
+  {
+    index: Msr.PL0_SSP,
+    count: 4,
+    name: 'IA32_PL0_SSP..PL3_SSP',
+    gate: 'shstk',
+    reset: 0n,
+    access: 'rw',
+    canonical: 'gp',
+    reserved: 0x3n,
+    doc: 'SDM 4 Table 2-2 (6A4H-6A7H): canonical, 4-byte aligned',
+  },
   {
     index: Msr.INT_SSP_TAB,
     name: 'IA32_INTERRUPT_SSP_TABLE_ADDR',
@@ -284,9 +537,33 @@ export const MSR_TABLE: readonly MsrDef[] = [
     check: (m) => (m.has('lm') ? undefined : `needs long mode: CPUID.80000001H:EDX[29] LM is 0`),
     doc: 'SDM 4 Table 2-2 (6A8H)',
   },
-  { index: Msr.TSC_DEADLINE, name: 'IA32_TSC_DEADLINE', gate: 'tsc_deadline_timer', reset: 0n, access: 'rw', doc: 'SDM 4 Table 2-2 (6E0H)' },
-  { index: Msr.PKRS, name: 'IA32_PKRS', gate: 'pks', absentIn: 'kvmExact', reset: 0n, access: 'rw', reserved: 0xffff_ffff_0000_0000n, doc: 'SDM 4 Table 2-2 (6E1H); KVM never virtualized PKS' },
-  { index: Msr.X2APIC_FIRST, count: 0x100, name: 'x2APIC registers', gate: 'x2apic', reset: 0n, access: 'rw', doc: 'SDM 3A §11.12.1.2 Table 11-6 (800H-8FFH); also #GP unless IA32_APIC_BASE.EXTD=1 (LAPIC device)' },
+  {
+    index: Msr.TSC_DEADLINE,
+    name: 'IA32_TSC_DEADLINE',
+    gate: 'tsc_deadline_timer',
+    reset: 0n,
+    access: 'rw',
+    doc: 'SDM 4 Table 2-2 (6E0H)',
+  },
+  {
+    index: Msr.PKRS,
+    name: 'IA32_PKRS',
+    gate: 'pks',
+    absentIn: 'kvmExact',
+    reset: 0n,
+    access: 'rw',
+    reserved: 0xffff_ffff_0000_0000n,
+    doc: 'SDM 4 Table 2-2 (6E1H); KVM never virtualized PKS',
+  },
+  {
+    index: Msr.X2APIC_FIRST,
+    count: 0x100,
+    name: 'x2APIC registers',
+    gate: 'x2apic',
+    reset: 0n,
+    access: 'rw',
+    doc: 'SDM 3A §11.12.1.2 Table 11-6 (800H-8FFH); also #GP unless IA32_APIC_BASE.EXTD=1 (LAPIC device)',
+  },
   {
     index: Msr.BNDCFGS,
     name: 'IA32_BNDCFGS',
@@ -298,49 +575,176 @@ export const MSR_TABLE: readonly MsrDef[] = [
     canonicalMask: ~0xfffn & ((1n << 64n) - 1n),
     doc: 'SDM 4 Table 2-2 (D90H): EN(0), BNDPRESERVE(1), reserved 11:2, canonical base 63:12',
   },
-  { index: Msr.XSS, name: 'IA32_XSS', gate: 'xsaves', reset: 0n, access: 'rw', special: 'xss', doc: 'SDM 4 Table 2-2 (DA0H); spec §4.2' },
-  { index: Msr.EFER, name: 'IA32_EFER', reset: 0n, access: 'rw', special: 'efer', doc: 'SDM 4 Table 2-2 (C0000080H); spec §3' },
+  {
+    index: Msr.XSS,
+    name: 'IA32_XSS',
+    gate: 'xsaves',
+    reset: 0n,
+    access: 'rw',
+    special: 'xss',
+    doc: 'SDM 4 Table 2-2 (DA0H); spec §4.2',
+  },
+  {
+    index: Msr.EFER,
+    name: 'IA32_EFER',
+    reset: 0n,
+    access: 'rw',
+    special: 'efer',
+    doc: 'SDM 4 Table 2-2 (C0000080H); spec §3',
+  },
   { index: Msr.STAR, name: 'IA32_STAR', reset: 0n, access: 'rw', doc: 'SDM 4 Table 2-2 (C0000081H)' },
-  { index: Msr.LSTAR, name: 'IA32_LSTAR', reset: 0n, access: 'rw', canonical: 'gp', doc: 'SDM 4 Table 2-2 (C0000082H)' },
-  { index: Msr.CSTAR, name: 'IA32_CSTAR', reset: 0n, access: 'rw', canonical: 'gp', doc: 'APM 2 §6.1.1 (C0000083H)' },
+  {
+    index: Msr.LSTAR,
+    name: 'IA32_LSTAR',
+    reset: 0n,
+    access: 'rw',
+    canonical: 'gp',
+    doc: 'SDM 4 Table 2-2 (C0000082H)',
+  },
+  {
+    index: Msr.CSTAR,
+    name: 'IA32_CSTAR',
+    reset: 0n,
+    access: 'rw',
+    canonical: 'gp',
+    doc: 'APM 2 §6.1.1 (C0000083H)',
+  },
   { index: Msr.SFMASK, name: 'IA32_FMASK', reset: 0n, access: 'rw', doc: 'SDM 4 Table 2-2 (C0000084H)' },
-  { index: Msr.FS_BASE, name: 'IA32_FS_BASE', gate: 'lm', reset: 0n, access: 'rw', canonical: 'gp', doc: 'SDM 4 Table 2-2 (C0000100H)' },
-  { index: Msr.GS_BASE, name: 'IA32_GS_BASE', gate: 'lm', reset: 0n, access: 'rw', canonical: 'gp', doc: 'SDM 4 Table 2-2 (C0000101H)' },
-  { index: Msr.KERNEL_GS_BASE, name: 'IA32_KERNEL_GS_BASE', gate: 'lm', reset: 0n, access: 'rw', canonical: 'gp', doc: 'SDM 4 Table 2-2 (C0000102H)' },
+  {
+    index: Msr.FS_BASE,
+    name: 'IA32_FS_BASE',
+    gate: 'lm',
+    reset: 0n,
+    access: 'rw',
+    canonical: 'gp',
+    doc: 'SDM 4 Table 2-2 (C0000100H)',
+  },
+  {
+    index: Msr.GS_BASE,
+    name: 'IA32_GS_BASE',
+    gate: 'lm',
+    reset: 0n,
+    access: 'rw',
+    canonical: 'gp',
+    doc: 'SDM 4 Table 2-2 (C0000101H)',
+  },
+  {
+    index: Msr.KERNEL_GS_BASE,
+    name: 'IA32_KERNEL_GS_BASE',
+    gate: 'lm',
+    reset: 0n,
+    access: 'rw',
+    canonical: 'gp',
+    doc: 'SDM 4 Table 2-2 (C0000102H)',
+  },
   {
     index: Msr.TSC_AUX,
     name: 'IA32_TSC_AUX',
     gate: ['rdtscp', 'rdpid'],
     reset: 0n,
     access: 'rw',
-    check: (m, v) => (!m.amdLike && v >> 32n ? 'bits 63:32 are reserved for Intel-compatible guests' : undefined),
+    check: (m, v) =>
+      !m.amdLike && v >> 32n ? 'bits 63:32 are reserved for Intel-compatible guests' : undefined,
     adjust: (_m, v) => v & 0xffff_ffffn,
     doc: 'SDM 4 Table 2-2 (C0000103H); AMD ignores 63:32 (KVM truncates)',
   },
-  { index: Msr.KVM_WALL_CLOCK_NEW, name: 'MSR_KVM_WALL_CLOCK_NEW', pvGate: KvmPvFeature.CLOCKSOURCE2, reset: 0n, access: 'wo', doc: 'msr.rst: wall clock (write-only GPA)' },
-  { index: Msr.KVM_SYSTEM_TIME_NEW, name: 'MSR_KVM_SYSTEM_TIME_NEW', pvGate: KvmPvFeature.CLOCKSOURCE2, reset: 0n, access: 'rw', doc: 'msr.rst: kvmclock system time (GPA | enable)' },
-  { index: Msr.KVM_ASYNC_PF_EN, name: 'MSR_KVM_ASYNC_PF_EN', pvGate: KvmPvFeature.ASYNC_PF, reset: 0n, access: 'rw', reserved: 0x30n, doc: 'msr.rst: async PF (bits 5:4 reserved) [R]' },
-  { index: Msr.KVM_STEAL_TIME, name: 'MSR_KVM_STEAL_TIME', pvGate: KvmPvFeature.STEAL_TIME, reset: 0n, access: 'rw', reserved: 0x3en, doc: 'msr.rst: steal time (64-byte aligned GPA | enable) [R]' },
-  { index: Msr.KVM_PV_EOI_EN, name: 'MSR_KVM_PV_EOI_EN', pvGate: KvmPvFeature.PV_EOI, reset: 0n, access: 'rw', reserved: 0x2n, doc: 'msr.rst: PV EOI (4-byte aligned GPA | enable) [R]' },
-  { index: Msr.KVM_POLL_CONTROL, name: 'MSR_KVM_POLL_CONTROL', pvGate: KvmPvFeature.POLL_CONTROL, reset: 1n, access: 'rw', reserved: ~1n & ((1n << 64n) - 1n), doc: 'msr.rst: host-side haltpoll control [R]' },
-  { index: Msr.KVM_ASYNC_PF_INT, name: 'MSR_KVM_ASYNC_PF_INT', pvGate: KvmPvFeature.ASYNC_PF_INT, reset: 0n, access: 'rw', reserved: ~0xffn & ((1n << 64n) - 1n), doc: 'msr.rst: async PF interrupt vector [R]' },
-  { index: Msr.KVM_ASYNC_PF_ACK, name: 'MSR_KVM_ASYNC_PF_ACK', pvGate: KvmPvFeature.ASYNC_PF_INT, reset: 0n, access: 'rw', doc: 'msr.rst: async PF acknowledge [R]' },
-  { index: Msr.KVM_MIGRATION_CONTROL, name: 'MSR_KVM_MIGRATION_CONTROL', pvGate: KvmPvFeature.MIGRATION_CONTROL, reset: 0n, access: 'rw', doc: 'msr.rst: migration control [R]' },
+  {
+    index: Msr.KVM_WALL_CLOCK_NEW,
+    name: 'MSR_KVM_WALL_CLOCK_NEW',
+    pvGate: KvmPvFeature.CLOCKSOURCE2,
+    reset: 0n,
+    access: 'wo',
+    doc: 'msr.rst: wall clock (write-only GPA)',
+  },
+  {
+    index: Msr.KVM_SYSTEM_TIME_NEW,
+    name: 'MSR_KVM_SYSTEM_TIME_NEW',
+    pvGate: KvmPvFeature.CLOCKSOURCE2,
+    reset: 0n,
+    access: 'rw',
+    doc: 'msr.rst: kvmclock system time (GPA | enable)',
+  },
+  {
+    index: Msr.KVM_ASYNC_PF_EN,
+    name: 'MSR_KVM_ASYNC_PF_EN',
+    pvGate: KvmPvFeature.ASYNC_PF,
+    reset: 0n,
+    access: 'rw',
+    reserved: 0x30n,
+    doc: 'msr.rst: async PF (bits 5:4 reserved) [R]',
+  },
+  {
+    index: Msr.KVM_STEAL_TIME,
+    name: 'MSR_KVM_STEAL_TIME',
+    pvGate: KvmPvFeature.STEAL_TIME,
+    reset: 0n,
+    access: 'rw',
+    reserved: 0x3en,
+    doc: 'msr.rst: steal time (64-byte aligned GPA | enable) [R]',
+  },
+  {
+    index: Msr.KVM_PV_EOI_EN,
+    name: 'MSR_KVM_PV_EOI_EN',
+    pvGate: KvmPvFeature.PV_EOI,
+    reset: 0n,
+    access: 'rw',
+    reserved: 0x2n,
+    doc: 'msr.rst: PV EOI (4-byte aligned GPA | enable) [R]',
+  },
+  {
+    index: Msr.KVM_POLL_CONTROL,
+    name: 'MSR_KVM_POLL_CONTROL',
+    pvGate: KvmPvFeature.POLL_CONTROL,
+    reset: 1n,
+    access: 'rw',
+    reserved: ~1n & ((1n << 64n) - 1n),
+    doc: 'msr.rst: host-side haltpoll control [R]',
+  },
+  {
+    index: Msr.KVM_ASYNC_PF_INT,
+    name: 'MSR_KVM_ASYNC_PF_INT',
+    pvGate: KvmPvFeature.ASYNC_PF_INT,
+    reset: 0n,
+    access: 'rw',
+    reserved: ~0xffn & ((1n << 64n) - 1n),
+    doc: 'msr.rst: async PF interrupt vector [R]',
+  },
+  {
+    index: Msr.KVM_ASYNC_PF_ACK,
+    name: 'MSR_KVM_ASYNC_PF_ACK',
+    pvGate: KvmPvFeature.ASYNC_PF_INT,
+    reset: 0n,
+    access: 'rw',
+    doc: 'msr.rst: async PF acknowledge [R]',
+  },
+  {
+    index: Msr.KVM_MIGRATION_CONTROL,
+    name: 'MSR_KVM_MIGRATION_CONTROL',
+    pvGate: KvmPvFeature.MIGRATION_CONTROL,
+    reset: 0n,
+    access: 'rw',
+    doc: 'msr.rst: migration control [R]',
+  },
 ];
 
 function cetReason(m: MsrView, v: bigint): string | undefined {
   if (v & U_S_CET_RESERVED) return 'bits 9:6 are reserved';
-  if (!m.has('shstk') && v & U_S_CET_SHSTK) return 'SH_STK_EN/WRSS_EN (bits 1:0) need SHSTK: CPUID.(EAX=7,ECX=0):ECX[7] SHSTK is 0';
-  if (!m.has('ibt') && v & U_S_CET_IBT) return 'IBT bits (5:2, 63:10) need IBT: CPUID.(EAX=7,ECX=0):EDX[20] IBT is 0';
-  if (v & (1n << 10n) && v & (1n << 11n)) return 'SUPPRESS (bit 10) and WAIT_ENDBR (bit 11) cannot both be set';
+  if (!m.has('shstk') && v & U_S_CET_SHSTK)
+    return 'SH_STK_EN/WRSS_EN (bits 1:0) need SHSTK: CPUID.(EAX=7,ECX=0):ECX[7] SHSTK is 0';
+  if (!m.has('ibt') && v & U_S_CET_IBT)
+    return 'IBT bits (5:2, 63:10) need IBT: CPUID.(EAX=7,ECX=0):EDX[20] IBT is 0';
+  if (v & (1n << 10n) && v & (1n << 11n))
+    return 'SUPPRESS (bit 10) and WAIT_ENDBR (bit 11) cannot both be set';
   return undefined;
 }
 
 /** The row covering `index`, or undefined for an MSR the table does not know. */
 export function msrDef(index: number): MsrDef | undefined {
   const i = index >>> 0;
-  return MSR_TABLE.find((d) => i >= d.index && i < d.index + (d.count ?? 1));
+  return BY_INDEX.get(i) ?? RANGES.find((d) => i >= d.index && i < d.index + d.count!);
 }
+const BY_INDEX = new Map<number, MsrDef>(MSR_TABLE.filter((d) => !d.count).map((d) => [d.index, d]));
+const RANGES = MSR_TABLE.filter((d) => d.count);
 
 /** The name of one MSR (range rows give the range name). */
 export function msrName(index: number): string {

@@ -41,7 +41,9 @@ export function maskOf(rows: readonly RegisterBit[]): bigint {
 }
 
 /** { NAME: mask } for every row, typed by the table's literal names. */
-export function masksByName<const R extends readonly RegisterBit[]>(rows: R): { readonly [K in R[number]['name']]: bigint } {
+export function masksByName<const R extends readonly RegisterBit[]>(
+  rows: R,
+): { readonly [K in R[number]['name']]: bigint } {
   const o: Record<string, bigint> = {};
   for (const r of rows) o[r.name] = rowMask(r);
   return o as { readonly [K in R[number]['name']]: bigint };

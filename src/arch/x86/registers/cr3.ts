@@ -13,7 +13,7 @@ export const CR3_BITS = [
     name: 'NOFLUSH',
     bit: 63,
     requires: 'pcid',
-    doc: 'SDM 3A §4.10.4.1: with CR4.PCIDE=1, MOV CR3 keeps the new PCID\'s TLB entries; never stored',
+    doc: "SDM 3A §4.10.4.1: with CR4.PCIDE=1, MOV CR3 keeps the new PCID's TLB entries; never stored",
   },
 ] as const satisfies readonly RegisterBit[];
 

@@ -8,11 +8,21 @@ export const DR6_BITS = [
   { name: 'B1', bit: 1, doc: 'SDM 3A §17.2.3: breakpoint 1 condition detected' },
   { name: 'B2', bit: 2, doc: 'SDM 3A §17.2.3: breakpoint 2 condition detected' },
   { name: 'B3', bit: 3, doc: 'SDM 3A §17.2.3: breakpoint 3 condition detected' },
-  { name: 'BLD', bit: 11, requires: 'bus_lock_detect', doc: 'SDM 3A §17.2.3: bus-lock detected (active low; reads 1 without the feature)' },
+  {
+    name: 'BLD',
+    bit: 11,
+    requires: 'bus_lock_detect',
+    doc: 'SDM 3A §17.2.3: bus-lock detected (active low; reads 1 without the feature)',
+  },
   { name: 'BD', bit: 13, doc: 'SDM 3A §17.2.3: debug-register access detected' },
   { name: 'BS', bit: 14, doc: 'SDM 3A §17.2.3: single step' },
   { name: 'BT', bit: 15, doc: 'SDM 3A §17.2.3: task switch' },
-  { name: 'RTM', bit: 16, requires: 'rtm', doc: 'SDM 3A §17.2.3: RTM debug (active low; reads 1 without RTM)' },
+  {
+    name: 'RTM',
+    bit: 16,
+    requires: 'rtm',
+    doc: 'SDM 3A §17.2.3: RTM debug (active low; reads 1 without RTM)',
+  },
 ] as const satisfies readonly RegisterBit[];
 
 export const Dr6 = masksByName(DR6_BITS);

@@ -1,7 +1,7 @@
 // DR7, the debug control register: Intel SDM Vol. 3A §17.2.4 (Figure 17-1). KVM: kvm_dr7_valid
 // (bits 63:32 reserved, spec §6); bit 10 reads as 1 (DR7_FIXED_1).
 
-import { masksByName, type RegisterBit } from './bits.ts';
+import { maskOf, masksByName, type RegisterBit } from './bits.ts';
 
 export const DR7_BITS = [
   { name: 'L0', bit: 0, doc: 'SDM 3A §17.2.4: local enable breakpoint 0' },
@@ -30,6 +30,8 @@ export const DR7_BITS = [
 export const Dr7 = masksByName(DR7_BITS);
 
 export const DR7_FIXED_1 = Dr7.FIXED1;
+/** DR7_VOLATILE: the bits a MOV DR7 stores (0xFFFF2BFF); bits 12, 14, 15 read 0. */
+export const DR7_VOLATILE = maskOf(DR7_BITS) & ~DR7_FIXED_1;
 /** DR7 at RESET: 0x400 (SDM 3A Table 10-1). */
 export const DR7_RESET = 0x400n;
 export const DR7_HIGH_RESERVED = 0xffff_ffff_0000_0000n;

@@ -19,12 +19,30 @@ export interface EferBit extends RegisterBit {
 export const EFER_BITS = [
   { name: 'SCE', bit: 0, requires: 'syscall', kvm: 'ungated', doc: 'APM 2 §3.1.7: SYSCALL/SYSRET enable' },
   { name: 'LME', bit: 8, requires: 'lm', kvm: 'gated', doc: 'APM 2 §3.1.7: long mode enable' },
-  { name: 'LMA', bit: 10, requires: 'lm', kvm: 'gated', readOnly: true, doc: 'APM 2 §3.1.7: long mode active (set by CR0.PG with LME; WRMSR keeps it)' },
+  {
+    name: 'LMA',
+    bit: 10,
+    requires: 'lm',
+    kvm: 'gated',
+    readOnly: true,
+    doc: 'APM 2 §3.1.7: long mode active (set by CR0.PG with LME; WRMSR keeps it)',
+  },
   { name: 'NXE', bit: 11, requires: 'nx', kvm: 'gated', doc: 'APM 2 §3.1.7: no-execute enable' },
   { name: 'SVME', bit: 12, requires: 'svm', kvm: 'gated', doc: 'APM 2 §3.1.7: SVM enable' },
-  { name: 'LMSLE', bit: 13, kvm: 'never', doc: 'APM 2 §3.1.7: long mode segment limit enable (never virtualized; NO_LMSL advertised)' },
+  {
+    name: 'LMSLE',
+    bit: 13,
+    kvm: 'never',
+    doc: 'APM 2 §3.1.7: long mode segment limit enable (never virtualized; NO_LMSL advertised)',
+  },
   { name: 'FFXSR', bit: 14, requires: 'fxsr_opt', kvm: 'gated', doc: 'APM 2 §3.1.7: fast FXSAVE/FXRSTOR' },
-  { name: 'TCE', bit: 15, requires: 'tce', kvm: 'never', doc: 'APM 2 §3.1.7: translation cache extension (never enabled by KVM)' },
+  {
+    name: 'TCE',
+    bit: 15,
+    requires: 'tce',
+    kvm: 'never',
+    doc: 'APM 2 §3.1.7: translation cache extension (never enabled by KVM)',
+  },
   { name: 'AUTOIBRS', bit: 21, requires: 'autoibrs', kvm: 'gated', doc: 'APM 2 §3.1.7: automatic IBRS' },
 ] as const satisfies readonly EferBit[];
 

@@ -13,15 +13,51 @@ export const XCR0_BITS = [
   { name: 'X87', bit: 0, requires: 'fpu', kvm: true, doc: 'SDM 1 §13.1: x87 state; XCR0[0] must be 1' },
   { name: 'SSE', bit: 1, requires: 'xmm', kvm: true, doc: 'SDM 1 §13.1: SSE state (XMM, MXCSR)' },
   { name: 'AVX', bit: 2, requires: 'avx', kvm: true, doc: 'SDM 1 §13.1: AVX state (YMM_Hi128); needs SSE' },
-  { name: 'BNDREGS', bit: 3, requires: 'mpx', kvm: true, doc: 'SDM 1 §13.1: MPX BND0-3; with BNDCSR or neither' },
+  {
+    name: 'BNDREGS',
+    bit: 3,
+    requires: 'mpx',
+    kvm: true,
+    doc: 'SDM 1 §13.1: MPX BND0-3; with BNDCSR or neither',
+  },
   { name: 'BNDCSR', bit: 4, requires: 'mpx', kvm: true, doc: 'SDM 1 §13.1: MPX BNDCFGU/BNDSTATUS' },
-  { name: 'OPMASK', bit: 5, requires: 'avx512f', kvm: true, doc: 'SDM 1 §13.1: AVX-512 k0-k7; bits 7:5 all or none, and AVX' },
-  { name: 'ZMM_HI256', bit: 6, requires: 'avx512f', kvm: true, doc: 'SDM 1 §13.1: upper 256 bits of ZMM0-15' },
+  {
+    name: 'OPMASK',
+    bit: 5,
+    requires: 'avx512f',
+    kvm: true,
+    doc: 'SDM 1 §13.1: AVX-512 k0-k7; bits 7:5 all or none, and AVX',
+  },
+  {
+    name: 'ZMM_HI256',
+    bit: 6,
+    requires: 'avx512f',
+    kvm: true,
+    doc: 'SDM 1 §13.1: upper 256 bits of ZMM0-15',
+  },
   { name: 'HI16_ZMM', bit: 7, requires: 'avx512f', kvm: true, doc: 'SDM 1 §13.1: ZMM16-31' },
   { name: 'PKRU', bit: 9, requires: 'pku', kvm: true, doc: 'SDM 1 §13.1: PKRU register' },
-  { name: 'XTILECFG', bit: 17, requires: 'amx_tile', kvm: true, doc: 'SDM 1 §13.1: AMX TILECFG; with XTILEDATA or neither' },
-  { name: 'XTILEDATA', bit: 18, requires: 'amx_tile', kvm: true, doc: 'SDM 1 §13.1: AMX TILEDATA (dynamic, XFD-capable)' },
-  { name: 'APX', bit: 19, requires: 'apx', kvm: false, doc: 'SDM 1 §13.1: APX extended GPRs (not in KVM_SUPPORTED_XCR0 at the read commit)' },
+  {
+    name: 'XTILECFG',
+    bit: 17,
+    requires: 'amx_tile',
+    kvm: true,
+    doc: 'SDM 1 §13.1: AMX TILECFG; with XTILEDATA or neither',
+  },
+  {
+    name: 'XTILEDATA',
+    bit: 18,
+    requires: 'amx_tile',
+    kvm: true,
+    doc: 'SDM 1 §13.1: AMX TILEDATA (dynamic, XFD-capable)',
+  },
+  {
+    name: 'APX',
+    bit: 19,
+    requires: 'apx',
+    kvm: false,
+    doc: 'SDM 1 §13.1: APX extended GPRs (not in KVM_SUPPORTED_XCR0 at the read commit)',
+  },
 ] as const satisfies readonly XcrBit[];
 
 export type Xcr0BitName = (typeof XCR0_BITS)[number]['name'];
@@ -29,7 +65,10 @@ export type Xcr0BitName = (typeof XCR0_BITS)[number]['name'];
 export const Xcr0 = masksByName(XCR0_BITS);
 
 /** KVM_SUPPORTED_XCR0 (x86.c): x87..AVX-512, PKRU, AMX. */
-export const KVM_SUPPORTED_XCR0 = XCR0_BITS.filter((r: XcrBit) => r.kvm).reduce((m, r) => m | (1n << BigInt(r.bit)), 0n);
+export const KVM_SUPPORTED_XCR0 = XCR0_BITS.filter((r: XcrBit) => r.kvm).reduce(
+  (m, r) => m | (1n << BigInt(r.bit)),
+  0n,
+);
 
 export const XCR0_AVX512 = Xcr0.OPMASK | Xcr0.ZMM_HI256 | Xcr0.HI16_ZMM;
 export const XCR0_MPX = Xcr0.BNDREGS | Xcr0.BNDCSR;

@@ -43,7 +43,11 @@ export const VMX_BASIC_FIELDS = [
   { name: 'MEM_TYPE', bit: 50, width: 4, doc: 'SDM 3D A.1: VMCS memory type (6 = WB)' },
   { name: 'INOUT', bit: 54, doc: 'SDM 3D A.1: INS/OUTS exit information' },
   { name: 'TRUE_CTLS', bit: 55, doc: 'SDM 3D A.1: TRUE_* control MSRs exist' },
-  { name: 'NO_HW_ERROR_CODE_CC', bit: 56, doc: 'SDM 3D A.1: any exception may be injected with/without error code' },
+  {
+    name: 'NO_HW_ERROR_CODE_CC',
+    bit: 56,
+    doc: 'SDM 3D A.1: any exception may be injected with/without error code',
+  },
 ] as const satisfies readonly RegisterBit[];
 export const VmxBasic = masksByName(VMX_BASIC_FIELDS);
 /** Reserved bits of BASIC that KVM treats as "must be a subset" (31, 47:45, 63:57). */
@@ -51,8 +55,17 @@ export const VMX_BASIC_RESERVED = (1n << 31n) | (0x7n << 45n) | (0x7fn << 57n);
 
 /** IA32_VMX_MISC fields (SDM 3D A.6). */
 export const VMX_MISC_FIELDS = [
-  { name: 'PREEMPTION_TIMER_RATE', bit: 0, width: 5, doc: 'SDM 3D A.6: TSC bit that drives the preemption timer' },
-  { name: 'SAVE_EFER_LMA', bit: 5, doc: 'SDM 3D A.6: VM exits store EFER.LMA into the IA-32e-mode-guest control' },
+  {
+    name: 'PREEMPTION_TIMER_RATE',
+    bit: 0,
+    width: 5,
+    doc: 'SDM 3D A.6: TSC bit that drives the preemption timer',
+  },
+  {
+    name: 'SAVE_EFER_LMA',
+    bit: 5,
+    doc: 'SDM 3D A.6: VM exits store EFER.LMA into the IA-32e-mode-guest control',
+  },
   { name: 'ACTIVITY_HLT', bit: 6, doc: 'SDM 3D A.6: HLT activity state' },
   { name: 'ACTIVITY_SHUTDOWN', bit: 7, doc: 'SDM 3D A.6: shutdown activity state' },
   { name: 'ACTIVITY_WAIT_SIPI', bit: 8, doc: 'SDM 3D A.6: wait-for-SIPI activity state' },
@@ -98,12 +111,18 @@ export const EPT_VPID_CAP_BITS = [
   { name: 'INVVPID_INDIVIDUAL_ADDR', bit: 40, doc: 'SDM 3D A.10: individual-address INVVPID' },
   { name: 'INVVPID_SINGLE_CONTEXT', bit: 41, doc: 'SDM 3D A.10: single-context INVVPID' },
   { name: 'INVVPID_ALL_CONTEXT', bit: 42, doc: 'SDM 3D A.10: all-context INVVPID' },
-  { name: 'INVVPID_SINGLE_CONTEXT_GLOBAL', bit: 43, doc: 'SDM 3D A.10: single-context-retaining-globals INVVPID' },
+  {
+    name: 'INVVPID_SINGLE_CONTEXT_GLOBAL',
+    bit: 43,
+    doc: 'SDM 3D A.10: single-context-retaining-globals INVVPID',
+  },
 ] as const satisfies readonly RegisterBit[];
 export const EptVpidCap = masksByName(EPT_VPID_CAP_BITS);
 
 /** IA32_VMX_VMFUNC (SDM 3D A.11). */
-export const VMFUNC_BITS = [{ name: 'EPTP_SWITCHING', bit: 0, doc: 'SDM 3D A.11: VM function 0, EPTP switching' }] as const satisfies readonly RegisterBit[];
+export const VMFUNC_BITS = [
+  { name: 'EPTP_SWITCHING', bit: 0, doc: 'SDM 3D A.11: VM function 0, EPTP switching' },
+] as const satisfies readonly RegisterBit[];
 export const Vmfunc = masksByName(VMFUNC_BITS);
 
 /** Control MSR value = allowed-1 bits in 63:32, must-be-1 (allowed-0 = 0) bits in 31:0 (SDM 3D A.3). */

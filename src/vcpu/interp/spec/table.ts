@@ -50,7 +50,7 @@ export interface InsnRow {
 
 const rows: InsnRow[] = [];
 
-interface Opt extends Partial<Omit<InsnRow, 'mnemonic' | 'op' | 'map' | 'opcode' | 'operands'>> {}
+type Opt = Partial<Omit<InsnRow, 'mnemonic' | 'op' | 'map' | 'opcode' | 'operands'>>;
 
 function ops(s: string): string[] {
   return s === '' ? [] : s.split(',');
@@ -356,6 +356,41 @@ for (let op = 0x50; op <= 0x7f; op++) if (op !== 0x77) two('sse', 'SSE', op, 'Ev
 for (const op of [0xc2, 0xc4, 0xc5, 0xc6]) two('sse', 'SSE', op, 'Ev,Ib', { feature: 'xmm' });
 for (let op = 0xd0; op <= 0xfe; op++) two('sse', 'SSE', op, 'Ev', { feature: 'xmm2' });
 two('emms', 'SSE', 0x77, '', { feature: 'mmx' });
+// SSE/SSE2 data movement and bitwise logic (SDM Vol. 2 "MOVUPS", "MOVAPS", "MOVDQA/MOVDQU", "MOVSS",
+// "MOVSD", "MOVD/MOVQ", "PXOR", "XORPS", …). V = xmm in ModRM.reg, W = xmm or memory in ModRM.rm.
+// arg for SSE_MOV: bits 0-1 width (0 = 128, 1 = 64, 2 = 32), bit 2 store (V → W), bit 3 aligned,
+// bit 4 zero the rest of the destination register even for register sources (MOVQ forms).
+const SM = { w128: 0, w64: 1, w32: 2, store: 4, aligned: 8, zext: 16 };
+two('movups', 'SSE_MOV', 0x10, 'Vx,Wx', { prefix: 'none', feature: 'xmm', arg: SM.w128 });
+two('movups', 'SSE_MOV', 0x11, 'Wx,Vx', { prefix: 'none', feature: 'xmm', arg: SM.w128 | SM.store });
+two('movupd', 'SSE_MOV', 0x10, 'Vx,Wx', { prefix: '66', feature: 'xmm2', arg: SM.w128 });
+two('movupd', 'SSE_MOV', 0x11, 'Wx,Vx', { prefix: '66', feature: 'xmm2', arg: SM.w128 | SM.store });
+two('movss', 'SSE_MOV', 0x10, 'Vx,Wx', { prefix: 'F3', feature: 'xmm', arg: SM.w32 });
+two('movss', 'SSE_MOV', 0x11, 'Wx,Vx', { prefix: 'F3', feature: 'xmm', arg: SM.w32 | SM.store });
+two('movsd', 'SSE_MOV', 0x10, 'Vx,Wx', { prefix: 'F2', feature: 'xmm2', arg: SM.w64 });
+two('movsd', 'SSE_MOV', 0x11, 'Wx,Vx', { prefix: 'F2', feature: 'xmm2', arg: SM.w64 | SM.store });
+two('movaps', 'SSE_MOV', 0x28, 'Vx,Wx', { prefix: 'none', feature: 'xmm', arg: SM.w128 | SM.aligned });
+two('movaps', 'SSE_MOV', 0x29, 'Wx,Vx', { prefix: 'none', feature: 'xmm', arg: SM.w128 | SM.aligned | SM.store });
+two('movapd', 'SSE_MOV', 0x28, 'Vx,Wx', { prefix: '66', feature: 'xmm2', arg: SM.w128 | SM.aligned });
+two('movapd', 'SSE_MOV', 0x29, 'Wx,Vx', { prefix: '66', feature: 'xmm2', arg: SM.w128 | SM.aligned | SM.store });
+two('movntps', 'SSE_MOV', 0x2b, 'Mx,Vx', { prefix: 'none', mod: 'mem', feature: 'xmm', arg: SM.w128 | SM.aligned | SM.store });
+two('movdqa', 'SSE_MOV', 0x6f, 'Vx,Wx', { prefix: '66', feature: 'xmm2', arg: SM.w128 | SM.aligned });
+two('movdqa', 'SSE_MOV', 0x7f, 'Wx,Vx', { prefix: '66', feature: 'xmm2', arg: SM.w128 | SM.aligned | SM.store });
+two('movdqu', 'SSE_MOV', 0x6f, 'Vx,Wx', { prefix: 'F3', feature: 'xmm2', arg: SM.w128 });
+two('movdqu', 'SSE_MOV', 0x7f, 'Wx,Vx', { prefix: 'F3', feature: 'xmm2', arg: SM.w128 | SM.store });
+two('movntdq', 'SSE_MOV', 0xe7, 'Mx,Vx', { prefix: '66', mod: 'mem', feature: 'xmm2', arg: SM.w128 | SM.aligned | SM.store });
+two('movq', 'SSE_MOV', 0x7e, 'Vx,Wq', { prefix: 'F3', feature: 'xmm2', arg: SM.w64 | SM.zext });
+two('movq', 'SSE_MOV', 0xd6, 'Wq,Vx', { prefix: '66', feature: 'xmm2', arg: SM.w64 | SM.store | SM.zext });
+two('movd', 'SSE_MOVD', 0x6e, 'Vx,Ey', { prefix: '66', feature: 'xmm2', arg: 0 });
+two('movd', 'SSE_MOVD', 0x7e, 'Ey,Vx', { prefix: '66', feature: 'xmm2', arg: 1 });
+// bitwise logic: arg 0 AND, 1 ANDN (dest = ~dest & src), 2 OR, 3 XOR
+for (const [pfx, feat, names] of [['none', 'xmm', ['andps', 'andnps', 'orps', 'xorps']], ['66', 'xmm2', ['andpd', 'andnpd', 'orpd', 'xorpd']]] as const) {
+  names.forEach((m, i) => two(m, 'SSE_LOGIC', 0x54 + i, 'Vx,Wx', { prefix: pfx, feature: feat, arg: i }));
+}
+two('pand', 'SSE_LOGIC', 0xdb, 'Vx,Wx', { prefix: '66', feature: 'xmm2', arg: 0 });
+two('pandn', 'SSE_LOGIC', 0xdf, 'Vx,Wx', { prefix: '66', feature: 'xmm2', arg: 1 });
+two('por', 'SSE_LOGIC', 0xeb, 'Vx,Wx', { prefix: '66', feature: 'xmm2', arg: 2 });
+two('pxor', 'SSE_LOGIC', 0xef, 'Vx,Wx', { prefix: '66', feature: 'xmm2', arg: 3 });
 two('movnti', 'MOV', 0xc3, 'My,Gy', { mod: 'mem', feature: 'xmm2' });
 
 // ---- three-byte map 0F 38 (SDM Table A-4) ---------------------------------------------------------

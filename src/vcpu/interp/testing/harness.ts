@@ -12,7 +12,7 @@ import { createInterpBackend } from '../index.ts';
 
 export const CODE_BASE = 0x10000;
 export const STACK_TOP = 0x80000;
-export const MEM_BYTES = 4 << 20;
+export const MEM_BYTES = 32 << 20;
 
 let asOk: boolean | undefined;
 export function haveAssembler(): boolean {
@@ -59,14 +59,14 @@ export const GDT_BASE = 0x500;
 export const IDT_BASE = 0x1000 * 8;
 export const TSS_BASE = 0x700;
 
-export function makeGuest(code: Uint8Array, mode: GuestMode = 'long', cpuid?: CpuidEntry[], budget?: number): Guest {
+export function makeGuest(code: Uint8Array, mode: GuestMode = 'long', cpuid?: CpuidEntry[], budget?: number, org = CODE_BASE): Guest {
   const backend = createInterpBackend(budget ? { budget } : {});
   const vm = backend.createVm();
   const buf = vm.allocateMemory(MEM_BYTES);
   vm.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0n, memory: buf });
   const mem = new Uint8Array(buf);
   const dv = new DataView(buf);
-  mem.set(code, mode === 'real' ? 0x7c00 : CODE_BASE);
+  mem.set(code, mode === 'real' ? 0x7c00 : org);
   // GDT
   const gdt = [
     [0, 0],
@@ -80,9 +80,9 @@ export function makeGuest(code: Uint8Array, mode: GuestMode = 'long', cpuid?: Cp
   ];
   gdt.forEach(([lo, hi], i) => { dv.setUint32(GDT_BASE + 8 * i, lo!, true); dv.setUint32(GDT_BASE + 8 * i + 4, hi!, true); });
   // identity map 1 GiB with 2 MiB pages: PML4 0x2000, PDPT 0x3000, PD 0x4000
-  dv.setUint32(0x2000, 0x3003, true);
-  dv.setUint32(0x3000, 0x4003, true);
-  for (let i = 0; i < 512; i++) dv.setUint32(0x4000 + 8 * i, (i << 21) | 0x83, true);
+  dv.setUint32(0x2000, 0x3007, true); // user-accessible, so SYSRET/IRET to CPL 3 can run here
+  dv.setUint32(0x3000, 0x4007, true);
+  for (let i = 0; i < 512; i++) dv.setUint32(0x4000 + 8 * i, (i << 21) | 0x87, true);
   const vm0 = vm.createVcpu(0);
   if (cpuid) vm0.setCpuid(cpuid);
   const s = vm0.getSregs();
@@ -105,7 +105,7 @@ export function makeGuest(code: Uint8Array, mode: GuestMode = 'long', cpuid?: Cp
     Object.assign(sr, { cs: rs(0, 11), ds: rs(0, 3), es: rs(0, 3), ss: rs(0, 3), fs: rs(0, 3), gs: rs(0, 3), cr0: 0x60000010n, idt: { base: 0n, limit: 0x3ff } });
   }
   vm0.setSregs(sr);
-  vm0.setRegs({ ...regs, rip: BigInt(mode === 'real' ? 0x7c00 : CODE_BASE), rsp: BigInt(mode === 'real' ? 0x7000 : STACK_TOP), rflags: 2n });
+  vm0.setRegs({ ...regs, rip: BigInt(mode === 'real' ? 0x7c00 : org), rsp: BigInt(mode === 'real' ? 0x7000 : STACK_TOP), rflags: 2n });
   const g: Guest = {
     vcpu: vm0, mem, dv,
     run(maxRuns = 100) {
