@@ -1,6 +1,7 @@
 // tsvmm command-line entry: `tsvmm <command> [args]`. Each command lives in commands/<name>.ts.
 
 import { processIo, EXIT_USAGE, type CliIo, type Command } from './io.ts';
+import { pathToFileURL } from 'node:url';
 import { TsvmmError } from '../util/result.ts';
 
 /** Commands are loaded lazily so one command's start-up cost does not tax the others. */
@@ -15,9 +16,14 @@ function usage(): string {
   const lines = Object.keys(COMMANDS)
     .sort()
     .map((n) => `  ${n}`);
-  return ['usage: tsvmm <command> [options]', '', 'commands:', ...lines, '', 'tsvmm <command> --help for more.'].join(
-    '\n',
-  );
+  return [
+    'usage: tsvmm <command> [options]',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    'tsvmm <command> --help for more.',
+  ].join('\n');
 }
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
@@ -41,4 +47,9 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     }
     throw e;
   }
+}
+
+// Run directly from source (`node --import tsx src/cli/main.ts …`, used in development and tests).
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv.slice(2));
 }

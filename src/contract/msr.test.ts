@@ -85,7 +85,13 @@ test('every gated MSR: guest access #GPs without the feature and names the CPUID
   assert.ok(n >= 15, `${n} gated MSRs`);
 });
 
-test('unknown MSRs #GP; write-only and read-only MSRs', () => {
+test('unknown MSRs #GP; write-only, read-only and userspace-only MSRs', () => {
+  no(checkMsrRead(MI, Msr.SMBASE), 'msr.host-only');
+  no(checkMsrWrite(MI, S, Msr.SMBASE, 0x30000n), 'msr.host-only');
+  ok(checkMsrWrite(MI, S, Msr.SMBASE, 0x30000n, { hostInitiated: true }));
+  no(checkMsrWrite(MI, S, Msr.PLATFORM_INFO, 0n), 'msr.read-only');
+  no(checkMsrWrite(MI, S, Msr.DEBUGCTL, 0x4n), 'msr.reserved');
+  ok(checkMsrWrite(MI, S, Msr.DEBUGCTL, 0x3n));
   no(checkMsrRead(MI, 0x12345), 'msr.unknown');
   no(checkMsrWrite(MI, S, 0x492, 0n), 'msr.unknown');
   no(checkMsrRead(MI, Msr.PRED_CMD), 'msr.write-only');

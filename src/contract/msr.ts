@@ -102,6 +102,8 @@ export function checkMsrRead(
   const host = opts.hostInitiated ?? false;
   const why = gateReason(model, d);
   if (why && !(host && !d.absentIn)) return refuse('GP', 'msr.absent', why);
+  if (!host && d.hostOnly)
+    return refuse('GP', 'msr.host-only', `${d.name} (${idx(index)}) is accessible to userspace only`);
   if (!host && d.access === 'wo')
     return refuse('GP', 'msr.write-only', `${d.name} (${idx(index)}) is write-only`);
   return accept(d.reset);
@@ -226,6 +228,8 @@ export function checkMsrWrite(
       return refuse('GP', 'msr.absent', why + (host && !d.absentIn ? ' (userspace may only write 0)' : ''));
     return accept(0n);
   }
+  if (!host && d.hostOnly)
+    return refuse('GP', 'msr.host-only', `${d.name} (${idx(index)}) is accessible to userspace only`);
   if (host && d.feature && opts.vcpuHasRun && opts.current !== undefined && opts.current !== v)
     return refuse(
       'GP',

@@ -24,6 +24,7 @@ import type { CpuModel } from './models/model.ts';
 import type { PolicyRefusal, Reason } from './reasons.ts';
 import { ChangeLog, reasonsIn, type StageResult } from './stage.ts';
 import { applyFeatureBits, setReg } from './supported/common.ts';
+import { TSVMM_PROMISES } from './supported/promises.ts';
 
 export interface CpuEdit {
   readonly op: '+' | '-' | 'force';
@@ -174,7 +175,7 @@ function modelTable(
           reasons: whyUnsupported(sup, host, f),
         });
       }
-    } else if (inSup && f.kind !== 'vmm') {
+    } else if (inSup && f.kind !== 'vmm' && !(f.name in TSVMM_PROMISES)) {
       const removedWhy = Object.entries(m.removed ?? {}).find(
         ([k]) => lookupFeature(k)?.name === f.name,
       )?.[1];

@@ -190,3 +190,24 @@ test('explain: host lacks / backend / erratum / dependency / forced / OS-reflect
   assert.ok(i.chain.some((r) => r.kind === 'backend' && r.backend === 'interp'));
   assert.throws(() => g.explain('nosuchfeature'), /unknown CPUID feature/);
 });
+
+test('NO_LMSL (efer_lmsle_mbz) is promised on both backends and kept by models; only -edit removes it', async () => {
+  const { contractLint } = await import('../contract/lint.ts');
+  for (const backend of ['kvm', 'interp'] as const) {
+    for (const cpu of ['host', 'x86-64-v2', 'x86-64-v3']) {
+      const g = buildGuestCpuid({ host: here(), backend, cpu });
+      assert.equal(g.table.hasBit(Feature.efer_lmsle_mbz), true, `${backend} ${cpu}`);
+      assert.equal(
+        contractLint(g.table).some((f) => f.rule === 'contract.no-lmsl'),
+        false,
+        `${backend} ${cpu}: the contract lint is satisfied`,
+      );
+    }
+    // the host (a Zen5 guest here) lacks the bit: the reason chain says tsvmm added it
+    assert.equal(here().hasBit(Feature.efer_lmsle_mbz), false);
+    const g = buildGuestCpuid({ host: here(), backend, cpu: 'host' });
+    assert.match(g.explain('efer_lmsle_mbz').chain.map(describeReason).join(' '), /LMSLE/);
+    const off = buildGuestCpuid({ host: here(), backend, cpu: 'host,-efer_lmsle_mbz' });
+    assert.equal(off.table.hasBit(Feature.efer_lmsle_mbz), false);
+  }
+});

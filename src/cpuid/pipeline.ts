@@ -8,6 +8,7 @@ import type { BackendName, Change, PolicyRefusal, Reason } from './reasons.ts';
 import type { StageResult } from './stage.ts';
 import { kvmSupportedFromHost, kvmSupportedFromIoctl } from './supported/kvm.ts';
 import { interpSupportedFromHost } from './supported/interp-supported.ts';
+import { withTsvmmPromises } from './supported/promises.ts';
 import { guestStage, parseCpuSpec, type CpuSpec } from './guest.ts';
 import { normalizeStage } from './normalize.ts';
 import { explainFeature, type Explanation } from './explain.ts';
@@ -55,14 +56,17 @@ export interface GuestCpuid {
 export function supportedStage(
   req: Pick<GuestRequest, 'host' | 'backend' | 'kvmSupported' | 'hostOsDisabled' | 'tdp'>,
 ): StageResult {
-  if (req.backend === 'interp') return interpSupportedFromHost(req.host);
+  if (req.backend === 'interp') return withTsvmmPromises(interpSupportedFromHost(req.host), 'interp');
   const opts = {
     tdp: req.tdp ?? true,
     ...(req.hostOsDisabled ? { hostOsDisabled: req.hostOsDisabled } : {}),
   };
-  return req.kvmSupported
-    ? kvmSupportedFromIoctl(req.host, req.kvmSupported, opts)
-    : kvmSupportedFromHost(req.host, opts);
+  return withTsvmmPromises(
+    req.kvmSupported
+      ? kvmSupportedFromIoctl(req.host, req.kvmSupported, opts)
+      : kvmSupportedFromHost(req.host, opts),
+    'kvm',
+  );
 }
 
 export function buildGuestCpuid(req: GuestRequest): GuestCpuid {

@@ -24,6 +24,7 @@ import { looksLikePolicy, policyAsModel, policyToJson, readPolicy } from '../../
 import type { CpuModel } from '../../cpuid/models/model.ts';
 import { describeReason, type BackendName } from '../../cpuid/reasons.ts';
 import { modelNames } from '../../cpuid/models/index.ts';
+import { contractLint } from '../../contract/lint.ts';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -424,11 +425,15 @@ async function check(args: string[], io: CliIo): Promise<number> {
   const dropped = g.stages.guest.changes.filter(
     (c) => c.action === 'hidden' && c.reason.kind === 'dependency',
   );
+  // The contract's consistency checks over the guest table (NO_LMSL, leaf 0xD sizes, address widths,
+  // VMX controls vs CPUID, dependencies); an error-severity finding fails the check.
+  const contract = contractLint(g.table);
+  const ok = g.ok && !contract.some((f) => f.severity === 'error');
   if (v.json) {
     io.out(
       JSON.stringify(
         {
-          ok: g.ok,
+          ok,
           cpu: g.spec.text,
           backend: g.backend,
           refusals: g.refusals,
@@ -436,6 +441,7 @@ async function check(args: string[], io: CliIo): Promise<number> {
           dropped: dropped.map((c) => ({ feature: c.feature, reason: describeReason(c.reason) })),
           notes: g.notes,
           features: featureList(g.table),
+          contract,
         },
         null,
         2,
@@ -443,14 +449,15 @@ async function check(args: string[], io: CliIo): Promise<number> {
     );
   } else {
     const lines = [
-      `--cpu ${g.spec.text} (${g.backend}): ${g.ok ? 'OK' : 'REFUSED'}, ${featureList(g.table).length} features`,
+      `--cpu ${g.spec.text} (${g.backend}): ${ok ? 'OK' : 'REFUSED'}, ${featureList(g.table).length} features`,
     ];
     lines.push(...refusalLines(g));
     for (const c of dropped) lines.push(`dropped ${c.feature}: ${describeReason(c.reason)}`);
+    for (const f of contract) lines.push(`contract ${f.severity} [${f.rule}]: ${f.reason}`);
     for (const n of g.notes) lines.push(`note: ${n}`);
     io.out(lines.join('\n'));
   }
-  return g.ok ? EXIT_OK : EXIT_FAILURE;
+  return ok ? EXIT_OK : EXIT_FAILURE;
 }
 
 const SUBCOMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = {

@@ -112,6 +112,13 @@ function cases(): Case[] {
     }
     if (size === 16) add(`mov [rsp-64], bx\n movbe ax, [rsp-64]`, 0n, 0x0102n, ALL);
   }
+  // CMP/SUB followed by SETcc: the fused-compare fast path, every condition and width
+  const CC = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
+  for (const size of [8, 16, 32, 64]) {
+    const [ra, rb] = REGS[size]!;
+    for (const n of CC) for (const a of [0n, 1n, 0x7fn, 0x80n, 0x8000n, 0xffffffffn, 0x8000000000000000n, 0xffffffffffffffffn]) for (const b of [0n, 1n, 0x80n, 0xffffn, 0x7fffffffn, 0xffffffffffffffffn])
+      out.push({ insn: `cmp ${ra}, ${rb}\n set${n} cl\n sub ${ra}, ${rb}\n set${n} dl`, a, b, c: 0n, d: 0n, fin: 0x202, mask: ALL });
+  }
   for (let cc = 0; cc < 16; cc++) {
     const n = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'][cc];
     for (const f of [0, CF, ZF, SF, OF, PF, SF | OF, ZF | CF, ZF | SF]) {

@@ -46,6 +46,21 @@ export interface ExitIo {
   data: Uint8Array;
 }
 
+/**
+ * One decoded instruction (the decode cache holds one per entry; DESIGN.md §4). Fields:
+ * op/arg/rf/k1-3 from the table row; osz/asz operand and address size in bytes; seg = effective
+ * segment of the memory operand, segOvr = override or -1; rep = 0/0xF2/0xF3; mod/reg/rm from ModRM
+ * (reg and rm with REX.R/B); eaBase/eaIndex (-1 none, 16 = RIP), eaScale, eaDisp(Hi); imm(Hi), imm2;
+ * zreg = opcode register (+REX.B); vreg = VEX.vvvv; len = instruction length.
+ */
+export class Insn {
+  op = 0; arg = 0; rf = 0; k1 = 0; k2 = 0; k3 = 0; osz = 4; asz = 4; seg = 3; segOvr = -1;
+  rep = 0; lock = false; rexW = false; rexPresent = false;
+  mod = 0; reg = 0; rm = 0;
+  eaBase = -1; eaIndex = -1; eaScale = 0; eaDisp = 0; eaDispHi = 0;
+  imm = 0; immHi = 0; imm2 = 0; zreg = 0; vreg = 0; len = 0;
+}
+
 export class Cpu {
   // ---- architectural state -------------------------------------------------------------------
   readonly r = new Int32Array(34);
@@ -96,11 +111,9 @@ export class Cpu {
   vendorAmd = false;
 
   // ---- decoded instruction -------------------------------------------------------------------
-  op = 0; arg = 0; rf = 0; k1 = 0; k2 = 0; k3 = 0; osz = 4; asz = 4; seg = DS; segOvr = -1;
-  rep = 0; lock = false; rexW = false; rexPresent = false;
-  mod = 0; reg = 0; rm = 0;
-  eaBase = -1; eaIndex = -1; eaScale = 0; eaDisp = 0; eaDispHi = 0;
-  imm = 0; immHi = 0; imm2 = 0; zreg = 0; vreg = 0; len = 0;
+  /** the instruction being executed (a decode-cache entry or the scratch record) */
+  d: Insn = new Insn();
+  private readonly scratch = new Insn();
   startLo = 0; startHi = 0;
   /** computed effective address (offset in the segment) */
   eaLo = 0; eaHi = 0;
@@ -132,7 +145,7 @@ export class Cpu {
     const r = this.r;
     switch (size) {
       case 1:
-        if (n >= 4 && n < 8 && !this.rexPresent) return (r[(n - 4) << 1]! >>> 8) & 0xff;
+        if (n >= 4 && n < 8 && !this.d.rexPresent) return (r[(n - 4) << 1]! >>> 8) & 0xff;
         return r[n << 1]! & 0xff;
       case 2:
         return r[n << 1]! & 0xffff;
@@ -149,7 +162,7 @@ export class Cpu {
     const r = this.r;
     switch (size) {
       case 1:
-        if (n >= 4 && n < 8 && !this.rexPresent) {
+        if (n >= 4 && n < 8 && !this.d.rexPresent) {
           const i = (n - 4) << 1;
           r[i] = (r[i]! & ~0xff00) | ((lo & 0xff) << 8);
         } else r[n << 1] = (r[n << 1]! & ~0xff) | (lo & 0xff);
@@ -244,6 +257,27 @@ export class Cpu {
   }
 
   cond(cc: number): boolean {
+    if (this.lfOp === LF_SUB && this.lfC === 0 && this.lfSize !== 8) {
+      // fused CMP/SUB + Jcc/SETcc/CMOVcc: compare the operands directly (SDM Vol. 1 Table B-1)
+      const sz = this.lfSize;
+      const a = this.lfA, b = this.lfB;
+      switch (cc) {
+        case 2: return a >>> 0 < b >>> 0;
+        case 3: return a >>> 0 >= b >>> 0;
+        case 4: return a === b;
+        case 5: return a !== b;
+        case 6: return a >>> 0 <= b >>> 0;
+        case 7: return a >>> 0 > b >>> 0;
+      }
+      const sh = 32 - 8 * sz;
+      const sa = (a << sh) >> sh, sb = (b << sh) >> sh;
+      switch (cc) {
+        case 12: return sa < sb;
+        case 13: return sa >= sb;
+        case 14: return sa <= sb;
+        case 15: return sa > sb;
+      }
+    }
     let v: boolean;
     switch (cc >> 1) {
       case 0: v = this.getOF() !== 0; break;
@@ -608,7 +642,9 @@ export class Cpu {
   static readonly DC_BITS = 14;
   readonly dcPa = new Float64Array(1 << Cpu.DC_BITS).fill(-1);
   readonly dcKey = new Int32Array(1 << Cpu.DC_BITS);
-  readonly dcData = new Int32Array((1 << Cpu.DC_BITS) * 28);
+  readonly dcInsn: Insn[] = Array.from({ length: 1 << Cpu.DC_BITS }, () => new Insn());
+  /** page write generation at fill time, per entry */
+  readonly dcGen = new Int32Array(1 << Cpu.DC_BITS);
   dcEpoch = 1;
   /** per physical page (RAM slot): write generation, and whether decoded code lives there */
   pageGen = new Int32Array(0);
@@ -640,50 +676,40 @@ export class Cpu {
     }
     const hi = code64 ? this.r[RIP_HI]! : 0;
     if (!ok || (lo & ~0xfff) !== this.fLinPage || hi !== this.fLinPageHi || (lo & 0xfff) > 0xff0 || this.fU8 !== this.mem.ramU8) {
-      this.decodeFull();
+      this.decodeFull(this.scratch);
       return;
     }
     const pa = this.fOff + (lo & 0xfff);
     const key = (code64 ? 1 : 0) | (this.def32 ? 2 : 0) | ((this.cr0 & CR0_PE) !== 0 && (this.fl & VM) === 0 ? 4 : 0) | (this.dcEpoch << 3);
     const h = (pa ^ (pa >>> Cpu.DC_BITS)) & ((1 << Cpu.DC_BITS) - 1);
     const page = pa >>> 12;
-    const d = this.dcData;
-    const b = h * 28;
-    if (this.dcPa[h] === pa && this.dcKey[h] === key && d[b + 27] === this.pageGen[page]) {
+    if (this.dcPa[h] === pa && this.dcKey[h] === key && this.dcGen[h] === this.pageGen[page]) {
+      const d = this.dcInsn[h]!;
+      this.d = d;
       this.startLo = sLo;
       this.startHi = this.r[RIP_HI]!;
-      this.op = d[b]!; this.arg = d[b + 1]!; this.rf = d[b + 2]!; this.k1 = d[b + 3]!; this.k2 = d[b + 4]!; this.k3 = d[b + 5]!;
-      this.osz = d[b + 6]!; this.asz = d[b + 7]!; this.seg = d[b + 8]!; this.segOvr = d[b + 9]!; this.rep = d[b + 10]!;
-      const fl = d[b + 11]!;
-      this.lock = (fl & 1) !== 0; this.rexW = (fl & 2) !== 0; this.rexPresent = (fl & 4) !== 0;
-      this.mod = d[b + 12]!; this.reg = d[b + 13]!; this.rm = d[b + 14]!; this.eaBase = d[b + 15]!; this.eaIndex = d[b + 16]!;
-      this.eaScale = d[b + 17]!; this.eaDisp = d[b + 18]!; this.eaDispHi = d[b + 19]!; this.imm = d[b + 20]!; this.immHi = d[b + 21]!;
-      this.imm2 = d[b + 22]!; this.zreg = d[b + 23]!; this.vreg = d[b + 24]!;
-      const len = d[b + 25]!;
-      this.len = len;
-      const n = (sLo + len) | 0;
+      const n = (sLo + d.len) | 0;
       if (code64) {
         this.r[RIP_LO] = n;
         if (n >>> 0 < sLo >>> 0) this.r[RIP_HI] = (this.startHi + 1) | 0;
       } else this.r[RIP_LO] = this.def32 ? n : n & 0xffff;
       return;
     }
-    this.decodeFull();
-    if (page >= this.codeMap.length) return;
+    if (page >= this.codeMap.length) {
+      this.decodeFull(this.scratch);
+      return;
+    }
+    this.dcPa[h] = -1;
+    this.decodeFull(this.dcInsn[h]!);
     this.dcPa[h] = pa;
     this.dcKey[h] = key;
-    d[b] = this.op; d[b + 1] = this.arg; d[b + 2] = this.rf; d[b + 3] = this.k1; d[b + 4] = this.k2; d[b + 5] = this.k3;
-    d[b + 6] = this.osz; d[b + 7] = this.asz; d[b + 8] = this.seg; d[b + 9] = this.segOvr; d[b + 10] = this.rep;
-    d[b + 11] = (this.lock ? 1 : 0) | (this.rexW ? 2 : 0) | (this.rexPresent ? 4 : 0);
-    d[b + 12] = this.mod; d[b + 13] = this.reg; d[b + 14] = this.rm; d[b + 15] = this.eaBase; d[b + 16] = this.eaIndex;
-    d[b + 17] = this.eaScale; d[b + 18] = this.eaDisp; d[b + 19] = this.eaDispHi; d[b + 20] = this.imm; d[b + 21] = this.immHi;
-    d[b + 22] = this.imm2; d[b + 23] = this.zreg; d[b + 24] = this.vreg; d[b + 25] = this.len;
-    d[b + 27] = this.pageGen[page]!;
+    this.dcGen[h] = this.pageGen[page]!;
     this.codeMap[page] = 1;
   }
 
-  /** Decode the instruction at CS:RIP into the decoded fields (SDM Vol. 2 §2.1-2.3). */
-  decodeFull(): void {
+  /** Decode the instruction at CS:RIP into `into` (becomes this.d) (SDM Vol. 2 §2.1-2.3). */
+  decodeFull(into: Insn = this.scratch): void {
+    this.d = into;
     const sLo = this.r[RIP_LO]!, sHi = this.r[RIP_HI]!;
     this.startLo = sLo;
     this.startHi = sHi;
@@ -750,9 +776,9 @@ export class Cpu {
       if (!code64) { vvvv &= 7; rex &= ~7; }
       b = this.fetch(i++);
     }
-    this.rexPresent = rex !== 0;
+    this.d.rexPresent = rex !== 0;
     const rexW = (rex & 8) !== 0 || (vex && vexW && code64);
-    this.rexW = rexW;
+    this.d.rexW = rexW;
     const mp = vex ? vexPP : rep === 0xf3 ? 2 : rep === 0xf2 ? 3 : osz16 ? 1 : 0;
     // walk the decode tree
     let node = (vex ? G.ROOT_VEX : G.ROOT_LEGACY)[map * 256 + b]!;
@@ -772,7 +798,7 @@ export class Cpu {
       }
     }
     if (node === 0) {
-      this.len = i;
+      this.d.len = i;
       throw new CpuFault(6, -1, 0, 0, 'undefined opcode');
     }
     const row = N[node + 1]!;
@@ -784,14 +810,14 @@ export class Cpu {
       else if (!(op === G.OP_LAHF || op === G.OP_SAHF) || code64) throw new CpuFault(6, -1, 0, 0, `guest CPUID lacks ${G.FEATURE_NAMES[feat]}`);
     }
     if (vex && vexL !== 0) throw new CpuFault(6, -1, 0, 0, 'VEX.L=1');
-    this.op = op;
-    this.arg = G.ROW_ARG[row]!;
-    this.rf = rf;
-    this.k1 = G.ROW_K1[row]!; this.k2 = G.ROW_K2[row]!; this.k3 = G.ROW_K3[row]!;
-    this.vreg = vvvv;
-    this.rep = rep;
-    this.lock = lock;
-    this.segOvr = segOvr;
+    this.d.op = op;
+    this.d.arg = G.ROW_ARG[row]!;
+    this.d.rf = rf;
+    this.d.k1 = G.ROW_K1[row]!; this.d.k2 = G.ROW_K2[row]!; this.d.k3 = G.ROW_K3[row]!;
+    this.d.vreg = vvvv;
+    this.d.rep = rep;
+    this.d.lock = lock;
+    this.d.segOvr = segOvr;
     // operand and address size (SDM Vol. 1 §3.6, Vol. 2 §2.2.1.2)
     let osz: number;
     if (rf & G.F_BYTE) osz = 1;
@@ -799,20 +825,20 @@ export class Cpu {
     else if (rf & G.F_SIZE_W) osz = 2;
     else if (code64) osz = rexW ? 8 : rf & G.F_F64 ? 8 : osz16 ? 2 : rf & G.F_D64 ? 8 : 4;
     else osz = this.def32 !== osz16 ? 4 : 2;
-    this.osz = osz;
+    this.d.osz = osz;
     const asz = code64 ? (asz16 ? 4 : 8) : this.def32 !== asz16 ? 4 : 2;
-    this.asz = asz;
-    this.zreg = (b & 7) | (rex & 1 ? 8 : 0);
+    this.d.asz = asz;
+    this.d.zreg = (b & 7) | (rex & 1 ? 8 : 0);
     let seg = DS;
     if (rf & G.F_MODRM) {
       if (modrm < 0) modrm = this.fetch(i++);
       const mod = rf & G.F_FORCE_REG ? 3 : modrm >> 6;
-      this.mod = mod;
-      this.reg = ((modrm >> 3) & 7) | (rex & 4 ? 8 : 0);
+      this.d.mod = mod;
+      this.d.reg = ((modrm >> 3) & 7) | (rex & 4 ? 8 : 0);
       if (mod === 3) {
-        this.rm = (modrm & 7) | (rex & 1 ? 8 : 0);
+        this.d.rm = (modrm & 7) | (rex & 1 ? 8 : 0);
       } else {
-        this.rm = modrm & 7;
+        this.d.rm = modrm & 7;
         let base = -1, index = -1, scale = 0, disp = 0;
         if (asz === 2) {
           switch (modrm & 7) {
@@ -852,44 +878,44 @@ export class Cpu {
             i += 4;
           }
         }
-        this.eaBase = base; this.eaIndex = index; this.eaScale = scale; this.eaDisp = disp; this.eaDispHi = disp >> 31;
+        this.d.eaBase = base; this.d.eaIndex = index; this.d.eaScale = scale; this.d.eaDisp = disp; this.d.eaDispHi = disp >> 31;
       }
-    } else this.mod = 3;
-    if (lock && (!(rf & G.F_LOCK) || this.mod === 3)) throw new CpuFault(6, -1, 0, 0, 'LOCK on a non-lockable instruction');
+    } else this.d.mod = 3;
+    if (lock && (!(rf & G.F_LOCK) || this.d.mod === 3)) throw new CpuFault(6, -1, 0, 0, 'LOCK on a non-lockable instruction');
     // immediates
     if (rf & G.F_MOFFS) {
-      this.mod = 0; this.eaBase = -1; this.eaIndex = -1; this.eaScale = 0;
+      this.d.mod = 0; this.d.eaBase = -1; this.d.eaIndex = -1; this.d.eaScale = 0;
       if (asz === 8) {
-        this.eaDisp = this.fetch32(i); this.eaDispHi = this.fetch32(i + 4); i += 8;
-      } else if (asz === 4) { this.eaDisp = this.fetch32(i); this.eaDispHi = 0; i += 4; }
-      else { this.eaDisp = this.fetch(i) | (this.fetch(i + 1) << 8); this.eaDispHi = 0; i += 2; }
+        this.d.eaDisp = this.fetch32(i); this.d.eaDispHi = this.fetch32(i + 4); i += 8;
+      } else if (asz === 4) { this.d.eaDisp = this.fetch32(i); this.d.eaDispHi = 0; i += 4; }
+      else { this.d.eaDisp = this.fetch(i) | (this.fetch(i + 1) << 8); this.d.eaDispHi = 0; i += 2; }
     }
     switch ((rf >> G.IMM_SHIFT) & 7) {
-      case G.IMM_IB: this.imm = this.fetch(i++); this.immHi = 0; break;
-      case G.IMM_IBS: this.imm = (this.fetch(i++) << 24) >> 24; this.immHi = this.imm >> 31; break;
-      case G.IMM_IW: this.imm = this.fetch(i) | (this.fetch(i + 1) << 8); this.immHi = 0; i += 2; break;
+      case G.IMM_IB: this.d.imm = this.fetch(i++); this.d.immHi = 0; break;
+      case G.IMM_IBS: this.d.imm = (this.fetch(i++) << 24) >> 24; this.d.immHi = this.d.imm >> 31; break;
+      case G.IMM_IW: this.d.imm = this.fetch(i) | (this.fetch(i + 1) << 8); this.d.immHi = 0; i += 2; break;
       case G.IMM_IZ:
-        if (osz === 2) { this.imm = this.fetch(i) | (this.fetch(i + 1) << 8); i += 2; this.immHi = 0; }
-        else { this.imm = this.fetch32(i); this.immHi = this.imm >> 31; i += 4; }
+        if (osz === 2) { this.d.imm = this.fetch(i) | (this.fetch(i + 1) << 8); i += 2; this.d.immHi = 0; }
+        else { this.d.imm = this.fetch32(i); this.d.immHi = this.d.imm >> 31; i += 4; }
         break;
       case G.IMM_IV:
-        if (osz === 2) { this.imm = this.fetch(i) | (this.fetch(i + 1) << 8); i += 2; }
-        else if (osz === 4) { this.imm = this.fetch32(i); i += 4; }
-        else { this.imm = this.fetch32(i); this.immHi = this.fetch32(i + 4); i += 8; }
-        if (osz !== 8) this.immHi = 0;
+        if (osz === 2) { this.d.imm = this.fetch(i) | (this.fetch(i + 1) << 8); i += 2; }
+        else if (osz === 4) { this.d.imm = this.fetch32(i); i += 4; }
+        else { this.d.imm = this.fetch32(i); this.d.immHi = this.fetch32(i + 4); i += 8; }
+        if (osz !== 8) this.d.immHi = 0;
         break;
       case G.IMM_AP:
-        if (osz === 2) { this.imm = this.fetch(i) | (this.fetch(i + 1) << 8); i += 2; }
-        else { this.imm = this.fetch32(i); i += 4; }
-        this.imm2 = this.fetch(i) | (this.fetch(i + 1) << 8); i += 2;
+        if (osz === 2) { this.d.imm = this.fetch(i) | (this.fetch(i + 1) << 8); i += 2; }
+        else { this.d.imm = this.fetch32(i); i += 4; }
+        this.d.imm2 = this.fetch(i) | (this.fetch(i + 1) << 8); i += 2;
         break;
       case G.IMM_IWIB:
-        this.imm = this.fetch(i) | (this.fetch(i + 1) << 8); this.imm2 = this.fetch(i + 2); i += 3;
+        this.d.imm = this.fetch(i) | (this.fetch(i + 1) << 8); this.d.imm2 = this.fetch(i + 2); i += 3;
         break;
     }
     if (i > 15) throw new CpuFault(13, 0, 0, 0, 'instruction longer than 15 bytes');
-    this.len = i;
-    this.seg = segOvr >= 0 ? segOvr : seg;
+    this.d.len = i;
+    this.d.seg = segOvr >= 0 ? segOvr : seg;
     // RIP now points to the next instruction
     const n = (this.startLo + i) | 0;
     if (code64) {
@@ -904,9 +930,9 @@ export class Cpu {
 
   /** effective address of the ModRM memory operand into eaLo/eaHi (SDM Vol. 2 §2.1.5) */
   calcEa(): void {
-    let lo = this.eaDisp, hi = this.eaDispHi;
+    let lo = this.d.eaDisp, hi = this.d.eaDispHi;
     const r = this.r;
-    const b = this.eaBase;
+    const b = this.d.eaBase;
     if (b >= 0) {
       const bl = b === 16 ? r[RIP_LO]! : r[b << 1]!;
       const bh = b === 16 ? r[RIP_HI]! : r[(b << 1) + 1]!;
@@ -914,17 +940,17 @@ export class Cpu {
       hi = (hi + bh + (n >>> 0 < lo >>> 0 ? 1 : 0)) | 0;
       lo = n;
     }
-    const x = this.eaIndex;
+    const x = this.d.eaIndex;
     if (x >= 0) {
       let xl = r[x << 1]!, xh = r[(x << 1) + 1]!;
-      const s = this.eaScale;
+      const s = this.d.eaScale;
       if (s) { xh = (xh << s) | (xl >>> (32 - s)); xl <<= s; }
       const n = (lo + xl) | 0;
       hi = (hi + xh + (n >>> 0 < lo >>> 0 ? 1 : 0)) | 0;
       lo = n;
     }
-    if (this.asz === 8) { this.eaLo = lo; this.eaHi = hi; }
-    else if (this.asz === 4) { this.eaLo = lo; this.eaHi = 0; }
+    if (this.d.asz === 8) { this.eaLo = lo; this.eaHi = hi; }
+    else if (this.d.asz === 4) { this.eaLo = lo; this.eaHi = 0; }
     else { this.eaLo = lo & 0xffff; this.eaHi = 0; }
   }
 
@@ -936,14 +962,14 @@ export class Cpu {
   ld(k: number, size: number): number {
     switch (k) {
       case G.K_E: case G.K_M: case G.K_R:
-        if (this.mod === 3) return this.getReg(this.rm, size);
+        if (this.d.mod === 3) return this.getReg(this.d.rm, size);
         return this.rdM(size);
-      case G.K_G: return this.getReg(this.reg, size);
-      case G.K_I: case G.K_J: this.vh = this.immHi; return size === 1 ? this.imm & 0xff : size === 2 ? this.imm & 0xffff : this.imm;
+      case G.K_G: return this.getReg(this.d.reg, size);
+      case G.K_I: case G.K_J: this.vh = this.d.immHi; return size === 1 ? this.d.imm & 0xff : size === 2 ? this.d.imm & 0xffff : this.d.imm;
       case G.K_RAX: return this.getReg(0, size);
-      case G.K_Z: return this.getReg(this.zreg, size);
+      case G.K_Z: return this.getReg(this.d.zreg, size);
       case G.K_O: return this.rdM(size);
-      case G.K_B: return this.getReg(this.vreg, size);
+      case G.K_B: return this.getReg(this.d.vreg, size);
       case G.K_CL: this.vh = 0; return this.r[2]! & 0xff;
       case G.K_ONE: this.vh = 0; return 1;
       case G.K_DX: this.vh = 0; return this.r[4]! & 0xffff;
@@ -954,26 +980,26 @@ export class Cpu {
   st(k: number, size: number, v: number, vh: number): void {
     switch (k) {
       case G.K_E: case G.K_M: case G.K_R:
-        if (this.mod === 3) this.setReg(this.rm, size, v, vh);
+        if (this.d.mod === 3) this.setReg(this.d.rm, size, v, vh);
         else this.wrM(size, v, vh);
         return;
-      case G.K_G: this.setReg(this.reg, size, v, vh); return;
+      case G.K_G: this.setReg(this.d.reg, size, v, vh); return;
       case G.K_RAX: this.setReg(0, size, v, vh); return;
-      case G.K_Z: this.setReg(this.zreg, size, v, vh); return;
+      case G.K_Z: this.setReg(this.d.zreg, size, v, vh); return;
       case G.K_O: this.wrM(size, v, vh); return;
-      case G.K_B: this.setReg(this.vreg, size, v, vh); return;
+      case G.K_B: this.setReg(this.d.vreg, size, v, vh); return;
       default: throw new CpuFault(-1, -1, 0, 0, `operand kind ${k} not writable`);
     }
   }
 
   rdM(size: number): number {
     this.calcEa();
-    return this.rd(this.seg, this.eaLo, this.eaHi, size);
+    return this.rd(this.d.seg, this.eaLo, this.eaHi, size);
   }
 
   wrM(size: number, v: number, vh: number): void {
     this.calcEa();
-    this.wr(this.seg, this.eaLo, this.eaHi, size, v, vh);
+    this.wr(this.d.seg, this.eaLo, this.eaHi, size, v, vh);
   }
 
   // ---- helpers for system code ---------------------------------------------------------------

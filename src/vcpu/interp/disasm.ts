@@ -31,7 +31,7 @@ export function decodeOne(bytes: Uint8Array, bits: 16 | 32 | 64 = 64): Decoded {
   c.r[32] = 0x1000;
   try {
     c.decode();
-    return { length: c.len, op: OP_NAMES[c.op], osz: c.osz, asz: c.asz };
+    return { length: c.d.len, op: OP_NAMES[c.d.op], osz: c.d.osz, asz: c.d.asz };
   } catch (e) {
     if (e instanceof CpuFault) return { length: 0, fault: e.vector };
     throw e;

@@ -16,46 +16,46 @@ const BITS = [0, 8, 16, 0, 32, 0, 0, 0, 64];
 
 /** Execute the decoded instruction (RIP already points past it). */
 export function execute(c: Cpu): void {
-  const osz = c.osz;
-  switch (c.op) {
+  const osz = c.d.osz;
+  switch (c.d.op) {
     case G.OP_ALU: {
-      const a = c.ld(c.k1, osz), ah = c.vh;
-      const b = c.ld(c.k2, osz), bh = c.vh;
-      const r = c.alu(c.arg, osz, a, ah, b, bh);
-      if (c.arg !== 7) c.st(c.k1, osz, r, c.vh);
+      const a = c.ld(c.d.k1, osz), ah = c.vh;
+      const b = c.ld(c.d.k2, osz), bh = c.vh;
+      const r = c.alu(c.d.arg, osz, a, ah, b, bh);
+      if (c.d.arg !== 7) c.st(c.d.k1, osz, r, c.vh);
       return;
     }
     case G.OP_MOV: {
-      const v = c.ld(c.k2, osz);
-      c.st(c.k1, osz, v, c.vh);
+      const v = c.ld(c.d.k2, osz);
+      c.st(c.d.k1, osz, v, c.vh);
       return;
     }
     case G.OP_TEST: {
-      const a = c.ld(c.k1, osz), ah = c.vh;
-      const b = c.ld(c.k2, osz), bh = c.vh;
+      const a = c.ld(c.d.k1, osz), ah = c.vh;
+      const b = c.ld(c.d.k2, osz), bh = c.vh;
       c.alu(4, osz, a, ah, b, bh);
       return;
     }
     case G.OP_JCC:
-      if (c.cond(c.arg)) relJump(c);
+      if (c.cond(c.d.arg)) relJump(c);
       return;
     case G.OP_LEA:
       c.calcEa();
-      c.setReg(c.reg, osz, c.eaLo, c.eaHi);
+      c.setReg(c.d.reg, osz, c.eaLo, c.eaHi);
       return;
     case G.OP_PUSH: {
-      const v = c.ld(c.k1, osz);
+      const v = c.ld(c.d.k1, osz);
       c.push(osz, v, c.vh);
       return;
     }
     case G.OP_POP: {
       const v = c.peek(osz, 0), vh = c.vh;
-      if (c.k1 === G.K_E && c.mod !== 3) {
+      if (c.d.k1 === G.K_E && c.d.mod !== 3) {
         // the address is computed with RSP already incremented (SDM Vol. 2 POP)
         const save = c.r[RSP * 2]!, saveH = c.r[RSP * 2 + 1]!;
         c.addSp(osz);
         try {
-          c.st(c.k1, osz, v, vh);
+          c.st(c.d.k1, osz, v, vh);
         } catch (e) {
           c.r[RSP * 2] = save; c.r[RSP * 2 + 1] = saveH;
           throw e;
@@ -63,24 +63,24 @@ export function execute(c: Cpu): void {
         return;
       }
       c.addSp(osz);
-      c.st(c.k1, osz, v, vh);
+      c.st(c.d.k1, osz, v, vh);
       return;
     }
     case G.OP_CALL: {
       let tl: number, th: number;
-      if (c.k1 === G.K_J) {
-        const n = (c.r[RIP_LO]! + c.imm) | 0;
-        tl = n; th = c.code64 ? (c.r[RIP_HI]! + c.immHi + (n >>> 0 < c.r[RIP_LO]! >>> 0 ? 1 : 0)) | 0 : 0;
-      } else { tl = c.ld(c.k1, osz); th = osz === 8 ? c.vh : 0; }
+      if (c.d.k1 === G.K_J) {
+        const n = (c.r[RIP_LO]! + c.d.imm) | 0;
+        tl = n; th = c.code64 ? (c.r[RIP_HI]! + c.d.immHi + (n >>> 0 < c.r[RIP_LO]! >>> 0 ? 1 : 0)) | 0 : 0;
+      } else { tl = c.ld(c.d.k1, osz); th = osz === 8 ? c.vh : 0; }
       checkTarget(c, tl, th, osz);
       c.push(osz, c.r[RIP_LO]!, c.r[RIP_HI]!);
       setRip(c, tl, th, osz);
       return;
     }
     case G.OP_JMP: {
-      if (c.k1 === G.K_J) relJump(c);
+      if (c.d.k1 === G.K_J) relJump(c);
       else {
-        const tl = c.ld(c.k1, osz), th = osz === 8 ? c.vh : 0;
+        const tl = c.ld(c.d.k1, osz), th = osz === 8 ? c.vh : 0;
         checkTarget(c, tl, th, osz);
         setRip(c, tl, th, osz);
       }
@@ -89,94 +89,94 @@ export function execute(c: Cpu): void {
     case G.OP_RET: {
       const tl = c.peek(osz, 0), th = osz === 8 ? c.vh : 0;
       checkTarget(c, tl, th, osz);
-      c.addSp(osz + (c.k1 === G.K_I ? c.imm & 0xffff : 0));
+      c.addSp(osz + (c.d.k1 === G.K_I ? c.d.imm & 0xffff : 0));
       setRip(c, tl, th, osz);
       return;
     }
     case G.OP_INC: case G.OP_DEC: {
-      const a = c.ld(c.k1, osz), ah = c.vh;
+      const a = c.ld(c.d.k1, osz), ah = c.vh;
       const cf = c.getCF();
       let r: number, rh = 0;
-      if (c.op === G.OP_INC) {
+      if (c.d.op === G.OP_INC) {
         if (osz === 8) { r = (a + 1) | 0; rh = r === 0 ? (ah + 1) | 0 : ah; } else r = (a + 1) & MASK[osz]!;
       } else if (osz === 8) { r = (a - 1) | 0; rh = a === 0 ? (ah - 1) | 0 : ah; } else r = (a - 1) & MASK[osz]!;
-      c.st(c.k1, osz, r, rh);
-      c.lfOp = c.op === G.OP_INC ? LF_INC : LF_DEC; c.lfSize = osz;
+      c.st(c.d.k1, osz, r, rh);
+      c.lfOp = c.d.op === G.OP_INC ? LF_INC : LF_DEC; c.lfSize = osz;
       c.lfA = a; c.lfAh = ah; c.lfB = 1; c.lfBh = 0; c.lfR = r; c.lfRh = rh; c.lfC = cf;
       return;
     }
     case G.OP_CMOV: {
-      const v = c.ld(c.k2, osz), vh = c.vh;
-      if (c.cond(c.arg)) c.setReg(c.reg, osz, v, vh);
-      else if (osz === 4) c.r[(c.reg << 1) + 1] = 0; // 32-bit CMOV zero-extends even when false
+      const v = c.ld(c.d.k2, osz), vh = c.vh;
+      if (c.cond(c.d.arg)) c.setReg(c.d.reg, osz, v, vh);
+      else if (osz === 4) c.r[(c.d.reg << 1) + 1] = 0; // 32-bit CMOV zero-extends even when false
       return;
     }
     case G.OP_SETCC:
-      c.st(c.k1, 1, c.cond(c.arg) ? 1 : 0, 0);
+      c.st(c.d.k1, 1, c.cond(c.d.arg) ? 1 : 0, 0);
       return;
     case G.OP_MOVZX: {
-      const v = c.ld(c.k2, c.arg);
-      c.setReg(c.reg, osz, v, 0);
+      const v = c.ld(c.d.k2, c.d.arg);
+      c.setReg(c.d.reg, osz, v, 0);
       return;
     }
     case G.OP_MOVSX: {
-      const s = c.arg;
-      let v = c.ld(c.k2, s);
+      const s = c.d.arg;
+      let v = c.ld(c.d.k2, s);
       v = s === 1 ? (v << 24) >> 24 : (v << 16) >> 16;
-      c.setReg(c.reg, osz, osz === 2 ? v & 0xffff : v, v >> 31);
+      c.setReg(c.d.reg, osz, osz === 2 ? v & 0xffff : v, v >> 31);
       return;
     }
     case G.OP_MOVSXD: {
-      const v = c.ld(c.k2, 4);
-      c.setReg(c.reg, osz, osz === 2 ? v & 0xffff : v, v >> 31);
+      const v = c.ld(c.d.k2, 4);
+      c.setReg(c.d.reg, osz, osz === 2 ? v & 0xffff : v, v >> 31);
       return;
     }
     case G.OP_XCHG: {
-      if (c.k1 === G.K_Z && c.zreg === 0) return; // 90 is NOP (no zero-extension in 64-bit mode)
-      const a = c.ld(c.k1, osz), ah = c.vh;
-      const b = c.ld(c.k2, osz), bh = c.vh;
-      c.st(c.k1, osz, b, bh);
-      c.st(c.k2, osz, a, ah);
+      if (c.d.k1 === G.K_Z && c.d.zreg === 0) return; // 90 is NOP (no zero-extension in 64-bit mode)
+      const a = c.ld(c.d.k1, osz), ah = c.vh;
+      const b = c.ld(c.d.k2, osz), bh = c.vh;
+      c.st(c.d.k1, osz, b, bh);
+      c.st(c.d.k2, osz, a, ah);
       return;
     }
     case G.OP_NOP: case G.OP_FWAIT:
-      if (c.op === G.OP_FWAIT && (c.cr0 & 0xa) === 0xa) throw new CpuFault(7, -1);
+      if (c.d.op === G.OP_FWAIT && (c.cr0 & 0xa) === 0xa) throw new CpuFault(7, -1);
       return;
     case G.OP_SHIFT: {
-      let n = c.ld(c.k2, 1) & (osz === 8 ? 63 : 31);
-      const a = c.ld(c.k1, osz), ah = c.vh;
+      let n = c.ld(c.d.k2, 1) & (osz === 8 ? 63 : 31);
+      const a = c.ld(c.d.k1, osz), ah = c.vh;
       if (n === 0) {
-        if (osz === 4 && c.mod === 3) c.r[(c.rm << 1) + 1] = 0; // a 32-bit register destination is still written
+        if (osz === 4 && c.d.mod === 3) c.r[(c.d.rm << 1) + 1] = 0; // a 32-bit register destination is still written
         return;
       }
-      const r = shift(c, c.arg, osz, a, ah, n);
+      const r = shift(c, c.d.arg, osz, a, ah, n);
       n = 0;
-      c.st(c.k1, osz, r, c.vh);
+      c.st(c.d.k1, osz, r, c.vh);
       return;
     }
     case G.OP_NOT: {
-      const a = c.ld(c.k1, osz), ah = c.vh;
-      c.st(c.k1, osz, ~a & MASK[osz]!, ~ah);
+      const a = c.ld(c.d.k1, osz), ah = c.vh;
+      c.st(c.d.k1, osz, ~a & MASK[osz]!, ~ah);
       return;
     }
     case G.OP_NEG: {
-      const a = c.ld(c.k1, osz), ah = c.vh;
+      const a = c.ld(c.d.k1, osz), ah = c.vh;
       const r = c.alu(5, osz, 0, 0, a, ah);
-      c.st(c.k1, osz, r, c.vh);
+      c.st(c.d.k1, osz, r, c.vh);
       return;
     }
     case G.OP_IMUL2: case G.OP_IMUL3: {
-      const a = c.ld(c.op === G.OP_IMUL2 ? c.k1 : c.k2, osz), ah = c.vh;
-      const b = c.op === G.OP_IMUL2 ? c.ld(c.k2, osz) : c.ld(c.k3, osz), bh = c.vh;
+      const a = c.ld(c.d.op === G.OP_IMUL2 ? c.d.k1 : c.d.k2, osz), ah = c.vh;
+      const b = c.d.op === G.OP_IMUL2 ? c.ld(c.d.k2, osz) : c.ld(c.d.k3, osz), bh = c.vh;
       const r = imulTrunc(c, osz, a, ah, b, bh);
-      c.setReg(c.reg, osz, r, c.vh);
+      c.setReg(c.d.reg, osz, r, c.vh);
       return;
     }
     case G.OP_MUL: case G.OP_IMUL1:
-      mulWide(c, c.ld(c.k1, osz), c.vh, c.op === G.OP_IMUL1);
+      mulWide(c, c.ld(c.d.k1, osz), c.vh, c.d.op === G.OP_IMUL1);
       return;
     case G.OP_DIV: case G.OP_IDIV:
-      divide(c, c.ld(c.k1, osz), c.vh, c.op === G.OP_IDIV);
+      divide(c, c.ld(c.d.k1, osz), c.vh, c.d.op === G.OP_IDIV);
       return;
     case G.OP_CBW: {
       const a = c.r[0]!;
@@ -193,24 +193,24 @@ export function execute(c: Cpu): void {
       return;
     }
     case G.OP_LOOP: {
-      const asz = c.asz;
+      const asz = c.d.asz;
       let lo = c.r[RCX * 2]!, hi = c.r[RCX * 2 + 1]!;
       if (asz === 8) { if (lo === 0) hi = (hi - 1) | 0; lo = (lo - 1) | 0; c.r[2] = lo; c.r[3] = hi; }
       else if (asz === 4) { lo = (lo - 1) | 0; hi = 0; c.setReg(RCX, 4, lo, 0); c.r[3] = c.code64 ? 0 : c.r[3]!; }
       else { lo = (lo - 1) & 0xffff; hi = 0; c.setReg(RCX, 2, lo, 0); }
       const nz = (lo | (asz === 8 ? hi : 0)) !== 0;
       const z = c.getZF() !== 0;
-      if (nz && (c.arg === 2 || (c.arg === 1 ? z : !z))) relJump(c);
+      if (nz && (c.d.arg === 2 || (c.d.arg === 1 ? z : !z))) relJump(c);
       return;
     }
     case G.OP_JRCXZ: {
-      const asz = c.asz;
+      const asz = c.d.asz;
       const v = asz === 8 ? c.r[2]! | c.r[3]! : asz === 4 ? c.r[2]! : c.r[2]! & 0xffff;
       if (v === 0) relJump(c);
       return;
     }
     case G.OP_PUSHF: case G.OP_POPF: case G.OP_CLI: case G.OP_STI: case G.OP_HLT:
-      execSystem(c, c.op);
+      execSystem(c, c.d.op);
       return;
     case G.OP_CLC: c.setArith(c.getFlags() & ~CF); return;
     case G.OP_STC: c.setArith(c.getFlags() | CF); return;
@@ -237,42 +237,42 @@ export function execute(c: Cpu): void {
       bitScan(c);
       return;
     case G.OP_BSWAP: {
-      const a = c.getReg(c.zreg, osz), ah = c.vh;
-      if (osz === 8) c.setReg(c.zreg, 8, bswap32(ah), bswap32(a));
-      else if (osz === 4) c.setReg(c.zreg, 4, bswap32(a), 0);
-      else c.setReg(c.zreg, 2, 0, 0); // BSWAP r16 is undefined; hardware clears it
+      const a = c.getReg(c.d.zreg, osz), ah = c.vh;
+      if (osz === 8) c.setReg(c.d.zreg, 8, bswap32(ah), bswap32(a));
+      else if (osz === 4) c.setReg(c.d.zreg, 4, bswap32(a), 0);
+      else c.setReg(c.d.zreg, 2, 0, 0); // BSWAP r16 is undefined; hardware clears it
       return;
     }
     case G.OP_CMPXCHG: {
-      const d = c.ld(c.k1, osz), dh = c.vh;
+      const d = c.ld(c.d.k1, osz), dh = c.vh;
       const a = c.getReg(RAX, osz), ah = c.vh;
       c.alu(7, osz, a, ah, d, dh);
       if (c.getZF()) {
-        c.st(c.k1, osz, c.getReg(c.reg, osz), c.vh);
+        c.st(c.d.k1, osz, c.getReg(c.d.reg, osz), c.vh);
       } else {
-        if (c.mod !== 3) c.st(c.k1, osz, d, dh); // the destination is always written
+        if (c.d.mod !== 3) c.st(c.d.k1, osz, d, dh); // the destination is always written
         c.setReg(RAX, osz, d, dh);
       }
       return;
     }
     case G.OP_XADD: {
-      const d = c.ld(c.k1, osz), dh = c.vh;
-      const s = c.getReg(c.reg, osz), sh = c.vh;
+      const d = c.ld(c.d.k1, osz), dh = c.vh;
+      const s = c.getReg(c.d.reg, osz), sh = c.vh;
       const r = c.alu(0, osz, d, dh, s, sh), rh = c.vh;
-      c.setReg(c.reg, osz, d, dh);
-      c.st(c.k1, osz, r, rh);
+      c.setReg(c.d.reg, osz, d, dh);
+      c.st(c.d.k1, osz, r, rh);
       return;
     }
     case G.OP_XLAT: {
       const al = c.r[0]! & 0xff;
       let lo = (c.r[RBX * 2]! + al) | 0, hi = c.r[RBX * 2 + 1]!;
-      if (c.asz === 8) { if (lo >>> 0 < al) hi = (hi + 1) | 0; } else { hi = 0; if (c.asz === 2) lo &= 0xffff; }
-      c.setReg(RAX, 1, c.rd(c.segOvr >= 0 ? c.segOvr : DS, lo, hi, 1), 0);
+      if (c.d.asz === 8) { if (lo >>> 0 < al) hi = (hi + 1) | 0; } else { hi = 0; if (c.d.asz === 2) lo &= 0xffff; }
+      c.setReg(RAX, 1, c.rd(c.d.segOvr >= 0 ? c.d.segOvr : DS, lo, hi, 1), 0);
       return;
     }
     case G.OP_SHLD: case G.OP_SHRD: doubleShift(c); return;
     default:
-      execSystem(c, c.op);
+      execSystem(c, c.d.op);
   }
 }
 
@@ -293,14 +293,14 @@ export function checkTarget(c: Cpu, lo: number, hi: number, osz: number): void {
 
 function relJump(c: Cpu): void {
   const base = c.r[RIP_LO]!;
-  const n = (base + c.imm) | 0;
+  const n = (base + c.d.imm) | 0;
   if (c.code64) {
-    const hi = (c.r[RIP_HI]! + c.immHi + (n >>> 0 < base >>> 0 ? 1 : 0)) | 0;
+    const hi = (c.r[RIP_HI]! + c.d.immHi + (n >>> 0 < base >>> 0 ? 1 : 0)) | 0;
     checkTarget(c, n, hi, 8);
     c.r[RIP_LO] = n; c.r[RIP_HI] = hi;
   } else {
-    checkTarget(c, n, 0, c.osz);
-    c.r[RIP_LO] = c.osz === 2 ? n & 0xffff : n;
+    checkTarget(c, n, 0, c.d.osz);
+    c.r[RIP_LO] = c.d.osz === 2 ? n & 0xffff : n;
   }
 }
 
@@ -418,17 +418,17 @@ function shift(c: Cpu, kind: number, size: number, a: number, ah: number, n: num
 }
 
 function doubleShift(c: Cpu): void {
-  const osz = c.osz;
+  const osz = c.d.osz;
   const bits = BITS[osz]!;
-  const n = (c.k3 === G.K_CL ? c.r[2]! : c.imm) & (osz === 8 ? 63 : 31);
+  const n = (c.d.k3 === G.K_CL ? c.r[2]! : c.d.imm) & (osz === 8 ? 63 : 31);
   if (n === 0) {
-    if (osz === 4 && c.mod === 3) c.r[(c.rm << 1) + 1] = 0;
+    if (osz === 4 && c.d.mod === 3) c.r[(c.d.rm << 1) + 1] = 0;
     return;
   }
-  const a = c.ld(c.k1, osz), ah = c.vh;
-  const b = c.getReg(c.reg, osz), bh = c.vh;
+  const a = c.ld(c.d.k1, osz), ah = c.vh;
+  const b = c.getReg(c.d.reg, osz), bh = c.vh;
   let r = 0, rh = 0, cf = 0;
-  const left = c.op === G.OP_SHLD;
+  const left = c.d.op === G.OP_SHLD;
   if (osz === 8) {
     if (left) {
       const l = shl64(a, ah, n, c), h = c.vh;
@@ -453,7 +453,7 @@ function doubleShift(c: Cpu): void {
   const of = msbR ^ msbA;
   c.flatten();
   c.fl = (c.fl & ~ARITH_FLAGS) | cf | (of ? OF : 0) | szp(osz, r, rh);
-  c.st(c.k1, osz, osz === 4 ? r : r & MASK[osz]!, rh);
+  c.st(c.d.k1, osz, osz === 4 ? r : r & MASK[osz]!, rh);
 }
 
 // ---- multiply and divide (SDM Vol. 2 "MUL", "IMUL", "DIV", "IDIV") -------------------------------
@@ -507,7 +507,7 @@ function imulTrunc(c: Cpu, size: number, a: number, ah: number, b: number, bh: n
 
 /** MUL/IMUL one-operand forms: rDX:rAX = rAX * src */
 function mulWide(c: Cpu, b: number, bh: number, signed: boolean): void {
-  const size = c.osz;
+  const size = c.d.osz;
   let ovf: boolean;
   let lo = 0, hi = 0;
   if (size === 1) {
@@ -563,7 +563,7 @@ function div64by32(c: Cpu, lo: number, hi: number, d: number): number {
 }
 
 function divide(c: Cpu, d: number, dh: number, signed: boolean): void {
-  const size = c.osz;
+  const size = c.d.osz;
   if ((size === 8 ? d | dh : d) === 0) throw new CpuFault(0, -1, 0, 0, 'divide by zero');
   if (size === 1) {
     const a = c.r[0]! & 0xffff;
@@ -619,16 +619,16 @@ function divide(c: Cpu, d: number, dh: number, signed: boolean): void {
 // ---- bit test / scan (SDM Vol. 2 "BT", "BSF", "BSR", "TZCNT", "LZCNT", "POPCNT") ----------------
 
 function bitTest(c: Cpu): void {
-  const osz = c.osz;
+  const osz = c.d.osz;
   const bits = BITS[osz]!;
   let bit: number;
-  if (c.k2 === G.K_I) {
-    bit = c.imm & (bits - 1);
+  if (c.d.k2 === G.K_I) {
+    bit = c.d.imm & (bits - 1);
     c.calcEa();
   } else {
-    const off = c.getReg(c.reg, osz), offh = c.vh;
+    const off = c.getReg(c.d.reg, osz), offh = c.vh;
     bit = off & (bits - 1);
-    if (c.mod !== 3) {
+    if (c.d.mod !== 3) {
       // register bit offset addresses memory beyond the operand (signed, in operand-size units)
       c.calcEa();
       const sh = osz === 8 ? 6 : osz === 4 ? 5 : 4;
@@ -644,24 +644,24 @@ function bitTest(c: Cpu): void {
       const n = (c.eaLo + dl) | 0;
       let h = (c.eaHi + dh + (n >>> 0 < c.eaLo >>> 0 ? 1 : 0)) | 0;
       let l = n;
-      if (c.asz === 4) { h = 0; } else if (c.asz === 2) { l &= 0xffff; h = 0; }
+      if (c.d.asz === 4) { h = 0; } else if (c.d.asz === 2) { l &= 0xffff; h = 0; }
       c.eaLo = l; c.eaHi = h;
     }
   }
   let v: number, vh = 0;
-  if (c.mod === 3) { v = c.getReg(c.rm, osz); vh = c.vh; }
-  else { v = c.rd(c.seg, c.eaLo, c.eaHi, osz); vh = c.vh; }
+  if (c.d.mod === 3) { v = c.getReg(c.d.rm, osz); vh = c.vh; }
+  else { v = c.rd(c.d.seg, c.eaLo, c.eaHi, osz); vh = c.vh; }
   const cf = bitOf(v, vh, bit);
   c.flatten();
   c.fl = (c.fl & ~CF) | cf;
-  if (c.arg === 0) return;
+  if (c.d.arg === 0) return;
   let nl = v, nh = vh;
   const mlo = bit < 32 ? 1 << bit : 0, mhi = bit >= 32 ? 1 << (bit - 32) : 0;
-  if (c.arg === 1) { nl |= mlo; nh |= mhi; }
-  else if (c.arg === 2) { nl &= ~mlo; nh &= ~mhi; }
+  if (c.d.arg === 1) { nl |= mlo; nh |= mhi; }
+  else if (c.d.arg === 2) { nl &= ~mlo; nh &= ~mhi; }
   else { nl ^= mlo; nh ^= mhi; }
-  if (c.mod === 3) c.setReg(c.rm, osz, nl & MASK[osz]!, nh);
-  else c.wr(c.seg, c.eaLo, c.eaHi, osz, nl, nh);
+  if (c.d.mod === 3) c.setReg(c.d.rm, osz, nl & MASK[osz]!, nh);
+  else c.wr(c.d.seg, c.eaLo, c.eaHi, osz, nl, nh);
 }
 
 function clz32(x: number): number {
@@ -677,39 +677,39 @@ function popcnt32(x: number): number {
 }
 
 function bitScan(c: Cpu): void {
-  const osz = c.osz;
+  const osz = c.d.osz;
   const bits = BITS[osz]!;
-  const v0 = c.ld(c.k2, osz), vh = osz === 8 ? c.vh : 0;
+  const v0 = c.ld(c.d.k2, osz), vh = osz === 8 ? c.vh : 0;
   const v = osz === 2 ? v0 & 0xffff : v0;
   const zero = (v | vh) === 0;
   c.flatten();
   let f = c.fl;
-  switch (c.op) {
+  switch (c.d.op) {
     case G.OP_BSF: case G.OP_BSR: {
       // source 0: ZF=1 and the destination is left unchanged (AMD documents it; Intel does it)
       f &= ~ARITH_FLAGS;
       if (zero) { c.fl = f | ZF; return; }
       let n: number;
-      if (c.op === G.OP_BSF) n = v !== 0 ? ctz32(v) : 32 + ctz32(vh);
+      if (c.d.op === G.OP_BSF) n = v !== 0 ? ctz32(v) : 32 + ctz32(vh);
       else n = vh !== 0 ? 63 - clz32(vh) : 31 - clz32(v);
       c.fl = f | PARITY_OF(n);
-      c.setReg(c.reg, osz, n, 0);
+      c.setReg(c.d.reg, osz, n, 0);
       return;
     }
     case G.OP_TZCNT: case G.OP_LZCNT: {
       let n: number;
-      if (c.op === G.OP_TZCNT) n = zero ? bits : v !== 0 ? ctz32(v) : 32 + ctz32(vh);
+      if (c.d.op === G.OP_TZCNT) n = zero ? bits : v !== 0 ? ctz32(v) : 32 + ctz32(vh);
       else if (osz === 8) n = vh !== 0 ? clz32(vh) : 32 + clz32(v);
       else n = clz32(v) - (32 - bits);
       f = (f & ~(CF | ZF)) | (zero ? CF : 0) | (n === 0 ? ZF : 0);
       c.fl = f;
-      c.setReg(c.reg, osz, n, 0);
+      c.setReg(c.d.reg, osz, n, 0);
       return;
     }
     default: { // POPCNT: OF SF ZF AF CF PF cleared, ZF = (src == 0)
       const n = popcnt32(v) + popcnt32(vh);
       c.fl = (f & ~ARITH_FLAGS) | (zero ? ZF : 0);
-      c.setReg(c.reg, osz, n, 0);
+      c.setReg(c.d.reg, osz, n, 0);
     }
   }
 }
@@ -720,13 +720,13 @@ function bitScan(c: Cpu): void {
 const REP_CHUNK = 4096;
 
 function stringOp(c: Cpu): void {
-  const asz = c.asz;
-  const size = c.osz;
-  const op = c.op;
+  const asz = c.d.asz;
+  const size = c.d.osz;
+  const op = c.d.op;
   const step = c.fl & DF ? -size : size;
-  const srcSeg = c.segOvr >= 0 ? c.segOvr : DS;
+  const srcSeg = c.d.segOvr >= 0 ? c.d.segOvr : DS;
   const r = c.r;
-  const rep = c.rep !== 0;
+  const rep = c.d.rep !== 0;
   let n = REP_CHUNK;
   for (;;) {
     if (rep) {
@@ -771,7 +771,7 @@ function stringOp(c: Cpu): void {
     }
     if (!rep) return;
     advance(c, RCX, -1, asz);
-    if (cmp && (c.rep === 0xf3 ? c.getZF() === 0 : c.getZF() !== 0)) return;
+    if (cmp && (c.d.rep === 0xf3 ? c.getZF() === 0 : c.getZF() !== 0)) return;
     if (c.deferredExit !== 0 || --n === 0) {
       // restart the instruction for the remaining iterations
       const cnt = asz === 8 ? r[2]! | r[3]! : asz === 4 ? r[2]! : r[2]! & 0xffff;
@@ -794,9 +794,9 @@ function advance(c: Cpu, reg: number, d: number, asz: number): void {
 }
 
 function enter(c: Cpu): void {
-  const osz = c.osz;
-  const size = c.imm & 0xffff;
-  const level = c.imm2 & 31;
+  const osz = c.d.osz;
+  const size = c.d.imm & 0xffff;
+  const level = c.d.imm2 & 31;
   const ss = c.stackSize();
   const r = c.r;
   const saveSp = r[RSP * 2]!, saveSpH = r[RSP * 2 + 1]!;

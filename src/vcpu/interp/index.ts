@@ -18,7 +18,7 @@ import { updateMode } from './segments.ts';
 import { makeEnv, makeHooks, controlState, msrValue, setMsrValue, APIC_BASE_RESET, type VcpuEnv } from './control.ts';
 import { GATE_FEATURES } from './spec/features.ts';
 import { FEATURE_NAMES } from './decoder.generated.ts';
-import { A_UNUSABLE, A_DPL_SHIFT, CS, IF, RIP_LO, RIP_HI, MSR_APIC_BASE, MSR_EFER } from './state.ts';
+import { A_UNUSABLE, A_DPL_SHIFT, CS, IF, TF, RIP_LO, RIP_HI, MSR_APIC_BASE, MSR_EFER } from './state.ts';
 
 export interface InterpOptions {
   /** instructions per run() before an 'intr' exit (default 1e6) */
@@ -312,10 +312,20 @@ class InterpVcpu implements Vcpu {
       try {
         while (n-- > 0) {
           const sh = c.shadow;
+          const tf = c.fl & TF;
           c.decode();
           execute(c);
           c.icount++;
           if (sh) c.shadow = 0;
+          if (tf !== 0) {
+            // single-step trap after the instruction (SDM Vol. 3A §18.3.1.4): DR6.BS, RIP = next
+            c.dr[12] = c.dr[12]! | 0x4000;
+            budget += n > 0 ? n : 0;
+            n = 0;
+            const e = this.deliverEvent(1, -1, KIND_FAULT);
+            if (e) return e;
+            break;
+          }
           if (c.deferredExit !== 0 || c.halted) break;
           if (wantEvents && c.fl & IF && c.shadow === 0) break;
           if (!wantEvents && (this.irq >= 0 || this.nmi)) break;

@@ -432,3 +432,86 @@ test('SSE data movement and logic: MOVDQU/MOVAPS/MOVQ/MOVSS/MOVD/PXOR, alignment
   u.runToHalt();
   assert.equal(u.regs().r14, 6n);
 });
+
+test('NMI is delivered with IF=0; RFLAGS.TF single-steps with a #DB trap after the instruction', { skip }, () => {
+  const g = longGuest(' cli\n mov rbx, 1\n mov rbx, 2\n jmp .');
+  g.vcpu.injectNmi();
+  g.runToHalt();
+  assert.equal(g.regs().r14, 2n);
+  const t = longGuest(' pushfq\n or qword ptr [rsp], 0x100\n popfq\n mov rbx, 5\n mov rcx, 6');
+  t.runToHalt();
+  const r = t.regs();
+  assert.equal(r.r14, 1n);
+  assert.equal(r.rbx, 5n, 'the instruction after POPF runs, then #DB');
+  assert.equal(r.rcx, 0n);
+});
+
+test('system instructions: SWAPGS, WRGSBASE/RDFSBASE, LAR/LSL/VERR/VERW, SGDT/SIDT, IST stack for a gate', { skip }, () => {
+  const g = longGuest(`
+    mov rax, cr4
+    bts rax, 16
+    mov cr4, rax
+    mov rax, 0x0000722233334444
+    wrgsbase rax
+    mov ecx, 0xc0000102
+    mov eax, 0x5555
+    xor edx, edx
+    wrmsr
+    swapgs
+    rdgsbase r8
+    mov ecx, 0xc0000102
+    rdmsr
+    mov r9, rax
+    mov ax, 0x10
+    lar r10d, ax
+    lsl r11d, ax
+    verr ax
+    setz bl
+    mov ax, 0x08
+    verw ax
+    setz bh
+    sgdt [0x200000]
+    sidt [0x200010]
+    mov qword ptr [0x724], 0x95000
+    int 32
+    mov r12, rsp
+  `);
+  // gate 32 uses IST1 (TSS+0x24)
+  g.dv.setUint32(IDT_BASE + 32 * 16 + 4, g.dv.getUint32(IDT_BASE + 32 * 16 + 4, true) | 1, true);
+  g.runToHalt();
+  const r = g.regs();
+  assert.equal(r.r8, 0x5555n);
+  assert.equal(r.r9, 0x33334444n);
+  assert.equal(r.r10, 0xc09200n); // LAR 32-bit: descriptor dword 2 & 0x00F0FF00
+  assert.equal(r.r11, 0xffffffffn);
+  assert.equal(r.rbx & 0xffffn, 0x0001n); // VERR data: ZF=1; VERW code: ZF=0
+  assert.equal(g.dv.getUint16(0x200000, true), 0x3f);
+  assert.equal(g.dv.getUint32(0x200002, true), 0x500);
+  assert.equal(g.dv.getUint16(0x200010, true), 0xfff);
+  assert.equal(r.r12, 0x80000n);
+  // the IST frame is on the IST1 stack: RIP, CS at 0x95000-40
+  assert.equal(g.dv.getUint32(0x95000 - 40 + 8, true), 0x08);
+});
+
+test('UMIP: SGDT at CPL 3 with CR4.UMIP is #GP(0); at CPL 0 it works', { skip }, () => {
+  const g = longGuest(`
+    mov rax, cr4
+    bts rax, 11
+    mov cr4, rax
+    sgdt [0x200000]
+    mov qword ptr [0x704], 0x90000
+    push 0x2b
+    push 0x70000
+    push 0x2
+    push 0x23
+    lea rax, [rip + user]
+    push rax
+    iretq
+  user:
+    sgdt [0x200010]
+  `);
+  g.runToHalt();
+  assert.equal(g.regs().r14, 13n);
+  assert.equal(g.dv.getUint16(0x200000, true), 0x3f);
+  assert.equal(g.dv.getUint16(0x200010, true), 0);
+});

@@ -66,7 +66,7 @@ export function writeFlags(c: Cpu, v: number, osz: number, allowIopl: boolean, a
 }
 
 export function execSystem(c: Cpu, op: number): void {
-  const osz = c.osz;
+  const osz = c.d.osz;
   const r = c.r;
   switch (op) {
     case G.OP_PUSHF: {
@@ -100,44 +100,44 @@ export function execSystem(c: Cpu, op: number): void {
     case G.OP_INT: case G.OP_INT3: case G.OP_INTO: case G.OP_INT1:
       if (op === G.OP_INTO && !c.getOF()) return;
       if (op === G.OP_INT && c.fl & VM && ((c.fl >> 12) & 3) < 3) throw gp('INT n in VM86 with IOPL<3');
-      deliver(c, op === G.OP_INT ? c.imm & 0xff : op === G.OP_INT3 ? 3 : op === G.OP_INTO ? 4 : 1, -1,
+      deliver(c, op === G.OP_INT ? c.d.imm & 0xff : op === G.OP_INT3 ? 3 : op === G.OP_INTO ? 4 : 1, -1,
         op === G.OP_INT1 ? KIND_ICEBP : KIND_SOFT);
       return;
     case G.OP_IRET: iret(c); return;
     case G.OP_IN: case G.OP_OUT: case G.OP_INS: case G.OP_OUTS: io(c, op); return;
     case G.OP_CALLF: case G.OP_JMPF: farTransfer(c, op); return;
     case G.OP_RETF: farReturn(c); return;
-    case G.OP_PUSH_SEG: c.push(osz, c.segSel[c.arg]!, 0); return;
+    case G.OP_PUSH_SEG: c.push(osz, c.segSel[c.d.arg]!, 0); return;
     case G.OP_POP_SEG: {
       const v = c.peek(osz, 0) & 0xffff;
-      loadSeg(c, c.arg, v);
+      loadSeg(c, c.d.arg, v);
       c.addSp(osz);
-      if (c.arg === SS) c.shadow = 1;
+      if (c.d.arg === SS) c.shadow = 1;
       return;
     }
     case G.OP_MOV_EV_SW: {
-      if (c.reg > 5) throw ud('MOV from segment register > GS');
-      const v = c.segSel[c.reg & 7]!;
-      if (c.mod === 3) c.setReg(c.rm, osz, v, 0);
+      if (c.d.reg > 5) throw ud('MOV from segment register > GS');
+      const v = c.segSel[c.d.reg & 7]!;
+      if (c.d.mod === 3) c.setReg(c.d.rm, osz, v, 0);
       else c.st(G.K_E, 2, v, 0);
       return;
     }
     case G.OP_MOV_SW_EW: {
-      const s = c.reg & 7;
+      const s = c.d.reg & 7;
       if (s === CS || s > 5) throw ud('MOV to CS or invalid segment register');
       loadSeg(c, s, c.ld(G.K_E, 2));
       if (s === SS) c.shadow = 1;
       return;
     }
     case G.OP_LxS: {
-      if (c.mod === 3) throw ud('LxS with register operand');
+      if (c.d.mod === 3) throw ud('LxS with register operand');
       c.calcEa();
-      const off = c.rd(c.seg, c.eaLo, c.eaHi, osz), offh = c.vh;
+      const off = c.rd(c.d.seg, c.eaLo, c.eaHi, osz), offh = c.vh;
       const n = (c.eaLo + osz) | 0;
-      const sel = c.rd(c.seg, n, c.eaHi, 2);
-      loadSeg(c, c.arg, sel);
-      c.setReg(c.reg, osz, off, offh);
-      if (c.arg === SS) c.shadow = 1;
+      const sel = c.rd(c.d.seg, n, c.eaHi, 2);
+      loadSeg(c, c.d.arg, sel);
+      c.setReg(c.d.reg, osz, off, offh);
+      if (c.d.arg === SS) c.shadow = 1;
       return;
     }
     case G.OP_PUSHA: {
@@ -155,15 +155,15 @@ export function execSystem(c: Cpu, op: number): void {
     }
     case G.OP_BOUND: {
       c.calcEa();
-      const idx = c.getReg(c.reg, osz);
-      const lo = c.rd(c.seg, c.eaLo, 0, osz), hi = c.rd(c.seg, (c.eaLo + osz) | 0, 0, osz);
+      const idx = c.getReg(c.d.reg, osz);
+      const lo = c.rd(c.d.seg, c.eaLo, 0, osz), hi = c.rd(c.d.seg, (c.eaLo + osz) | 0, 0, osz);
       const s = (x: number): number => (osz === 2 ? (x << 16) >> 16 : x);
       if (s(idx) < s(lo) || s(idx) > s(hi)) throw new CpuFault(5, -1, 0, 0, 'BOUND range exceeded');
       return;
     }
     case G.OP_ARPL: {
       if (!protectedMode(c)) throw ud('ARPL in real mode');
-      const d = c.ld(G.K_E, 2), s = c.getReg(c.reg, 2);
+      const d = c.ld(G.K_E, 2), s = c.getReg(c.d.reg, 2);
       c.flatten();
       if ((d & 3) < (s & 3)) { c.st(G.K_E, 2, (d & ~3) | (s & 3), 0); c.fl |= ZF; } else c.fl &= ~ZF;
       return;
@@ -185,12 +185,12 @@ export function execSystem(c: Cpu, op: number): void {
     }
     case G.OP_RDPID: {
       const v = c.msrs.get(MSR_TSC_AUX) ?? 0n;
-      c.setReg(c.rm, c.code64 ? 8 : 4, Number(v & 0xffffffffn) | 0, 0);
+      c.setReg(c.d.rm, c.code64 ? 8 : 4, Number(v & 0xffffffffn) | 0, 0);
       return;
     }
     case G.OP_RDRAND: {
       const v = (Math.random() * 4294967296) | 0;
-      c.setReg(c.rm, osz, osz === 2 ? v & 0xffff : v, osz === 8 ? (Math.random() * 4294967296) | 0 : 0);
+      c.setReg(c.d.rm, osz, osz === 2 ? v & 0xffff : v, osz === 8 ? (Math.random() * 4294967296) | 0 : 0);
       c.setArith(CF);
       return;
     }
@@ -209,31 +209,32 @@ function requireCpl0(c: Cpu, what: string): void {
   if (c.cpl !== 0) throw gp(`${what} at CPL ${c.cpl}`);
 }
 
-function crValue(c: Cpu, n: number): void {
+/** the value of CRn: low half returned, high half in c.vh */
+function crValue(c: Cpu, n: number): number {
   switch (n) {
-    case 0: c.imm = c.cr0; c.immHi = 0; return;
-    case 2: c.imm = c.cr2Lo; c.immHi = c.cr2Hi; return;
-    case 3: c.imm = c.cr3Lo; c.immHi = c.cr3Hi; return;
-    case 4: c.imm = c.cr4; c.immHi = 0; return;
-    case 8: c.imm = c.cr8 & 0xf; c.immHi = 0; return;
+    case 0: c.vh = 0; return c.cr0;
+    case 2: c.vh = c.cr2Hi; return c.cr2Lo;
+    case 3: c.vh = c.cr3Hi; return c.cr3Lo;
+    case 4: c.vh = 0; return c.cr4;
+    case 8: c.vh = 0; return c.cr8 & 0xf;
     default: throw ud(`CR${n} does not exist`);
   }
 }
 
 function execPrivileged(c: Cpu, op: number): void {
   const r = c.r;
-  const osz = c.osz;
+  const osz = c.d.osz;
   switch (op) {
     case G.OP_MOV_R_CR: case G.OP_MOV_CR_R: {
       requireCpl0(c, 'MOV CR');
-      const n = c.reg;
-      if (c.lock && !c.code64 && n === 0) { /* AMD LOCK MOV CR0 = CR8: not modelled */ }
+      const n = c.d.reg;
+      if (c.d.lock && !c.code64 && n === 0) { /* AMD LOCK MOV CR0 = CR8: not modelled */ }
       if (op === G.OP_MOV_R_CR) {
-        crValue(c, n);
-        c.setReg(c.rm, c.code64 ? 8 : 4, c.imm, c.code64 ? c.immHi : 0);
+        const v = crValue(c, n);
+        c.setReg(c.d.rm, c.code64 ? 8 : 4, v, c.code64 ? c.vh : 0);
       } else {
         if (n !== 0 && n !== 2 && n !== 3 && n !== 4 && n !== 8) throw ud(`CR${n} does not exist`);
-        const lo = c.r[c.rm << 1]!, hi = c.code64 ? c.r[(c.rm << 1) + 1]! : 0;
+        const lo = c.r[c.d.rm << 1]!, hi = c.code64 ? c.r[(c.d.rm << 1) + 1]! : 0;
         if (n === 2) { c.cr2Lo = lo; c.cr2Hi = hi; return; }
         H(c).writeCr(c, n, lo, hi);
       }
@@ -241,7 +242,7 @@ function execPrivileged(c: Cpu, op: number): void {
     }
     case G.OP_MOV_R_DR: case G.OP_MOV_DR_R: {
       requireCpl0(c, 'MOV DR');
-      let n = c.reg;
+      let n = c.d.reg;
       if (n > 7) throw ud('DR8-15');
       if ((n === 4 || n === 5) && c.cr4 & 8) throw ud('DR4/5 with CR4.DE');
       if (n === 4 || n === 5) n += 2;
@@ -249,9 +250,9 @@ function execPrivileged(c: Cpu, op: number): void {
         let lo = c.dr[n * 2]!, hi = c.dr[n * 2 + 1]!;
         if (n === 6) { lo = (lo | 0xffff0ff0) & ~0x1000; hi = 0; }
         if (n === 7) { lo = (lo | 0x400) & ~0x1000; hi = 0; }
-        c.setReg(c.rm, c.code64 ? 8 : 4, lo, c.code64 ? hi : 0);
+        c.setReg(c.d.rm, c.code64 ? 8 : 4, lo, c.code64 ? hi : 0);
       } else {
-        const lo = c.r[c.rm << 1]!, hi = c.code64 ? c.r[(c.rm << 1) + 1]! : 0;
+        const lo = c.r[c.d.rm << 1]!, hi = c.code64 ? c.r[(c.d.rm << 1) + 1]! : 0;
         if ((n === 6 || n === 7) && hi !== 0) throw gp(`DR${n} bits 63:32 are reserved`);
         c.dr[n * 2] = lo; c.dr[n * 2 + 1] = hi;
       }
@@ -267,7 +268,7 @@ function execPrivileged(c: Cpu, op: number): void {
     }
     case G.OP_SMSW: {
       umipCheck(c, 'SMSW');
-      if (c.mod === 3) c.setReg(c.rm, osz, c.cr0, 0);
+      if (c.d.mod === 3) c.setReg(c.d.rm, osz, c.cr0, 0);
       else c.st(G.K_E, 2, c.cr0, 0);
       return;
     }
@@ -276,7 +277,7 @@ function execPrivileged(c: Cpu, op: number): void {
     case G.OP_INVLPG: {
       requireCpl0(c, 'INVLPG');
       c.calcEa();
-      const lo = c.segLinNoCheck(c.seg, c.eaLo, c.eaHi);
+      const lo = c.segLinNoCheck(c.d.seg, c.eaLo, c.eaHi);
       if (c.mmu) (c.mmu as unknown as { invlpg(l: number, h: number): void }).invlpg(lo, c.linHi);
       c.invalidateFetch();
       return;
@@ -285,11 +286,11 @@ function execPrivileged(c: Cpu, op: number): void {
       requireCpl0(c, 'INVPCID');
       if (!protectedMode(c)) throw ud('INVPCID in real mode');
       c.calcEa();
-      const type = c.code64 ? c.r[c.reg << 1]! : c.r[c.reg << 1]!;
-      const typeHi = c.code64 ? c.r[(c.reg << 1) + 1]! : 0;
-      const pcid = c.rd(c.seg, c.eaLo, c.eaHi, 4);
-      const pcidHi = c.rd(c.seg, (c.eaLo + 4) | 0, c.eaHi, 4);
-      const al = c.rd(c.seg, (c.eaLo + 8) | 0, c.eaHi, 4), ah = c.rd(c.seg, (c.eaLo + 12) | 0, c.eaHi, 4);
+      const type = c.code64 ? c.r[c.d.reg << 1]! : c.r[c.d.reg << 1]!;
+      const typeHi = c.code64 ? c.r[(c.d.reg << 1) + 1]! : 0;
+      const pcid = c.rd(c.d.seg, c.eaLo, c.eaHi, 4);
+      const pcidHi = c.rd(c.d.seg, (c.eaLo + 4) | 0, c.eaHi, 4);
+      const al = c.rd(c.d.seg, (c.eaLo + 8) | 0, c.eaHi, 4), ah = c.rd(c.d.seg, (c.eaLo + 12) | 0, c.eaHi, 4);
       if (typeHi !== 0 || type >>> 0 > 3 || (pcid & ~0xfff) !== 0 || pcidHi !== 0) throw gp('INVPCID operand');
       const m = c.mmu as unknown as { invpcid?(t: number, p: number, l: number, h: number): boolean } | undefined;
       if (m?.invpcid && !m.invpcid(type, pcid, al, ah)) throw gp('INVPCID refused');
@@ -299,10 +300,10 @@ function execPrivileged(c: Cpu, op: number): void {
     case G.OP_LGDT: case G.OP_LIDT: {
       requireCpl0(c, 'LGDT/LIDT');
       c.calcEa();
-      const limit = c.rd(c.seg, c.eaLo, c.eaHi, 2);
+      const limit = c.rd(c.d.seg, c.eaLo, c.eaHi, 2);
       const n = (c.eaLo + 2) | 0;
       const nh = n >>> 0 < c.eaLo >>> 0 ? (c.eaHi + 1) | 0 : c.eaHi;
-      let base = c.rd(c.seg, c.asz === 2 ? n & 0xffff : n, nh, c.code64 ? 8 : 4);
+      let base = c.rd(c.d.seg, c.d.asz === 2 ? n & 0xffff : n, nh, c.code64 ? 8 : 4);
       const baseHi = c.code64 ? c.vh : 0;
       if (!c.code64 && osz === 2) base &= 0xffffff;
       if (c.code64 && (baseHi >> 15) !== (baseHi >> 31)) throw gp('non-canonical descriptor-table base');
@@ -314,16 +315,16 @@ function execPrivileged(c: Cpu, op: number): void {
       umipCheck(c, 'SGDT/SIDT');
       c.calcEa();
       const isG = op === G.OP_SGDT;
-      c.wr(c.seg, c.eaLo, c.eaHi, 2, isG ? c.gdtLimit : c.idtLimit, 0);
+      c.wr(c.d.seg, c.eaLo, c.eaHi, 2, isG ? c.gdtLimit : c.idtLimit, 0);
       const n = (c.eaLo + 2) | 0;
-      c.wr(c.seg, c.asz === 2 ? n & 0xffff : n, c.eaHi, c.code64 ? 8 : 4, isG ? c.gdtBase : c.idtBase, isG ? c.gdtBaseHi : c.idtBaseHi);
+      c.wr(c.d.seg, c.d.asz === 2 ? n & 0xffff : n, c.eaHi, c.code64 ? 8 : 4, isG ? c.gdtBase : c.idtBase, isG ? c.gdtBaseHi : c.idtBaseHi);
       return;
     }
     case G.OP_SLDT: case G.OP_STR: {
       if (!protectedMode(c)) throw ud('SLDT/STR outside protected mode');
       umipCheck(c, 'SLDT/STR');
       const v = c.segSel[op === G.OP_SLDT ? LDTR : TR]!;
-      if (c.mod === 3) c.setReg(c.rm, osz, v, 0);
+      if (c.d.mod === 3) c.setReg(c.d.rm, osz, v, 0);
       else c.st(G.K_E, 2, v, 0);
       return;
     }
@@ -355,8 +356,8 @@ function execPrivileged(c: Cpu, op: number): void {
       c.flatten();
       if (!ok) { c.fl &= ~ZF; return; }
       c.fl |= ZF;
-      if (op === G.OP_LAR) c.setReg(c.reg, osz, desc.hi & 0x00ffff00 & (osz === 2 ? 0xff00 : 0xf0ff00), 0);
-      else if (op === G.OP_LSL) c.setReg(c.reg, osz, descLimit(), 0);
+      if (op === G.OP_LAR) c.setReg(c.d.reg, osz, desc.hi & 0x00ffff00 & (osz === 2 ? 0xff00 : 0xf0ff00), 0);
+      else if (op === G.OP_LSL) c.setReg(c.d.reg, osz, descLimit(), 0);
       return;
     }
     case G.OP_RDMSR: {
@@ -409,10 +410,10 @@ function execPrivileged(c: Cpu, op: number): void {
     }
     case G.OP_RDFSBASE: case G.OP_WRFSBASE: {
       if (!(c.cr4 & CR4_FSGSBASE)) throw ud('RD/WR FS/GS BASE with CR4.FSGSBASE=0');
-      const s = c.arg;
-      if (op === G.OP_RDFSBASE) c.setReg(c.rm, osz, c.segBase[s]!, c.segBaseHi[s]!);
+      const s = c.d.arg;
+      if (op === G.OP_RDFSBASE) c.setReg(c.d.rm, osz, c.segBase[s]!, c.segBaseHi[s]!);
       else {
-        const lo = c.r[c.rm << 1]!, hi = osz === 8 ? c.r[(c.rm << 1) + 1]! : 0;
+        const lo = c.r[c.d.rm << 1]!, hi = osz === 8 ? c.r[(c.d.rm << 1) + 1]! : 0;
         if ((hi >> 15) !== (hi >> 31)) throw gp('non-canonical FS/GS base');
         c.segBase[s] = lo; c.segBaseHi[s] = hi;
       }
@@ -428,9 +429,9 @@ function execPrivileged(c: Cpu, op: number): void {
     case G.OP_LDMXCSR: case G.OP_STMXCSR: {
       simdCheck(c);
       c.calcEa();
-      if (op === G.OP_STMXCSR) c.wr(c.seg, c.eaLo, c.eaHi, 4, fxGet32(c, 24), 0);
+      if (op === G.OP_STMXCSR) c.wr(c.d.seg, c.eaLo, c.eaHi, 4, fxGet32(c, 24), 0);
       else {
-        const v = c.rd(c.seg, c.eaLo, c.eaHi, 4);
+        const v = c.rd(c.d.seg, c.eaLo, c.eaHi, 4);
         if (v & ~0xffff) throw gp('MXCSR reserved bits');
         fxSet32(c, 24, v);
       }
@@ -443,10 +444,10 @@ function execPrivileged(c: Cpu, op: number): void {
         fx[0] = 0x7f; fx[1] = 0x03; fx[2] = 0; fx[3] = 0; fx[4] = 0; // FCW=037F FSW=0 FTW=empty
         fx.fill(0, 5, 24);
       } else if (op === G.OP_FNCLEX) fx[2] &= 0x00; // clears exception flags, ES, B
-      else if (op === G.OP_FLDCW) { c.calcEa(); const v = c.rd(c.seg, c.eaLo, c.eaHi, 2); fx[0] = v; fx[1] = v >> 8; }
-      else if (op === G.OP_FNSTCW) { c.calcEa(); c.wr(c.seg, c.eaLo, c.eaHi, 2, fx[0]! | (fx[1]! << 8), 0); }
-      else if (c.k1 === G.K_RAX) c.setReg(RAX, 2, fx[2]! | (fx[3]! << 8), 0);
-      else { c.calcEa(); c.wr(c.seg, c.eaLo, c.eaHi, 2, fx[2]! | (fx[3]! << 8), 0); }
+      else if (op === G.OP_FLDCW) { c.calcEa(); const v = c.rd(c.d.seg, c.eaLo, c.eaHi, 2); fx[0] = v; fx[1] = v >> 8; }
+      else if (op === G.OP_FNSTCW) { c.calcEa(); c.wr(c.d.seg, c.eaLo, c.eaHi, 2, fx[0]! | (fx[1]! << 8), 0); }
+      else if (c.d.k1 === G.K_RAX) c.setReg(RAX, 2, fx[2]! | (fx[3]! << 8), 0);
+      else { c.calcEa(); c.wr(c.d.seg, c.eaLo, c.eaHi, 2, fx[2]! | (fx[3]! << 8), 0); }
       return;
     }
     default:
@@ -480,11 +481,11 @@ function fxsave(c: Cpu, save: boolean): void {
   const n = c.code64 ? 16 : 8;
   const top = 160 + 16 * n;
   if (save) {
-    for (let i = 0; i < top; i += 4) c.wr(c.seg, (c.eaLo + i) | 0, c.eaHi, 4, fxGet32(c, i), 0);
+    for (let i = 0; i < top; i += 4) c.wr(c.d.seg, (c.eaLo + i) | 0, c.eaHi, 4, fxGet32(c, i), 0);
   } else {
-    const mx = c.rd(c.seg, (c.eaLo + 24) | 0, c.eaHi, 4);
+    const mx = c.rd(c.d.seg, (c.eaLo + 24) | 0, c.eaHi, 4);
     if (mx & ~0xffff) throw gp('FXRSTOR: MXCSR reserved bits');
-    for (let i = 0; i < top; i += 4) fxSet32(c, i, c.rd(c.seg, (c.eaLo + i) | 0, c.eaHi, 4));
+    for (let i = 0; i < top; i += 4) fxSet32(c, i, c.rd(c.d.seg, (c.eaLo + i) | 0, c.eaHi, 4));
   }
 }
 
@@ -516,7 +517,7 @@ function bcd(c: Cpu, op: number): void {
       return;
     }
     case G.OP_AAM: {
-      const base = c.imm & 0xff;
+      const base = c.d.imm & 0xff;
       if (base === 0) throw new CpuFault(0, -1, 0, 0, 'AAM 0');
       ah = Math.floor(al / base); al = al % base;
       c.setReg(RAX, 2, (ah << 8) | al, 0);
@@ -524,7 +525,7 @@ function bcd(c: Cpu, op: number): void {
       return;
     }
     default: {
-      al = (al + ah * (c.imm & 0xff)) & 0xff;
+      al = (al + ah * (c.d.imm & 0xff)) & 0xff;
       c.setReg(RAX, 2, al, 0);
       c.logicFlags(1, al, 0);
     }
@@ -571,8 +572,8 @@ function portWrite(c: Cpu, port: number, size: number, v: number): void {
 }
 
 function io(c: Cpu, op: number): void {
-  const size = c.osz === 8 ? 4 : c.osz;
-  const port = op === G.OP_INS || op === G.OP_OUTS ? c.r[4]! & 0xffff : c.k1 === G.K_I || c.k2 === G.K_I ? c.imm & 0xff : c.r[4]! & 0xffff;
+  const size = c.d.osz === 8 ? 4 : c.d.osz;
+  const port = op === G.OP_INS || op === G.OP_OUTS ? c.r[4]! & 0xffff : c.d.k1 === G.K_I || c.d.k2 === G.K_I ? c.d.imm & 0xff : c.r[4]! & 0xffff;
   ioAllowed(c, port, size);
   if (op === G.OP_IN) {
     const v = portRead(c, port, size);
@@ -584,9 +585,9 @@ function io(c: Cpu, op: number): void {
     return;
   }
   // INS/OUTS: one element per exit; REP continues by restarting the instruction
-  const asz = c.asz;
+  const asz = c.d.asz;
   const r = c.r;
-  if (c.rep) {
+  if (c.d.rep) {
     const cnt = asz === 8 ? r[2]! | r[3]! : asz === 4 ? r[2]! : r[2]! & 0xffff;
     if (cnt === 0) return;
   }
@@ -599,11 +600,11 @@ function io(c: Cpu, op: number): void {
     adv(c, RDI, step, asz);
   } else {
     const si = asz === 2 ? r[RSI * 2]! & 0xffff : r[RSI * 2]!;
-    const v = c.rd(c.segOvr >= 0 ? c.segOvr : DS, si, asz === 8 ? r[RSI * 2 + 1]! : 0, size);
+    const v = c.rd(c.d.segOvr >= 0 ? c.d.segOvr : DS, si, asz === 8 ? r[RSI * 2 + 1]! : 0, size);
     portWrite(c, port, size, v);
     adv(c, RSI, step, asz);
   }
-  if (c.rep) {
+  if (c.d.rep) {
     adv(c, RCX, -1, asz);
     const cnt = asz === 8 ? r[2]! | r[3]! : asz === 4 ? r[2]! : r[2]! & 0xffff;
     if (cnt !== 0) { r[RIP_LO] = c.startLo; r[RIP_HI] = c.startHi; }
@@ -622,14 +623,14 @@ function adv(c: Cpu, reg: number, d: number, asz: number): void {
 // ---- far transfers (SDM Vol. 2 "CALL", "JMP", "RET" far forms; Vol. 3A §5.8 call gates) --------
 
 function farTransfer(c: Cpu, op: number): void {
-  const osz = c.osz;
+  const osz = c.d.osz;
   let off: number, offHi = 0, sel: number;
-  if (c.k1 === G.K_A) { off = c.imm; sel = c.imm2; }
+  if (c.d.k1 === G.K_A) { off = c.d.imm; sel = c.d.imm2; }
   else {
     c.calcEa();
-    off = c.rd(c.seg, c.eaLo, c.eaHi, osz); offHi = osz === 8 ? c.vh : 0;
+    off = c.rd(c.d.seg, c.eaLo, c.eaHi, osz); offHi = osz === 8 ? c.vh : 0;
     const n = (c.eaLo + osz) | 0;
-    sel = c.rd(c.seg, n, n >>> 0 < c.eaLo >>> 0 ? (c.eaHi + 1) | 0 : c.eaHi, 2);
+    sel = c.rd(c.d.seg, n, n >>> 0 < c.eaLo >>> 0 ? (c.eaHi + 1) | 0 : c.eaHi, 2);
   }
   if (osz === 2) off &= 0xffff;
   const retSel = c.segSel[CS]!, retLo = c.r[RIP_LO]!, retHi = c.r[RIP_HI]!;
@@ -695,10 +696,10 @@ function restoreSeg(c: Cpu, s: number, v: SegSnap): void {
 }
 
 function farReturn(c: Cpu): void {
-  const osz = c.osz;
+  const osz = c.d.osz;
   const off = c.peek(osz, 0), offHi = osz === 8 ? c.vh : 0;
   const sel = c.peek(osz, osz) & 0xffff;
-  const extra = c.k1 === G.K_I ? c.imm & 0xffff : 0;
+  const extra = c.d.k1 === G.K_I ? c.d.imm & 0xffff : 0;
   if (!protectedMode(c)) {
     c.addSp(2 * osz + extra);
     loadSegReal(c, CS, sel);
@@ -882,7 +883,7 @@ export function deliver(c: Cpu, vector: number, ec: number, kind: number): void 
 
 /** IRET/IRETD/IRETQ (SDM Vol. 2 "IRET"): real mode, same privilege, outer privilege, 64-bit */
 function iret(c: Cpu): void {
-  const osz = c.osz;
+  const osz = c.d.osz;
   c.nmiBlocked = false;
   if (!(c.cr0 & CR0_PE)) {
     const ip = c.peek(osz, 0), cs = c.peek(osz, osz), fl = c.peek(osz, 2 * osz);
@@ -965,7 +966,7 @@ function sysret(c: Cpu): void {
   const r = c.r;
   const star = c.msrs.get(MSR_STAR) ?? 0n;
   const sel = Number((star >> 48n) & 0xffffn);
-  const to64 = c.rexW;
+  const to64 = c.d.rexW;
   const rcxLo = r[2]!, rcxHi = r[3]!;
   if (to64 && (rcxHi >> 15) !== (rcxHi >> 31)) throw gp('SYSRET to non-canonical RCX');
   const fl = r[22]!;
@@ -995,7 +996,7 @@ function sysenter(c: Cpu, op: number): void {
     return;
   }
   if (c.cpl !== 0) throw gp('SYSEXIT at CPL>0');
-  const to64 = c.rexW;
+  const to64 = c.d.rexW;
   flatCode(c, ((cs + (to64 ? 32 : 16)) & 0xfffc) | 3, 3, to64);
   flatStack(c, ((cs + (to64 ? 40 : 24)) & 0xfffc) | 3, 3);
   updateMode(c);
@@ -1006,17 +1007,17 @@ function sysenter(c: Cpu, op: number): void {
 // ---- VEX/BMI, ADX, MOVBE, CMPXCHG8B/16B (SDM Vol. 2 pages of the same names) --------------------
 
 function execExtended(c: Cpu, op: number): void {
-  const osz = c.osz;
+  const osz = c.d.osz;
   switch (op) {
     case G.OP_MOVBE: {
-      if (c.mod === 3) throw ud('MOVBE register form');
-      if (c.k1 === G.K_G) {
+      if (c.d.mod === 3) throw ud('MOVBE register form');
+      if (c.d.k1 === G.K_G) {
         const v = c.ld(G.K_M, osz), vh = c.vh;
-        if (osz === 2) c.setReg(c.reg, 2, ((v & 0xff) << 8) | ((v >> 8) & 0xff), 0);
-        else if (osz === 4) c.setReg(c.reg, 4, bswap32(v), 0);
-        else c.setReg(c.reg, 8, bswap32(vh), bswap32(v));
+        if (osz === 2) c.setReg(c.d.reg, 2, ((v & 0xff) << 8) | ((v >> 8) & 0xff), 0);
+        else if (osz === 4) c.setReg(c.d.reg, 4, bswap32(v), 0);
+        else c.setReg(c.d.reg, 8, bswap32(vh), bswap32(v));
       } else {
-        const v = c.getReg(c.reg, osz), vh = c.vh;
+        const v = c.getReg(c.d.reg, osz), vh = c.vh;
         if (osz === 2) c.st(G.K_M, 2, ((v & 0xff) << 8) | ((v >> 8) & 0xff), 0);
         else if (osz === 4) c.st(G.K_M, 4, bswap32(v), 0);
         else c.st(G.K_M, 8, bswap32(vh), bswap32(v));
@@ -1025,10 +1026,10 @@ function execExtended(c: Cpu, op: number): void {
     }
     case G.OP_ADCX: {
       const f = c.getFlags();
-      const bit = c.arg === 0 ? CF : OF;
+      const bit = c.d.arg === 0 ? CF : OF;
       const cin = f & bit ? 1 : 0;
-      const a = c.getReg(c.reg, osz), ah = c.vh;
-      const b = c.ld(c.k2, osz), bh = c.vh;
+      const a = c.getReg(c.d.reg, osz), ah = c.vh;
+      const b = c.ld(c.d.k2, osz), bh = c.vh;
       let r: number, rh = 0, cout: number;
       if (osz === 8) {
         r = (a + b + cin) | 0;
@@ -1039,7 +1040,7 @@ function execExtended(c: Cpu, op: number): void {
         const s = (a >>> 0) + (b >>> 0) + cin;
         r = s | 0; cout = s > 0xffffffff ? 1 : 0;
       }
-      c.setReg(c.reg, osz, r, rh);
+      c.setReg(c.d.reg, osz, r, rh);
       c.lfOp = 0;
       c.fl = (f & ~bit) | (cout ? bit : 0);
       return;
@@ -1050,21 +1051,21 @@ function execExtended(c: Cpu, op: number): void {
       c.calcEa();
       if (wide && c.eaLo & 15) throw gp('CMPXCHG16B operand not 16-byte aligned');
       const n = wide ? 8 : 4;
-      const lo = c.rd(c.seg, c.eaLo, c.eaHi, n), loH = c.vh;
+      const lo = c.rd(c.d.seg, c.eaLo, c.eaHi, n), loH = c.vh;
       const hiAddr = (c.eaLo + n) | 0;
-      const hi = c.rd(c.seg, hiAddr, c.eaHi, n), hiH = c.vh;
+      const hi = c.rd(c.d.seg, hiAddr, c.eaHi, n), hiH = c.vh;
       const r = c.r;
       const eq = wide
         ? lo === r[0] && loH === r[1] && hi === r[4] && hiH === r[5]
         : lo === r[0] && hi === r[4];
       c.flatten();
       if (eq) {
-        c.wr(c.seg, c.eaLo, c.eaHi, n, r[RBX * 2]!, r[RBX * 2 + 1]!);
-        c.wr(c.seg, hiAddr, c.eaHi, n, r[RCX * 2]!, r[RCX * 2 + 1]!);
+        c.wr(c.d.seg, c.eaLo, c.eaHi, n, r[RBX * 2]!, r[RBX * 2 + 1]!);
+        c.wr(c.d.seg, hiAddr, c.eaHi, n, r[RCX * 2]!, r[RCX * 2 + 1]!);
         c.fl |= ZF;
       } else {
-        c.wr(c.seg, c.eaLo, c.eaHi, n, lo, loH);
-        c.wr(c.seg, hiAddr, c.eaHi, n, hi, hiH);
+        c.wr(c.d.seg, c.eaLo, c.eaHi, n, lo, loH);
+        c.wr(c.d.seg, hiAddr, c.eaHi, n, hi, hiH);
         c.setReg(RAX, wide ? 8 : 4, lo, loH);
         c.setReg(RDX, wide ? 8 : 4, hi, hiH);
         c.fl &= ~ZF;
@@ -1072,35 +1073,35 @@ function execExtended(c: Cpu, op: number): void {
       return;
     }
     case G.OP_ANDN: {
-      const a = c.getReg(c.vreg, osz), ah = c.vh;
-      const b = c.ld(c.k3, osz), bh = c.vh;
+      const a = c.getReg(c.d.vreg, osz), ah = c.vh;
+      const b = c.ld(c.d.k3, osz), bh = c.vh;
       const r = ~a & b, rh = ~ah & bh;
-      c.setReg(c.reg, osz, r, rh);
+      c.setReg(c.d.reg, osz, r, rh);
       c.logicFlags(osz, r, rh);
       return;
     }
     case G.OP_BLS: {
-      const a = c.ld(c.k2, osz), ah = c.vh;
+      const a = c.ld(c.d.k2, osz), ah = c.vh;
       // a-1 (64-bit)
       const m = (a - 1) | 0, mh = a === 0 ? (ah - 1) | 0 : ah;
       let r: number, rh: number;
       const zero = osz === 8 ? (a | ah) === 0 : a === 0;
-      if (c.arg === 1) { r = a & m; rh = ah & mh; } // BLSR
-      else if (c.arg === 2) { r = a ^ m; rh = ah ^ mh; } // BLSMSK
+      if (c.d.arg === 1) { r = a & m; rh = ah & mh; } // BLSR
+      else if (c.d.arg === 2) { r = a ^ m; rh = ah ^ mh; } // BLSMSK
       else { const n = (-a) | 0, nh = a === 0 ? (-ah) | 0 : ~ah; r = a & n; rh = ah & nh; } // BLSI
       if (osz === 4) rh = 0;
-      c.setReg(c.vreg, osz, r, rh);
+      c.setReg(c.d.vreg, osz, r, rh);
       c.logicFlags(osz, r, rh);
       c.flatten();
       // CF: BLSR/BLSMSK set CF when the source is zero; BLSI sets CF when the source is non-zero
-      const cf = c.arg === 3 ? !zero : zero;
+      const cf = c.d.arg === 3 ? !zero : zero;
       c.fl = (c.fl & ~(CF | OF)) | (cf ? CF : 0);
-      if (c.arg === 2) c.fl &= ~ZF;
+      if (c.d.arg === 2) c.fl &= ~ZF;
       return;
     }
     case G.OP_BEXTR: case G.OP_BZHI: {
-      const src = c.ld(c.k2, osz), srch = c.vh;
-      const ctl = c.getReg(c.vreg, osz);
+      const src = c.ld(c.d.k2, osz), srch = c.vh;
+      const ctl = c.getReg(c.d.vreg, osz);
       const bits = osz * 8;
       let r: number, rh = 0, cf = 0;
       if (op === G.OP_BEXTR) {
@@ -1114,20 +1115,20 @@ function execExtended(c: Cpu, op: number): void {
         r = extract(src, osz === 8 ? srch : 0, 0, k, bits);
         rh = extractHi;
       }
-      c.setReg(c.reg, osz, r, rh);
+      c.setReg(c.d.reg, osz, r, rh);
       c.logicFlags(osz, r, rh);
       c.flatten();
       c.fl = (c.fl & ~(CF | OF | 0x80)) | cf | (op === G.OP_BZHI && (osz === 8 ? rh < 0 : r < 0) ? 0x80 : 0);
       return;
     }
     case G.OP_PDEP: {
-      const src = c.getReg(c.vreg, osz), srch = osz === 8 ? c.vh : 0;
-      const mask = c.ld(c.k3, osz), maskh = osz === 8 ? c.vh : 0;
+      const src = c.getReg(c.d.vreg, osz), srch = osz === 8 ? c.vh : 0;
+      const mask = c.ld(c.d.k3, osz), maskh = osz === 8 ? c.vh : 0;
       let r = 0, rh = 0, k = 0;
       for (let i = 0; i < osz * 8; i++) {
         const mb = i < 32 ? (mask >>> i) & 1 : (maskh >>> (i - 32)) & 1;
         if (!mb) continue;
-        if (c.arg === 0) { // PDEP: deposit low source bits at mask positions
+        if (c.d.arg === 0) { // PDEP: deposit low source bits at mask positions
           const sb = k < 32 ? (src >>> k) & 1 : (srch >>> (k - 32)) & 1;
           if (sb) { if (i < 32) r |= 1 << i; else rh |= 1 << (i - 32); }
         } else { // PEXT: extract mask positions into low bits
@@ -1136,11 +1137,11 @@ function execExtended(c: Cpu, op: number): void {
         }
         k++;
       }
-      c.setReg(c.reg, osz, r, rh);
+      c.setReg(c.d.reg, osz, r, rh);
       return;
     }
     case G.OP_MULX: {
-      const b = c.ld(c.k3, osz), bh = c.vh;
+      const b = c.ld(c.d.k3, osz), bh = c.vh;
       let lo: number, hi: number, hh = 0, lh = 0;
       if (osz === 4) { lo = mulu32(c, c.r[RDX * 2]!, b); hi = c.vh; }
       else {
@@ -1148,37 +1149,37 @@ function execExtended(c: Cpu, op: number): void {
         lo = Number(p & 0xffffffffn) | 0; lh = Number((p >> 32n) & 0xffffffffn) | 0;
         hi = Number((p >> 64n) & 0xffffffffn) | 0; hh = Number((p >> 96n) & 0xffffffffn) | 0;
       }
-      c.setReg(c.vreg, osz, lo, lh);
-      c.setReg(c.reg, osz, hi, hh);
+      c.setReg(c.d.vreg, osz, lo, lh);
+      c.setReg(c.d.reg, osz, hi, hh);
       return;
     }
     case G.OP_SHIFTX: case G.OP_RORX: {
-      const a = c.ld(c.k2, osz), ah = osz === 8 ? c.vh : 0;
-      const n = (op === G.OP_RORX ? c.imm : c.getReg(c.vreg, osz)) & (osz === 8 ? 63 : 31);
+      const a = c.ld(c.d.k2, osz), ah = osz === 8 ? c.vh : 0;
+      const n = (op === G.OP_RORX ? c.d.imm : c.getReg(c.d.vreg, osz)) & (osz === 8 ? 63 : 31);
       let r: number, rh = 0;
       if (osz === 4) {
-        r = c.arg === 4 ? a << n : c.arg === 5 ? a >>> n : c.arg === 7 ? a >> n : n ? (a >>> n) | (a << (32 - n)) : a;
+        r = c.d.arg === 4 ? a << n : c.d.arg === 5 ? a >>> n : c.d.arg === 7 ? a >> n : n ? (a >>> n) | (a << (32 - n)) : a;
         if (op === G.OP_RORX) r = n ? (a >>> n) | (a << (32 - n)) : a;
       } else {
         const A = (BigInt(ah >>> 0) << 32n) | BigInt(a >>> 0);
         const N = BigInt(n);
         let R: bigint;
         if (op === G.OP_RORX) R = n ? (A >> N) | (A << (64n - N)) : A;
-        else if (c.arg === 4) R = A << N;
-        else if (c.arg === 5) R = A >> N;
+        else if (c.d.arg === 4) R = A << N;
+        else if (c.d.arg === 5) R = A >> N;
         else R = BigInt.asUintN(64, BigInt.asIntN(64, A) >> N);
         R = BigInt.asUintN(64, R);
         r = Number(R & 0xffffffffn) | 0; rh = Number(R >> 32n) | 0;
       }
-      c.setReg(c.reg, osz, r, rh);
+      c.setReg(c.d.reg, osz, r, rh);
       return;
     }
     case G.OP_SSE_MOV: sseMov(c); return;
     case G.OP_SSE_MOVD: {
       simdCheck(c);
-      const x = 40 + 4 * c.reg;
+      const x = 40 + 4 * c.d.reg;
       const f = c.fx32;
-      if (c.arg === 0) {
+      if (c.d.arg === 0) {
         const v = c.ld(G.K_E, osz), vh = osz === 8 ? c.vh : 0;
         f[x] = v; f[x + 1] = vh; f[x + 2] = 0; f[x + 3] = 0;
       } else c.st(G.K_E, osz, f[x]!, f[x + 1]!);
@@ -1187,18 +1188,18 @@ function execExtended(c: Cpu, op: number): void {
     case G.OP_SSE_LOGIC: {
       simdCheck(c);
       const f = c.fx32;
-      const d = 40 + 4 * c.reg;
+      const d = 40 + 4 * c.d.reg;
       let s0: number, s1: number, s2: number, s3: number;
-      if (c.mod === 3) {
-        const x = 40 + 4 * c.rm;
+      if (c.d.mod === 3) {
+        const x = 40 + 4 * c.d.rm;
         s0 = f[x]!; s1 = f[x + 1]!; s2 = f[x + 2]!; s3 = f[x + 3]!;
       } else {
         c.calcEa();
         if (c.eaLo & 15) throw gp('misaligned 16-byte SSE memory operand');
-        s0 = c.rd(c.seg, c.eaLo, c.eaHi, 8); s1 = c.vh;
-        s2 = c.rd(c.seg, (c.eaLo + 8) | 0, c.eaHi, 8); s3 = c.vh;
+        s0 = c.rd(c.d.seg, c.eaLo, c.eaHi, 8); s1 = c.vh;
+        s2 = c.rd(c.d.seg, (c.eaLo + 8) | 0, c.eaHi, 8); s3 = c.vh;
       }
-      switch (c.arg) {
+      switch (c.d.arg) {
         case 0: f[d] &= s0; f[d + 1] &= s1; f[d + 2] &= s2; f[d + 3] &= s3; break;
         case 1: f[d] = ~f[d]! & s0; f[d + 1] = ~f[d + 1]! & s1; f[d + 2] = ~f[d + 2]! & s2; f[d + 3] = ~f[d + 3]! & s3; break;
         case 2: f[d] |= s0; f[d + 1] |= s1; f[d + 2] |= s2; f[d + 3] |= s3; break;
@@ -1219,12 +1220,12 @@ function execExtended(c: Cpu, op: number): void {
 function sseMov(c: Cpu): void {
   simdCheck(c);
   const f = c.fx32;
-  const a = c.arg;
+  const a = c.d.arg;
   const words = (a & 3) === 0 ? 4 : (a & 3) === 1 ? 2 : 1;
   const store = (a & 4) !== 0;
-  const v = 40 + 4 * c.reg;
-  if (c.mod === 3) {
-    const w = 40 + 4 * c.rm;
+  const v = 40 + 4 * c.d.reg;
+  if (c.d.mod === 3) {
+    const w = 40 + 4 * c.d.rm;
     const src = store ? v : w, dst = store ? w : v;
     for (let i = 0; i < words; i++) f[dst + i] = f[src + i]!;
     if (a & 16) for (let i = words; i < 4; i++) f[dst + i] = 0;
@@ -1234,17 +1235,17 @@ function sseMov(c: Cpu): void {
   if (a & 8 && c.eaLo & 15) throw gp('misaligned 16-byte SSE memory operand');
   if (store) {
     for (let i = 0; i < words; i += 2) {
-      if (words === 1) c.wr(c.seg, c.eaLo, c.eaHi, 4, f[v]!, 0);
-      else c.wr(c.seg, (c.eaLo + 4 * i) | 0, c.eaHi, 8, f[v + i]!, f[v + i + 1]!);
+      if (words === 1) c.wr(c.d.seg, c.eaLo, c.eaHi, 4, f[v]!, 0);
+      else c.wr(c.d.seg, (c.eaLo + 4 * i) | 0, c.eaHi, 8, f[v + i]!, f[v + i + 1]!);
     }
     return;
   }
   // loads: MOVSS/MOVSD/MOVQ from memory zero the rest of the register
   let w0 = 0, w1 = 0, w2 = 0, w3 = 0;
-  if (words === 1) w0 = c.rd(c.seg, c.eaLo, c.eaHi, 4);
+  if (words === 1) w0 = c.rd(c.d.seg, c.eaLo, c.eaHi, 4);
   else {
-    w0 = c.rd(c.seg, c.eaLo, c.eaHi, 8); w1 = c.vh;
-    if (words === 4) { w2 = c.rd(c.seg, (c.eaLo + 8) | 0, c.eaHi, 8); w3 = c.vh; }
+    w0 = c.rd(c.d.seg, c.eaLo, c.eaHi, 8); w1 = c.vh;
+    if (words === 4) { w2 = c.rd(c.d.seg, (c.eaLo + 8) | 0, c.eaHi, 8); w3 = c.vh; }
   }
   f[v] = w0; f[v + 1] = w1; f[v + 2] = w2; f[v + 3] = w3;
 }

@@ -1,0 +1,35 @@
+// Benchmark arithmetic: start-up subtraction, MIPS, min/median, ratios. Plain numbers, no clocks.
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * MIPS of one run: the workload's instructions over the run's time less the start-up time (the
+ * zero-iteration build's median). A run not longer than its start-up gives NaN (not measurable).
+ */
+export function mips(instructions: number, runMs: number, startupMs: number): number {
+  const ms = runMs - startupMs;
+  if (!(ms > 0)) return NaN;
+  return instructions / (ms * 1000);
+}
+
+export interface MipsSummary {
+  readonly min: number;
+  readonly median: number;
+  readonly max: number;
+}
+
+export function summarize(values: readonly number[]): MipsSummary {
+  const ok = values.filter((v) => Number.isFinite(v));
+  if (ok.length === 0) return { min: NaN, median: NaN, max: NaN };
+  return { min: Math.min(...ok), median: median(ok), max: Math.max(...ok) };
+}
+
+/** tsvmm / peer on the medians; NaN when either side has no figure. */
+export function ratio(tsvmm: number, peer: number): number {
+  return Number.isFinite(tsvmm) && Number.isFinite(peer) && peer > 0 ? tsvmm / peer : NaN;
+}

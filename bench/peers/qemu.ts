@@ -1,0 +1,68 @@
+// QEMU as a benchmark peer (Debian package qemu-system-x86): TCG, its dynamic binary translator, and
+// KVM (on these machines PVM: a reference, not a speed figure). The multiboot image goes in with
+// -kernel (QEMU loads it through the a.out kludge), results come out on COM1 (-serial stdio) and the
+// run ends through isa-debug-exit at port 0xF4 (QEMU exits with status (v << 1) | 1 = 1).
+
+import { existsSync } from 'node:fs';
+import { haveCommand, runProcess } from '../harness/process.ts';
+import type { Availability, Engine, EngineRun, RunContext } from './engine.ts';
+
+export const QEMU = 'qemu-system-x86_64';
+
+export function qemuArgs(accel: 'tcg' | 'kvm', image: string, extra: readonly string[] = []): string[] {
+  return [
+    '-accel', accel,
+    '-m', '256',
+    '-display', 'none',
+    '-nodefaults',
+    '-serial', 'stdio',
+    '-monitor', 'none',
+    '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
+    '-no-reboot',
+    ...extra,
+    '-kernel', image,
+  ];
+}
+
+export function runQemu(accel: 'tcg' | 'kvm', image: string, ctx: RunContext, extra: readonly string[] = []): EngineRun {
+  const p = runProcess(QEMU, qemuArgs(accel, image, extra), { timeoutMs: ctx.timeoutMs, workDir: ctx.workDir });
+  const base = { ms: p.wallMs, output: p.stdout, ...(p.maxRssKb !== undefined ? { maxRssKb: p.maxRssKb } : {}) };
+  if (p.spawnError) return { ...base, error: p.spawnError };
+  if (p.timedOut) return { ...base, error: `timed out after ${ctx.timeoutMs} ms` };
+  // isa-debug-exit with 0 → status 1; 2 (fault report) → 5
+  if (p.status !== 1) return { ...base, error: `exit status ${p.status ?? p.signal}: ${p.stderr.trim().slice(-500)}` };
+  return base;
+}
+
+async function qemuAvailable(): Promise<Availability> {
+  return haveCommand(QEMU) ? { ok: true } : { ok: false, reason: `${QEMU} not installed (apt-get install qemu-system-x86)` };
+}
+
+export const qemuTcg: Engine = {
+  id: 'qemu-tcg',
+  label: 'QEMU TCG',
+  modes: [64, 32],
+  wrapper: 'elf',
+  targetInstructions: 1.5e9,
+  tsvmm: false,
+  reference: false,
+  available: qemuAvailable,
+  run: (image, ctx) => runQemu('tcg', image, ctx),
+};
+
+export const qemuKvm: Engine = {
+  id: 'qemu-kvm',
+  label: 'QEMU KVM',
+  note: 'PVM, not a speed reference',
+  modes: [64, 32],
+  wrapper: 'elf',
+  targetInstructions: 3e5,
+  tsvmm: false,
+  reference: true,
+  async available(): Promise<Availability> {
+    const q = await qemuAvailable();
+    if (!q.ok) return q;
+    return existsSync('/dev/kvm') ? { ok: true } : { ok: false, reason: 'no /dev/kvm' };
+  },
+  run: (image, ctx) => runQemu('kvm', image, ctx),
+};
