@@ -22,7 +22,7 @@ import {
   type ConformanceDeviation,
   type HostFlavour,
 } from './deviations.ts';
-import { compareWithContract, type ContractComparison } from './contract-check.ts';
+import { compareWithContract, resolveContractExpectations, type ContractComparison } from './contract-check.ts';
 import { expectedExitCode, parseReport, type GuestCpuidLeaf, type ParsedReport, type ReportLine } from './report.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -234,7 +234,15 @@ export interface CellResult {
   /** things worth showing that don't fail the cell (known CPUID table rewriting, …) */
   readonly notes: readonly string[];
   /** the contract's prediction for each reconstructible line, where it differs from the program or the backend */
-  readonly contract: { readonly compared: number; readonly disagreements: readonly ContractComparison[]; readonly error?: string };
+  readonly contract: {
+    readonly compared: number;
+    readonly disagreements: readonly ContractComparison[];
+    /** line name → the contract rule id of the refusal the contract predicts for it */
+    readonly rules: ReadonlyMap<string, string>;
+    /** line name → the contract's verdict for it (outcome, rule and reason) */
+    readonly predictions: ReadonlyMap<string, ContractComparison>;
+    readonly error?: string;
+  };
   readonly runs: number;
   readonly last: { readonly outcome: GuestRunResult['outcome']; readonly exitCode?: number; readonly detail: string };
   readonly report: ParsedReport;
@@ -251,10 +259,13 @@ export interface RunCellOptions {
   /** how many checks may be skipped as unavailable before the cell gives up (default 8) */
   readonly maxUnavailable?: number;
   readonly deviations?: readonly ConformanceDeviation[];
+  /** 'architectural': the guest is told "tsvmm.mode=arch" and the contract cross-check uses the
+   *  architectural model (default 'kvm-exact') */
+  readonly mode?: 'kvm-exact' | 'architectural';
 }
 
 /** CPUID bits that change at run time (kvm-contract.md §1.5) or that the VMM patches per vCPU. */
-const DYNAMIC_MASK: Record<string, Partial<Record<CpuidReg, number>>> = {
+export const DYNAMIC_MASK: Record<string, Partial<Record<CpuidReg, number>>> = {
   '1:0': { ebx: 0xff000000, ecx: 1 << 27, edx: 1 << 9 },
   '7:0': { ecx: 1 << 4 },
   '13:0': { ebx: 0xffffffff },
@@ -301,6 +312,7 @@ export async function runCell(exec: GuestExecutor, opts: RunCellOptions): Promis
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const maxUnavailable = opts.maxUnavailable ?? 8;
   const deviations = opts.deviations ?? CONFORMANCE_DEVIATIONS;
+  const contractMode = opts.mode === 'architectural' ? 'architectural' : 'kvmExact';
   const unavailable: UnavailableCheck[] = [];
   const problems: string[] = [];
   const notes: string[] = [];
@@ -315,7 +327,9 @@ export async function runCell(exec: GuestExecutor, opts: RunCellOptions): Promis
   };
 
   for (;;) {
-    const cmdline = unavailable.length ? `tsvmm.skip=${unavailable.map((u) => u.check).join(',')}` : '';
+    const words = opts.mode === 'architectural' ? ['tsvmm.mode=arch'] : [];
+    if (unavailable.length) words.push(`tsvmm.skip=${unavailable.map((u) => u.check).join(',')}`);
+    const cmdline = words.join(' ');
     result = await exec({ program: opts.program, image: opts.image, cpuid: opts.policy.cpuid, cmdline, entry, timeoutMs });
     runs++;
     report = parseReport(result.serial);
@@ -336,7 +350,7 @@ export async function runCell(exec: GuestExecutor, opts: RunCellOptions): Promis
         unavailable: [...unavailable, ...(check ? [{ check, detail: result.detail + insn }] : [])],
         problems,
         notes,
-        contract: compareWithContract(report.lines, opts.policy.cpuid),
+        contract: compareWithContract(report.lines, opts.policy.cpuid, contractMode),
         runs,
         last: { outcome: result.outcome, detail: result.detail },
         report,
@@ -345,6 +359,9 @@ export async function runCell(exec: GuestExecutor, opts: RunCellOptions): Promis
     unavailable.push({ check, detail: result.detail + insn });
   }
 
+  const judgeCpuid = result.effectiveCpuid ? CpuidTable.from(result.effectiveCpuid) : opts.policy.cpuid;
+  const kvmModule = opts.flavour === 'kvm_pvm' || opts.flavour === 'kvm_intel' || opts.flavour === 'kvm_amd' ? opts.flavour : undefined;
+  report = { ...report, lines: resolveContractExpectations(report.lines, judgeCpuid, contractMode, kvmModule) };
   const lines = classify(report.lines, opts, deviations);
   problems.push(...report.problems);
   if (result.outcome !== 'debug-exit') problems.push(`the run ended with ${result.outcome}: ${result.detail}`);
@@ -396,10 +413,7 @@ export async function runCell(exec: GuestExecutor, opts: RunCellOptions): Promis
     unavailable,
     problems,
     notes,
-    contract: compareWithContract(
-      report.lines,
-      result.effectiveCpuid ? CpuidTable.from(result.effectiveCpuid) : opts.policy.cpuid,
-    ),
+    contract: compareWithContract(report.lines, judgeCpuid, contractMode, kvmModule),
     runs,
     last: {
       outcome: result.outcome,

@@ -38,6 +38,8 @@ export interface Results {
   readonly runs: number;
   readonly engines: readonly EngineInfo[];
   readonly measurements: readonly Measurement[];
+  /** engine × variant pairs not run because the engine is known not to support them */
+  readonly skipped: readonly { readonly engine: string; readonly variant: string; readonly reason: string }[];
 }
 
 export interface RatioEntry {
@@ -97,7 +99,7 @@ export function formatResults(r: Results): string {
         v,
         ...engines.map((e) => {
           const m = get(e.id, v);
-          if (!m) return '';
+          if (!m) return r.skipped.some((k) => k.engine === e.id && k.variant === v) ? 'n/a' : '';
           if (m.error) return 'FAIL';
           return `${fmtMips(m.mips.median)} (${fmtMips(m.mips.min)})`;
         }),
@@ -137,6 +139,11 @@ export function formatResults(r: Results): string {
     out.push('');
     out.push('failures:');
     for (const m of failed) out.push(`  ${m.engine} ${m.variant}: ${m.error!.split('\n')[0]}`);
+  }
+  if (r.skipped.length) {
+    out.push('');
+    out.push('n/a:');
+    for (const k of r.skipped) out.push(`  ${k.engine} ${k.variant}: ${k.reason}`);
   }
   const missing = r.engines.filter((e) => !e.available);
   if (missing.length) {

@@ -33,3 +33,20 @@ export function summarize(values: readonly number[]): MipsSummary {
 export function ratio(tsvmm: number, peer: number): number {
   return Number.isFinite(tsvmm) && Number.isFinite(peer) && peer > 0 ? tsvmm / peer : NaN;
 }
+
+/** A run must last at least this long beyond start-up before its time is extrapolated from. */
+export const MIN_MEASURABLE_MS = 100;
+export const MAX_ITERATIONS = 0xffffffff;
+
+/**
+ * One calibration step: a trial of `n` iterations took `deltaMs` beyond start-up. When that is long
+ * enough to extrapolate from, the final count for `targetMs`; otherwise a bigger trial (×10 when the
+ * trial was lost in the noise, else enough to reach the threshold with margin, at most ×100).
+ */
+export function calibrate(n: number, deltaMs: number, targetMs: number): { final: boolean; n: number } {
+  const enough = Math.max(MIN_MEASURABLE_MS, 0.3 * targetMs);
+  if (deltaMs >= enough || n >= MAX_ITERATIONS)
+    return { final: true, n: Math.min(MAX_ITERATIONS, Math.max(1, Math.round((n * targetMs) / Math.max(deltaMs, 1e-3)))) };
+  const grow = deltaMs > 20 ? Math.min(100, Math.ceil((1.5 * enough) / deltaMs)) : 10;
+  return { final: false, n: Math.min(MAX_ITERATIONS, Math.max(n + 1, n * grow)) };
+}

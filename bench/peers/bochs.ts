@@ -58,7 +58,7 @@ export const bochs: Engine = {
   label: 'Bochs',
   modes: [64, 32],
   wrapper: 'disk',
-  targetInstructions: 1e8,
+  nominalMips: 100,
   tsvmm: false,
   reference: false,
   async available(): Promise<Availability> {

@@ -31,8 +31,12 @@ export interface Engine {
   readonly modes: readonly Mode[];
   /** which of the two wrappers it boots */
   readonly wrapper: 'elf' | 'disk';
-  /** wl_run instructions per measured run (before --quick scaling) */
-  readonly targetInstructions: number;
+  /** rough MIPS on plain code: sizes the first calibration run (harness/calibrate in suite.ts) */
+  readonly nominalMips: number;
+  /** variants this engine is known not to run, with why (shown as n/a, not as a failure) */
+  readonly knownUnsupported?: Readonly<Record<string, string>>;
+  /** left out unless named in --engines (slow references) */
+  readonly optIn?: boolean;
   /** tsvmm's own backends (the numerators of the ratios) */
   readonly tsvmm: boolean;
   /** excluded from ratios (e.g. KVM on PVM) */

@@ -43,7 +43,7 @@ export const qemuTcg: Engine = {
   label: 'QEMU TCG',
   modes: [64, 32],
   wrapper: 'elf',
-  targetInstructions: 1.5e9,
+  nominalMips: 1500,
   tsvmm: false,
   reference: false,
   available: qemuAvailable,
@@ -54,9 +54,12 @@ export const qemuKvm: Engine = {
   id: 'qemu-kvm',
   label: 'QEMU KVM',
   note: 'PVM, not a speed reference',
-  modes: [64, 32],
+  // 32-bit guests triple-fault on PVM
+  modes: [64],
   wrapper: 'elf',
-  targetInstructions: 3e5,
+  nominalMips: 1,
+  optIn: true,
+  knownUnsupported: { syscall64: 'triple fault on PVM (ring-3 SYSCALL/SYSRET round trip)' },
   tsvmm: false,
   reference: true,
   async available(): Promise<Availability> {

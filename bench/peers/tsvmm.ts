@@ -37,7 +37,7 @@ export const tsvmmInterp: Engine = {
   label: 'tsvmm interpreter',
   modes: [64, 32],
   wrapper: 'elf',
-  targetInstructions: 30e6,
+  nominalMips: 10,
   tsvmm: true,
   reference: false,
   async available(): Promise<Availability> {
@@ -58,7 +58,8 @@ export const tsvmmKvm: Engine = {
   // 32-bit guests triple-fault on PVM (src/loaders/multiboot/README.md): only the long64 entry
   modes: [64],
   wrapper: 'elf',
-  targetInstructions: 3e5,
+  nominalMips: 1,
+  knownUnsupported: { syscall64: 'triple fault on PVM (ring-3 SYSCALL/SYSRET round trip); runs on QEMU TCG, Bochs and the interpreter' },
   tsvmm: true,
   reference: true,
   async available(): Promise<Availability> {

@@ -31,8 +31,23 @@ struct ct_bit {
   u8 flag; /* table-specific: CR4 nested CR4_FIXED1; XCR0/XSS in KVM_SUPPORTED_*; EFER read-only */
 };
 
+/* Is the gate enumerated in the CPUID this guest sees? */
+static inline int ct_gate_has(const struct ct_gate *g) {
+  if (g->bit == 0xff) return (cpuid_reg(g->leaf, g->sub, EAX) & 0xff) >= 2;
+  return cpuid_has(FEAT(g->leaf, g->sub, (enum cpuid_reg)g->reg, g->bit));
+}
+/* Any of the n gates (a row with no gate: 1). */
+static inline int ct_any(const struct ct_gate *g, int n) {
+  if (n == 0) return 1;
+  for (int i = 0; i < n; i++)
+    if (ct_gate_has(&g[i])) return 1;
+  return 0;
+}
+
+#define CT_TABLE static const __attribute__((unused))
+
 /* CR0 (SDM 3A §2.5 Figure 2-7): no CPUID gates; the value rules are cross-register. */
-static const struct ct_bit ct_cr0_bits[] = {
+CT_TABLE struct ct_bit ct_cr0_bits[] = {
   {"PE", 0, 0, 0, 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, "", 0},
   {"MP", 1, 0, 0, 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, "", 0},
   {"EM", 2, 0, 0, 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, "", 0},
@@ -48,7 +63,7 @@ static const struct ct_bit ct_cr0_bits[] = {
 #define CT_CR0_NBITS 11
 
 /* CR4 (SDM 3A §2.5 Table 2-2; spec §1.1-1.2). flag: in nested CR4_FIXED1 (spec §7.3). */
-static const struct ct_bit ct_cr4_bits[] = {
+CT_TABLE struct ct_bit ct_cr4_bits[] = {
   {"VME", 0, 0, 0, 1, {{0x1, 0, 3, 1}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, "vme", 1},
   {"PVI", 1, 0, 0, 1, {{0x1, 0, 3, 1}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, "vme", 1},
   {"TSD", 2, 0, 0, 1, {{0x1, 0, 3, 4}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, "tsc", 1},
@@ -81,7 +96,7 @@ static const struct ct_bit ct_cr4_bits[] = {
 #define CT_CR4_NBITS 28
 
 /* IA32_EFER (SDM 3A §2.2.1, APM 2 §3.1.7; spec §3.1). flag: read-only to WRMSR (LMA). */
-static const struct ct_bit ct_efer_bits[] = {
+CT_TABLE struct ct_bit ct_efer_bits[] = {
   {"SCE", 0, 3, 0, 1, {{0x80000001, 0, 3, 11}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, "syscall", 0},
   {"LME", 8, 1, 0, 1, {{0x80000001, 0, 3, 29}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, "lm", 0},
   {"LMA", 10, 1, 0, 1, {{0x80000001, 0, 3, 29}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, "lm", 1},
@@ -95,7 +110,7 @@ static const struct ct_bit ct_efer_bits[] = {
 #define CT_EFER_NBITS 9
 
 /* XCR0 (SDM 1 §13.1-13.3; spec §4.1). Enumerated by CPUID.0DH.0:EDX:EAX; flag: in KVM_SUPPORTED_XCR0. */
-static const struct ct_bit ct_xcr0_bits[] = {
+CT_TABLE struct ct_bit ct_xcr0_bits[] = {
   {"X87", 0, 1, 0, 1, {{0x1, 0, 3, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, "fpu", 1},
   {"SSE", 1, 1, 0, 1, {{0x1, 0, 3, 25}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, "xmm", 1},
   {"AVX", 2, 1, 0, 1, {{0x1, 0, 2, 28}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, "avx", 1},
@@ -112,7 +127,7 @@ static const struct ct_bit ct_xcr0_bits[] = {
 #define CT_XCR0_NBITS 12
 
 /* IA32_XSS (SDM 1 §13.3; spec §4.2). Enumerated by CPUID.0DH.1:EDX:ECX; flag: in KVM_SUPPORTED_XSS. */
-static const struct ct_bit ct_xss_bits[] = {
+CT_TABLE struct ct_bit ct_xss_bits[] = {
   {"PT", 8, 2, 0, 1, {{0x7, 0, 1, 25}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, "intel_pt", 0},
   {"PASID", 10, 2, 0, 1, {{0x7, 0, 2, 29}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, "enqcmd", 0},
   {"CET_U", 11, 1, 0, 2, {{0x7, 0, 2, 7}, {0x7, 0, 3, 20}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, "shstk|ibt", 1},
@@ -132,19 +147,20 @@ static const struct ct_bit ct_xss_bits[] = {
 #define CT_MSR_NOT_AMD 0x10 /* absent on AMD-compatible guests */
 #define CT_MSR_X2APIC 0x20 /* the x2APIC range: exists only in x2APIC mode */
 #define CT_MSR_FEATURE 0x40 /* feature MSR (immutable after the first KVM_RUN) */
+#define CT_MSR_CONTRACT 0x80 /* existence needs more than CPUID: the runner asks the contract */
 
 struct ct_msr {
   u32 index, count;
   const char *name; /* C identifier-safe name */
   u8 ngates;
   struct ct_gate gate[CT_MAX_GATES]; /* exists iff any gate is enumerated (none: always) */
-  s8 pv_gate; /* KVM PV feature bit in CPUID.(KVM base + 1):EAX, or -1 */
+  signed char pv_gate; /* KVM PV feature bit in CPUID.(KVM base + 1):EAX, or -1 */
   u8 flags;
   const char *gate_text;
 };
 
 /* Every MSR in the contract table (SDM 4 Table 2-2; spec §6). */
-static const struct ct_msr ct_msrs[] = {
+CT_TABLE struct ct_msr ct_msrs[] = {
   {0x8b, 1, "IA32_UCODE_REV", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, 0, ""},
   {0x9e, 1, "IA32_SMBASE", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, CT_MSR_HOST_ONLY, ""},
   {0xce, 1, "MSR_PLATFORM_INFO", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, CT_MSR_RO | CT_MSR_FEATURE, ""},
@@ -160,7 +176,7 @@ static const struct ct_msr ct_msrs[] = {
   {0x11, 1, "MSR_KVM_WALL_CLOCK", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, 0, CT_MSR_WO, ""},
   {0x12, 1, "MSR_KVM_SYSTEM_TIME", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, 0, 0, ""},
   {0x1b, 1, "IA32_APIC_BASE", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, 0, ""},
-  {0x3a, 1, "IA32_FEATURE_CONTROL", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, CT_MSR_NOT_AMD, ""},
+  {0x3a, 1, "IA32_FEATURE_CONTROL", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, CT_MSR_NOT_AMD | CT_MSR_CONTRACT, ""},
   {0x3b, 1, "IA32_TSC_ADJUST", 1, {{0x7, 0, 1, 1}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, 0, "tsc_adjust"},
   {0x48, 1, "IA32_SPEC_CTRL", 5, {{0x7, 0, 3, 26}, {0x80000008, 0, 1, 14}, {0x80000008, 0, 1, 24}, {0x80000008, 0, 1, 25}, {0x80000008, 0, 1, 15}}, -1, 0, "spec_ctrl|amd_ibrs|amd_ssbd|virt_ssbd|amd_stibp"},
   {0x49, 1, "IA32_PRED_CMD", 2, {{0x7, 0, 3, 26}, {0x80000008, 0, 1, 12}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, CT_MSR_WO, "spec_ctrl|amd_ibpb"},
@@ -206,7 +222,22 @@ static const struct ct_msr ct_msrs[] = {
   {0x4b564d06, 1, "MSR_KVM_ASYNC_PF_INT", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, 14, 0, ""},
   {0x4b564d07, 1, "MSR_KVM_ASYNC_PF_ACK", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, 14, 0, ""},
   {0x4b564d08, 1, "MSR_KVM_MIGRATION_CONTROL", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, 17, 0, ""},
+  {0x34, 1, "MSR_SMI_COUNT", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, CT_MSR_RO, ""},
+  {0x17b, 1, "IA32_MCG_CTL", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, CT_MSR_CONTRACT, ""},
+  {0x1db, 4, "MSR_IA32_LASTBRANCH_LASTINT_FROM_TO_IP", 1, {{0x8000000a, 0, 3, 1}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, CT_MSR_RO, "lbrv"},
+  {0x1fc, 1, "MSR_IA32_POWER_CTL", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, 0, ""},
+  {0x280, 32, "IA32_MC0_CTL2_MC31_CTL2", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, CT_MSR_CONTRACT, ""},
+  {0x400, 128, "IA32_MCi_CTL_STATUS_ADDR_MISC", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, CT_MSR_CONTRACT, ""},
+  {0x4d0, 1, "IA32_MCG_EXT_CTL", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, CT_MSR_CONTRACT, ""},
+  {0xc1, 8, "IA32_PMC0_PMC7", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, CT_MSR_CONTRACT, ""},
+  {0x186, 8, "IA32_PERFEVTSEL0_7", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, CT_MSR_CONTRACT, ""},
+  {0x309, 3, "IA32_FIXED_CTR0_2", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, CT_MSR_CONTRACT, ""},
+  {0x38d, 4, "IA32_FIXED_CTR_CTRL_PERF_GLOBAL_STATUS_CTRL_OVF_CTRL", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, CT_MSR_CONTRACT, ""},
+  {0xc0010000, 8, "MSR_K7_EVNTSEL0_3_PERFCTR0_3", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, CT_MSR_CONTRACT, ""},
+  {0xc0010200, 12, "MSR_F15H_PERF_CTL0_5_CTR0_5", 1, {{0x80000001, 0, 2, 23}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, 0, "perfctr_core"},
+  {0xc0000300, 3, "MSR_AMD64_PERF_CNTR_GLOBAL_STATUS_CTL_STATUS_CLR", 0, {{0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, CT_MSR_CONTRACT, ""},
+  {0xc001011f, 1, "MSR_AMD64_VIRT_SPEC_CTRL", 1, {{0x80000008, 0, 1, 25}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}, {0x0, 0, 0, 0}}, -1, 0, "virt_ssbd"},
 };
-#define CT_NMSRS 61
+#define CT_NMSRS 76
 
 #endif

@@ -73,6 +73,18 @@ static int skipped_by_runner(const char *name) {
   return 0;
 }
 
+/* Is the word `word` (e.g. "tsvmm.mode=arch") on the command line? */
+int cmdline_has(const char *word) {
+  unsigned long n = strlen(word);
+  for (const char *p = boot_cmdline; *p; p++) {
+    if ((p != boot_cmdline && p[-1] != ' ') || strncmp(p, word, n) != 0) continue;
+    if (p[n] == 0 || p[n] == ' ') return 1;
+  }
+  return 0;
+}
+
+int arch_mode(void) { return cmdline_has("tsvmm.mode=arch"); }
+
 int try_check(const char *name) {
   if (skipped_by_runner(name)) {
     report_skip(name, "oracle-unavailable: the runner saw this check stop the backend");

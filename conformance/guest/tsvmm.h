@@ -145,6 +145,20 @@ static inline int mov_to_cr8_safe(u64 v) {
   return ex_result();
 }
 
+/* ---- debug registers (SDM Vol. 3A §17.2) ---- */
+static inline int wrdr6_safe(u64 v) {
+  ex_arm();
+  __asm__ volatile(ASM_TRY("mov %0, %%db6") : : "r"(v) : "memory");
+  return ex_result();
+}
+static inline int wrdr7_safe(u64 v) {
+  ex_arm();
+  __asm__ volatile(ASM_TRY("mov %0, %%db7") : : "r"(v) : "memory");
+  return ex_result();
+}
+static inline u64 read_dr6(void) { u64 v; __asm__ volatile("mov %%db6, %0" : "=r"(v)); return v; }
+static inline u64 read_dr7(void) { u64 v; __asm__ volatile("mov %%db7, %0" : "=r"(v)); return v; }
+
 /* ---- MSRs ---- */
 static inline int rdmsr_safe(u32 index, u64 *out) {
   u32 lo = 0, hi = 0;
@@ -234,6 +248,10 @@ int expect_vector(const char *name, int expected, int got, const char *fmt, ...)
  * runner listed it in "tsvmm.skip=" on the command line, reports it SKIP and returns 0: don't run it.
  */
 int try_check(const char *name);
+/* Is the word on the command line? arch_mode(): the runner asked for the manuals' rules
+ * ("tsvmm.mode=arch") instead of KVM's (the default, "KVM-exact"). */
+int cmdline_has(const char *word);
+int arch_mode(void);
 const char *vector_name(int vector);
 /* Ends the program: the summary line, then isa-debug-exit (0xf4) with 0 (all passed) or 1. */
 __attribute__((noreturn)) void report_exit(void);

@@ -7,62 +7,26 @@
  * OSXSAVE and CPUID.7.0:ECX OSPKE track CR4, PCIDE needs CR3[11:0]=0, CET needs CR0.WP=1.
  */
 #include "../guest/tsvmm.h"
+#include "../guest/contract-tables.h"
 
 const char program_name[] = "cr4";
 
-enum kind { ALWAYS, GATED, RESERVED, SPECIAL };
-
-struct cr4_bit {
-  const char *name;
-  u8 bit;
-  u8 kind;
-  u8 ngates;
-  struct feature gate[2]; /* allowed iff any gate is enumerated */
-  const char *gate_name;
-};
-
-#define NOGATE {FEAT(0, 0, EAX, 0), FEAT(0, 0, EAX, 0)}
-
-static const struct cr4_bit bits[] = {
-    {"VME", 0, ALWAYS, 0, NOGATE, ""},
-    {"PVI", 1, ALWAYS, 0, NOGATE, ""},
-    {"TSD", 2, ALWAYS, 0, NOGATE, ""},
-    {"DE", 3, ALWAYS, 0, NOGATE, ""},
-    {"PSE", 4, ALWAYS, 0, NOGATE, ""},
-    {"PAE", 5, SPECIAL, 0, NOGATE, ""},
-    {"MCE", 6, ALWAYS, 0, NOGATE, ""},
-    {"PGE", 7, ALWAYS, 0, NOGATE, ""},
-    {"PCE", 8, ALWAYS, 0, NOGATE, ""},
-    {"OSFXSR", 9, ALWAYS, 0, NOGATE, ""},
-    {"OSXMMEXCPT", 10, ALWAYS, 0, NOGATE, ""},
-    {"UMIP", 11, GATED, 1, {FEAT(7, 0, ECX, 2)}, "7.0:ECX[2]"},
-    {"LA57", 12, SPECIAL, 1, {FEAT(7, 0, ECX, 16)}, "7.0:ECX[16]"},
-    {"VMXE", 13, GATED, 1, {FEAT(1, 0, ECX, 5)}, "1:ECX[5]"},
-    {"SMXE", 14, RESERVED, 1, {FEAT(1, 0, ECX, 6)}, "1:ECX[6]"},
-    {"FSGSBASE", 16, GATED, 1, {FEAT(7, 0, EBX, 0)}, "7.0:EBX[0]"},
-    {"PCIDE", 17, GATED, 1, {FEAT(1, 0, ECX, 17)}, "1:ECX[17]"},
-    {"OSXSAVE", 18, GATED, 1, {FEAT(1, 0, ECX, 26)}, "1:ECX[26]"},
-    {"KL", 19, RESERVED, 1, {FEAT(7, 0, ECX, 23)}, "7.0:ECX[23]"},
-    {"SMEP", 20, GATED, 1, {FEAT(7, 0, EBX, 7)}, "7.0:EBX[7]"},
-    {"SMAP", 21, GATED, 1, {FEAT(7, 0, EBX, 20)}, "7.0:EBX[20]"},
-    {"PKE", 22, GATED, 1, {FEAT(7, 0, ECX, 3)}, "7.0:ECX[3]"},
-    {"CET", 23, GATED, 2, {FEAT(7, 0, ECX, 7), FEAT(7, 0, EDX, 20)}, "7.0:ECX[7]|7.0:EDX[20]"},
-    {"PKS", 24, RESERVED, 1, {FEAT(7, 0, ECX, 31)}, "7.0:ECX[31]"},
-    {"LASS", 27, RESERVED, 1, {FEAT(7, 1, EAX, 6)}, "7.1:EAX[6]"},
-    {"LAM_SUP", 28, GATED, 1, {FEAT(7, 1, EAX, 26)}, "7.1:EAX[26]"},
-    {"FRED", 32, RESERVED, 1, {FEAT(7, 1, EAX, 17)}, "7.1:EAX[17]"},
-};
-
-static const struct cr4_bit *find(int bit) {
-  for (unsigned i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
-    if (bits[i].bit == bit) return &bits[i];
+/* The bit rows come from the contract's CR4 table (src/arch/x86/registers/cr4.ts) through the generated
+ * contract-tables.h; the guest decides each expectation from its own CPUID. */
+static const struct ct_bit *find(int bit) {
+  for (unsigned i = 0; i < CT_CR4_NBITS; i++)
+    if (ct_cr4_bits[i].bit == bit) return &ct_cr4_bits[i];
   return 0;
 }
 
-static int gate_has(const struct cr4_bit *b) {
-  int has = 0;
-  for (int i = 0; i < b->ngates; i++) has |= cpuid_has(b->gate[i]);
-  return has;
+/* Valid under the rules this run follows: KVM's (allowlist ∧ gates) or the manuals' (gate only). */
+static int valid_bit(const struct ct_bit *b, int has) {
+  if (arch_mode()) return !b->arch_never && has;
+  return b->kind == CT_ALWAYS || (b->kind == CT_GATED && has);
+}
+
+static const char *kind_name(const struct ct_bit *b) {
+  return b->kind == CT_ALWAYS ? "always" : b->kind == CT_GATED ? "gated" : "never";
 }
 
 static u64 base;
@@ -124,12 +88,13 @@ static void check_pcide_cr3(void) {
     report("cr4.PCIDE.cr3-low-bits", 0, "setting CR3.PWT raised %s", vector_name(r));
     return;
   }
-  expect_vector("cr4.PCIDE.cr3-low-bits", GP_VECTOR, got, "CR3[11:0]=0x8 rule=needs-CR3[11:0]=0");
+  expect_vector("cr4.PCIDE.cr3-low-bits", GP_VECTOR, got, "CR3[11:0]=0x8 rule=cr4.pcide-cr3-pcid");
 }
 
 static void check_cet_wp(void) {
   if (!cpuid_has(FEAT(7, 0, ECX, 7)) && !cpuid_has(FEAT(7, 0, EDX, 20))) {
-    report_skip("cr4.CET.needs-WP", "no SHSTK/IBT in CPUID");
+    report_skip("cr4.CET.needs-WP", "no SHSTK/IBT in CPUID rule=cr4.cet-without-wp");
+    report_skip("cr0.WP.clear-with-CET", "no SHSTK/IBT in CPUID rule=cr0.wp-clear-with-cet");
     return;
   }
   u64 cr0 = read_cr0();
@@ -141,7 +106,13 @@ static void check_cet_wp(void) {
     report("cr4.CET.needs-WP", 0, "clearing CR0.WP raised %s", vector_name(r));
     return;
   }
-  expect_vector("cr4.CET.needs-WP", GP_VECTOR, got, "CR0.WP=0 rule=CET-needs-WP");
+  expect_vector("cr4.CET.needs-WP", GP_VECTOR, got, "CR0.WP=0 rule=cr4.cet-without-wp");
+  /* and the other way round: CR0.WP can't be cleared while CR4.CET=1 */
+  int set = wrcr4_safe(base | X86_CR4_CET);
+  int clr = set == NO_EXCEPTION ? wrcr0_safe(cr0 & ~X86_CR0_WP) : set;
+  wrcr0_safe(cr0);
+  wrcr4_safe(base);
+  expect_vector("cr0.WP.clear-with-CET", GP_VECTOR, clr, "CR4.CET=1 set=%s rule=cr0.wp-clear-with-cet", vector_name(set));
 }
 
 void run_tests(void) {
@@ -152,41 +123,32 @@ void run_tests(void) {
          vector_name(r));
   if (r != NO_EXCEPTION) return;
 
-  char name[48], detail[128];
+  char name[48], detail[160];
   for (int bit = 0; bit < 64; bit++) {
-    const struct cr4_bit *b = find(bit);
+    const struct ct_bit *b = find(bit);
     if (b) snprintf(name, sizeof(name), "cr4.%s", b->name);
     else snprintf(name, sizeof(name), "cr4.bit%d", bit);
     if (!b) {
-      snprintf(detail, sizeof(detail), "bit%d rule=reserved", bit);
+      snprintf(detail, sizeof(detail), "bit%d rule=cr4.reserved(undefined)", bit);
       try_set(name, BIT(bit), GP_VECTOR, detail);
       continue;
     }
-    int has = b->ngates ? gate_has(b) : 1;
-    switch (b->kind) {
-      case ALWAYS:
-        snprintf(detail, sizeof(detail), "bit%d rule=always-allowed(KVM)", bit);
-        try_set(name, BIT(bit), NO_EXCEPTION, detail);
-        break;
-      case GATED:
-        snprintf(detail, sizeof(detail), "bit%d cpuid=%d(%s) rule=gated", bit, has, b->gate_name);
-        try_set(name, BIT(bit), has ? NO_EXCEPTION : GP_VECTOR, detail);
-        break;
-      case RESERVED:
-        snprintf(detail, sizeof(detail), "bit%d cpuid=%d(%s) rule=reserved(KVM)", bit, has, b->gate_name);
-        try_set(name, BIT(bit), GP_VECTOR, detail);
-        break;
-      default:
-        if (bit == 5) {
-          int got = wrcr4_safe(0);
-          if (got == NO_EXCEPTION) wrcr4_safe(base);
-          expect_vector(name, GP_VECTOR, got, "bit5 clear rule=PAE-must-stay-set-in-long-mode");
-        } else if (bit == 12) {
-          snprintf(detail, sizeof(detail), "bit12 cpuid=%d(%s) rule=no-LA57-toggle-in-long-mode", has, b->gate_name);
-          try_set(name, BIT(bit), GP_VECTOR, detail);
-        }
-        break;
+    int has = ct_any(b->gate, b->ngates);
+    if (bit == 5) {
+      int got = wrcr4_safe(0);
+      if (got == NO_EXCEPTION) wrcr4_safe(base);
+      expect_vector(name, GP_VECTOR, got, "bit5 clear rule=cr4.pae-clear-in-long-mode");
+      continue;
     }
+    if (bit == 12) {
+      snprintf(detail, sizeof(detail), "bit12 cpuid=%d(%s) rule=cr4.la57-change-in-long-mode", has, b->gate_text);
+      try_set(name, BIT(bit), GP_VECTOR, detail);
+      continue;
+    }
+    int ok = valid_bit(b, has);
+    snprintf(detail, sizeof(detail), "bit%d cpuid=%d(%s) kvm=%s%s%s", bit, has, b->gate_text[0] ? b->gate_text : "none",
+             kind_name(b), arch_mode() ? " mode=arch" : "", ok ? "" : " rule=cr4.reserved");
+    try_set(name, BIT(bit), ok ? NO_EXCEPTION : GP_VECTOR, detail);
   }
   check_osxsave_mirror();
   check_ospke_mirror();

@@ -8,6 +8,7 @@ import { TsvmmError } from '../util/result.ts';
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   contract: () => import('./commands/contract.ts'),
   cpuid: () => import('./commands/cpuid.ts'),
+  disasm: () => import('./commands/disasm.ts'),
   mmu: () => import('./commands/mmu.ts'),
   run: () => import('./commands/run.ts'),
 };

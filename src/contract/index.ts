@@ -10,6 +10,7 @@ export {
   type ContractMode,
   type GuestModel,
   type ModeDifference,
+  type KvmModule,
   type ModelOptions,
 } from './model.ts';
 export { RESET_STATE, type ControlState } from './state.ts';

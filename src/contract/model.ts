@@ -27,6 +27,10 @@ import { TsvmmError } from '../util/result.ts';
  */
 export type ContractMode = 'kvmExact' | 'architectural';
 
+/** Which KVM vendor module serves /dev/kvm (the rules of vendor-owned MSRs such as IA32_DEBUGCTL and
+ *  the IA32_UCODE_REV reset value differ): VMX (vmx.c), SVM (svm.c), or PVM (kvm_pvm, pvm.c). */
+export type KvmModule = 'kvm_intel' | 'kvm_amd' | 'kvm_pvm';
+
 export interface ModelOptions {
   readonly mode?: ContractMode;
   /** the backend's supported XCR0 (kvm_caps.supported_xcr0); default KVM_SUPPORTED_XCR0 under
@@ -41,6 +45,13 @@ export interface ModelOptions {
   readonly enforcePvCpuid?: boolean;
   /** two-dimensional paging (EPT/NPT) in use; decides effective GBPAGES (default true) */
   readonly tdp?: boolean;
+  /** the KVM vendor module (kvmExact only); default: kvm_amd for an AMD/Hygon guest CPUID, else
+   *  kvm_intel (a guest normally mirrors its host's vendor) */
+  readonly kvmModule?: KvmModule;
+  /** KVM_SET_SREGS validates EFER with kvm_valid_efer (the 2026 "check EFER in kvm_is_valid_sregs"
+   *  patch, spec §1.6). Default true (the newest tree); pass false for kernels without it (≤ 6.18,
+   *  where KVM_SET_SREGS hands any EFER to the vendor set_efer). */
+  readonly sregsEferCheck?: boolean;
 }
 
 export interface ModeDifference {
@@ -90,6 +101,35 @@ export const MODE_DIFFERENCES: readonly ModeDifference[] = [
     source: 'spec §7.3 (nested_vmx_cr_fixed1_bits_update; LASS series [P]); ca58f3aa53d1',
   },
   {
+    rule: 'sregs.efer-kvm-version',
+    kvm:
+      'KVM_SET_SREGS refuses an EFER that kvm_valid_efer refuses only from the 2026 "check EFER in ' +
+      'kvm_is_valid_sregs" patch; older kernels (6.18 included) accept every EFER bit there ' +
+      '(ModelOptions.sregsEferCheck=false predicts them)',
+    architectural: 'not applicable (KVM_SET_SREGS is a KVM interface); the contract checks EFER',
+    source: 'spec §1.6; pvm-deviations set-sregs-efer-unchecked (6.18.44 accepts bits 0, 11-15, 21)',
+  },
+  {
+    rule: 'cr.emulator-mov-cr-high-bits',
+    kvm:
+      "MOV to CR0/CR4 emulated by KVM's instruction emulator drops bits 63:32 instead of faulting: " +
+      'emulator_set_cr passes mk_cr_64(current, (u32)value) to kvm_set_cr0/kvm_set_cr4, so the upper ' +
+      'half is replaced by the current one. Intercepted MOV CR (VMX handle_cr / SVM cr_interception, ' +
+      'the usual path) gives kvm_set_cr0/4 all 64 bits and #GP for bits 63:32. The contract models the ' +
+      'intercepted path (#GP); hosts where every MOV CR is emulated (kvm_pvm) show the drop',
+    architectural: 'MOV to CR0/CR4 with any of bits 63:32 set raises #GP(0) (SDM Vol. 3A §2.5)',
+    source:
+      'spec §1.3 (kvm_set_cr4 on the intercept path); arch/x86/kvm/x86.c emulator_set_cr / mk_cr_64 ' +
+      '(unchanged since 2.6.x); conformance deviation ' +
+      'emulated-mov-cr-drops-high-bits',
+  },
+  {
+    rule: 'msr.x2apic-eoi-nonzero',
+    kvm: 'a WRMSR of a nonzero value to the x2APIC EOI register (0x80B) is accepted and performs the EOI',
+    architectural: 'the SDM (Vol. 3A §11.12.1.2) requires 0: a nonzero write raises #GP',
+    source: 'SDM Vol. 3A §11.12.1.2; lapic.c kvm_lapic_reg_write (APIC_EOI: apic_set_eoi without a value check) [R]',
+  },
+  {
     rule: 'msr.pkrs',
     kvm: 'IA32_PKRS (0x6E1) does not exist (#GP)',
     architectural: 'IA32_PKRS exists when CPUID has PKS',
@@ -122,6 +162,10 @@ export interface GuestModel {
   /** guest_supported_xss */
   readonly xssValid: bigint;
   readonly enforcePvCpuid: boolean;
+  /** the KVM vendor module whose MSR rules apply (ModelOptions.kvmModule or the guest vendor's) */
+  readonly kvmModule: KvmModule;
+  /** KVM_SET_SREGS checks EFER (ModelOptions.sregsEferCheck) */
+  readonly sregsEferCheck: boolean;
   /** KVM_GET_SUPPORTED_CPUID when given (KVM's capabilities) */
   readonly hostSupported?: CpuidTable;
   /** 1-GiB pages usable by the walker: under kvmExact with TDP the host's support wins whatever the
@@ -165,6 +209,18 @@ export function deriveGuestModel(table: CpuidTable, opts: ModelOptions = {}): Gu
   };
 
   const vendor = vendorOf(table);
+  if (
+    opts.kvmModule !== undefined &&
+    opts.kvmModule !== 'kvm_intel' &&
+    opts.kvmModule !== 'kvm_amd' &&
+    opts.kvmModule !== 'kvm_pvm'
+  )
+    throw new TsvmmError(
+      'CONTRACT_MODEL',
+      `unknown KVM module '${String(opts.kvmModule)}' (kvm_intel, kvm_amd or kvm_pvm)`,
+    );
+  if (opts.sregsEferCheck !== undefined && typeof opts.sregsEferCheck !== 'boolean')
+    throw new TsvmmError('CONTRACT_MODEL', 'sregsEferCheck must be a boolean');
   const maxPhysAddr = cpuidMaxPhysAddr(table);
   if (maxPhysAddr < 32 || maxPhysAddr > 52)
     throw new TsvmmError(
@@ -225,6 +281,8 @@ export function deriveGuestModel(table: CpuidTable, opts: ModelOptions = {}): Gu
     xcr0Valid,
     xssValid,
     enforcePvCpuid: opts.enforcePvCpuid ?? true,
+    kvmModule: opts.kvmModule ?? (isAmdLike(vendor) ? 'kvm_amd' : 'kvm_intel'),
+    sregsEferCheck: opts.sregsEferCheck ?? true,
     ...(host ? { hostSupported: host } : {}),
     gbpages: kvm && (opts.tdp ?? true) ? tableHas(host ?? table, 'gbpages') : tableHas(table, 'gbpages'),
     has,

@@ -76,7 +76,7 @@ test('every gated MSR: guest access #GPs without the feature and names the CPUID
     no(r, 'msr.absent', d.name);
     if (!r.ok) assert.match(r.reason, /CPUID\.\(EAX=/);
     no(checkMsrWrite(m, S, d.index, 0n), 'msr.absent', d.name);
-    if (d.absentIn) continue;
+    if (d.absentIn || d.hostIgnoresGate) continue;
     ok(checkMsrRead(m, d.index, { hostInitiated: true }), d.name);
     ok(checkMsrWrite(m, S, d.index, 0n, { hostInitiated: true }), d.name);
     no(checkMsrWrite(m, S, d.index, 4n, { hostInitiated: true }), 'msr.absent', d.name);
@@ -90,8 +90,9 @@ test('unknown MSRs #GP; write-only, read-only and userspace-only MSRs', () => {
   no(checkMsrWrite(MI, S, Msr.SMBASE, 0x30000n), 'msr.host-only');
   ok(checkMsrWrite(MI, S, Msr.SMBASE, 0x30000n, { hostInitiated: true }));
   no(checkMsrWrite(MI, S, Msr.PLATFORM_INFO, 0n), 'msr.read-only');
-  no(checkMsrWrite(MI, S, Msr.DEBUGCTL, 0x4n), 'msr.reserved');
-  ok(checkMsrWrite(MI, S, Msr.DEBUGCTL, 0x3n));
+  no(checkMsrWrite(MI, S, Msr.DEBUGCTL, 0x4n), 'debugctl.reserved');
+  // kvm_intel drops BTF/LBR it cannot virtualize instead of faulting (vmx_is_valid_debugctl)
+  assert.equal(ok(checkMsrWrite(MI, S, Msr.DEBUGCTL, 0x3n)), 0n);
   no(checkMsrRead(MI, 0x12345), 'msr.unknown');
   no(checkMsrWrite(MI, S, 0x492, 0n), 'msr.unknown');
   no(checkMsrRead(MI, Msr.PRED_CMD), 'msr.write-only');

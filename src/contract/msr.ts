@@ -5,12 +5,16 @@
 
 import type { Verdict } from './api.ts';
 import {
+  KVM_DEFAULT_MCG_CAP,
+  MCG_CMCI_P,
+  MCG_CTL_P,
   MSR_TABLE,
   Msr,
   canonicalize,
   isCanonical,
   msrCanonicalBits,
   msrDef,
+  type MsrContext,
   type MsrDef,
 } from '../arch/x86/msr/table.ts';
 import { requiredFeatures } from '../arch/x86/registers/bits.ts';
@@ -18,8 +22,10 @@ import { checkEferWrite } from './efer.ts';
 import { featureText, tableHas } from './features.ts';
 import type { GuestModel } from './model.ts';
 import { accept, hexv, msrIndexArg, refuse, u64Arg, type ControlState } from './state.ts';
+import { TsvmmError } from '../util/result.ts';
 import { checkVmxMsrRestore, type VmxMsrs } from './vmx.ts';
 import { checkXssWrite } from './xsave.ts';
+import { checkX2apicAccess } from './x2apic.ts';
 
 export { msrDef, MSR_TABLE, Msr };
 
@@ -32,7 +38,26 @@ export interface MsrCheckOptions {
   readonly vcpuHasRun?: boolean;
   /** KVM's module-wide VMX maximum, for userspace writes of 480H-491H (deriveVmxMsrs().kvmMax) */
   readonly vmxMax?: VmxMsrs;
+  /**
+   * The MSRs the host's KVM advertises (KVM_GET_MSR_INDEX_LIST = msrs_to_save ∪ emulated_msrs, as
+   * probed on that host). kvm_do_msr_access lets userspace read, and write 0 to, an MSR whose handler
+   * says "unsupported" only when it is on this list; rows marked hostProbed do not exist at all
+   * when absent from it (kvmExact). Undefined: every MSR in the table is taken as advertised.
+   */
+  readonly advertised?: ReadonlySet<number>;
+  /** IA32_APIC_BASE for the x2APIC range (800H-8FFH); default `state.apicBase` on writes. Undefined:
+   *  APIC mode unknown, only the CPUID x2APIC gate applies (backward compatible). */
+  readonly apicBase?: bigint;
+  /** IA32_MCG_CAP (machine-check bank count, MCG_CTL_P, MCG_CMCI_P, MCG_LMCE_P); default
+   *  KVM_DEFAULT_MCG_CAP (32 banks, as KVM creates a vCPU) */
+  readonly mcgCap?: bigint;
 }
+
+/** Options of checkMsrRead (a subset of MsrCheckOptions). */
+export type MsrReadOptions = Pick<
+  MsrCheckOptions,
+  'hostInitiated' | 'advertised' | 'apicBase' | 'mcgCap' | 'current'
+>;
 
 const U64 = (1n << 64n) - 1n;
 const FEAT_CTL = {
@@ -90,23 +115,192 @@ function gateReason(model: GuestModel, d: MsrDef): string | undefined {
   return undefined;
 }
 
-/** Guest RDMSR / userspace KVM_GET_MSRS. On success `effects.value` is the MSR's reset value. */
-export function checkMsrRead(
-  model: GuestModel,
+/** The row's reset value for this guest / KVM module. */
+export function msrReset(model: GuestModel, d: MsrDef): bigint {
+  return d.resetOf ? d.resetOf(model) : d.reset;
+}
+
+function optsArg(opts: MsrReadOptions): void {
+  if (opts.advertised !== undefined && !(opts.advertised instanceof Set))
+    throw new TsvmmError('CONTRACT_BAD_VALUE', 'advertised must be a Set of MSR indices (KVM_GET_MSR_INDEX_LIST)');
+  if (opts.apicBase !== undefined) u64Arg(opts.apicBase, 'apicBase');
+  if (opts.mcgCap !== undefined) u64Arg(opts.mcgCap, 'mcgCap');
+}
+
+/** Is `index` advertised by the host KVM (true when the caller gave no list)? */
+function advertisedOk(opts: MsrReadOptions, index: number): boolean {
+  return opts.advertised === undefined || opts.advertised.has(index >>> 0);
+}
+
+function notAdvertised(index: number): string {
+  return ` (${idx(index)} is not in this KVM's KVM_GET_MSR_INDEX_LIST, so kvm_do_msr_access does not excuse userspace either)`;
+}
+
+/** kvmExact, hostProbed row, not advertised: KVM has no handler for it on this host. */
+function hostProbedRefusal(model: GuestModel, d: MsrDef, index: number, opts: MsrReadOptions): Verdict | undefined {
+  if (model.mode !== 'kvmExact' || !d.hostProbed || advertisedOk(opts, index)) return undefined;
+  return refuse(
+    'GP',
+    'msr.not-implemented-by-host',
+    `${d.name} (${idx(index)}) is not implemented by this host's KVM: it is not in KVM_GET_MSR_INDEX_LIST ` +
+      `(KVM probes it on the host; e.g. IA32_FEATURE_CONTROL exists only under VMX, or PVM on an Intel host)`,
+  );
+}
+
+/** Machine-check MSRs (set_msr_mce / get_msr_mce): bank count, MCG_CTL_P, MCG_CMCI_P, CTL values. */
+function mceRule(
+  d: MsrDef,
   index: number,
-  opts: { hostInitiated?: boolean } = {},
-): Verdict {
+  value: bigint | undefined,
+  host: boolean,
+  mcgCap: bigint,
+): Verdict | undefined {
+  const i = index >>> 0;
+  const banks = Number(mcgCap & 0xffn);
+  if (i === Msr.MCG_CAP) {
+    // Not writable through WRMSR or KVM_SET_MSRS (no set_msr_mce case, not advertised): userspace
+    // sets it with KVM_X86_SETUP_MCE. Seen on 6.18.44: KVM_SET_MSRS {0x179: 0} fails.
+    if (value !== undefined)
+      return refuse(
+        'GP',
+        'mce.mcg-cap-read-only',
+        'IA32_MCG_CAP is read-only (guest WRMSR #GP; userspace sets it with KVM_X86_SETUP_MCE, not KVM_SET_MSRS)',
+      );
+    return undefined;
+  }
+  if (i === Msr.MCG_CTL) {
+    if (!(mcgCap & MCG_CTL_P) && (!host || (value !== undefined && value !== 0n)))
+      return refuse(
+        'GP',
+        'mce.no-mcg-ctl',
+        `IA32_MCG_CTL needs IA32_MCG_CAP.MCG_CTL_P (bit 8) = 1 (MCG_CAP ${hexv(mcgCap)})${host ? '; userspace may only write 0' : ''}`,
+      );
+    if (value !== undefined && value !== 0n && value !== U64)
+      return refuse('GP', 'mce.ctl-value', `IA32_MCG_CTL value ${hexv(value)}: only 0 or all-ones`);
+    return undefined;
+  }
+  const ctl2 = i >= Msr.MC0_CTL2 && i < Msr.MC0_CTL2 + 32;
+  const bank = ctl2 ? i - Msr.MC0_CTL2 : (i - Msr.MC0_CTL) >> 2;
+  if (bank >= banks)
+    return refuse(
+      'GP',
+      'mce.no-bank',
+      `${d.name}: ${idx(i)} is in machine-check bank ${bank}, but IA32_MCG_CAP.Count (7:0) = ${banks}`,
+    );
+  if (ctl2) {
+    if (!(mcgCap & MCG_CMCI_P) && (!host || (value !== undefined && value !== 0n)))
+      return refuse(
+        'GP',
+        'mce.no-cmci',
+        `IA32_MC${bank}_CTL2 needs IA32_MCG_CAP.MCG_CMCI_P (bit 10) = 1${host ? '; userspace may only write 0' : ''}`,
+      );
+    if (value !== undefined && value & ~((1n << 30n) | 0x7fffn))
+      return refuse(
+        'GP',
+        'mce.reserved',
+        `IA32_MC${bank}_CTL2 value ${hexv(value)}: only CMCI_EN (bit 30) and the threshold (14:0) are defined`,
+      );
+    return undefined;
+  }
+  if (value === undefined) return undefined;
+  const kind = (i - Msr.MC0_CTL) & 3;
+  // "Only 0 or all 1s can be written to IA32_MCi_CTL"; KVM tolerates bit 10 (and bit 0) clear for old
+  // Linux guests (the AMD K8 GART erratum workaround).
+  if (kind === 0 && value !== 0n && (value | (1n << 10n) | 1n) !== U64)
+    return refuse('GP', 'mce.ctl-value', `IA32_MC${bank}_CTL value ${hexv(value)}: only 0 or all-ones`);
+  if (kind === 1 && !host && value !== 0n)
+    return refuse(
+      'GP',
+      'mce.status-write',
+      `IA32_MC${bank}_STATUS: a guest may only write 0 (AMD HWCR.McStatusWrEn is not modelled)`,
+    );
+  return undefined;
+}
+
+/** Guest RDMSR / userspace KVM_GET_MSRS. On success `effects.value` is the MSR's reset value (0 for an
+ *  MSR userspace reads while its gate is absent: KVM zeroes the data). */
+export function checkMsrRead(model: GuestModel, index: number, opts: MsrReadOptions = {}): Verdict {
   msrIndexArg(index);
+  optsArg(opts);
   const d = msrDef(index);
   if (!d) return refuse('GP', 'msr.unknown', `MSR ${idx(index)} is not implemented`);
   const host = opts.hostInitiated ?? false;
-  const why = gateReason(model, d);
-  if (why && !(host && !d.absentIn)) return refuse('GP', 'msr.absent', why);
+  const hp = hostProbedRefusal(model, d, index, opts);
+  if (hp) return hp;
+  if (d.special === 'x2apic' && opts.apicBase !== undefined)
+    return checkX2apicAccess(model, index, undefined, opts.apicBase, opts.mcgCap ?? KVM_DEFAULT_MCG_CAP);
+  if (d.special === 'mce') {
+    const r = mceRule(d, index, undefined, host, opts.mcgCap ?? KVM_DEFAULT_MCG_CAP);
+    if (r) return r;
+  }
+  // kvm_get_msr_common IA32_XSS: only a guest read needs XSAVES (returns 1, not "unsupported"), so
+  // userspace reads it whether or not KVM advertises it (seen on 6.18.44: 0xDA0 unlisted, read 0).
+  if (d.special === 'xss' && host) return accept(0n);
+  const why = gateReason(model, d) ?? existsReason(model, d, index, opts);
+  if (why) {
+    if (model.mode === 'kvmExact' && d.absentIgnored?.(index >>> 0)) return accept(0n);
+    if (!(host && !d.absentIn)) return refuse('GP', 'msr.absent', why);
+    if (!advertisedOk(opts, index)) return refuse('GP', 'msr.absent', why + notAdvertised(index));
+    return accept(0n);
+  }
   if (!host && d.hostOnly)
     return refuse('GP', 'msr.host-only', `${d.name} (${idx(index)}) is accessible to userspace only`);
   if (!host && d.access === 'wo')
     return refuse('GP', 'msr.write-only', `${d.name} (${idx(index)}) is write-only`);
-  return accept(d.reset);
+  return accept(msrReset(model, d));
+}
+
+function existsReason(model: GuestModel, d: MsrDef, index: number, opts: MsrReadOptions): string | undefined {
+  if (!d.exists) return undefined;
+  const c: MsrContext = { mcgCap: opts.mcgCap ?? KVM_DEFAULT_MCG_CAP };
+  return d.exists(model, index >>> 0, c);
+}
+
+const DEBUGCTL = { LBR: 1n, BTF: 2n, BUS_LOCK_DETECT: 4n, FREEZE_LBRS_ON_PMI: 1n << 11n, RTM: 1n << 15n };
+
+/**
+ * WRMSR IA32_DEBUGCTL. kvmExact follows the vendor module:
+ *  - kvm_intel (vmx_set_msr, vmx_get_supported_debugctl): BUS_LOCK_DETECT with the feature (userspace:
+ *    host support), RTM_DEBUG with RTM; LBR needs the guest's PMU LBRs (not modelled: treated as
+ *    unsupported); unsupported BTF/LBR are silently dropped, any other unsupported bit #GPs.
+ *  - kvm_amd (svm_set_msr): with LBR virtualization bits 63:6 are reserved; without it the write is
+ *    ignored.
+ *  - kvm_pvm (pvm_set_msr "It is ignored now"): every value accepted, the MSR reads 0 (seen on this
+ *    machine: KVM_SET_MSRS of 0x1D9 = 1, 0xFFFF, ~0 all accepted, read back 0).
+ * architectural: Intel bits LBR, BTF, BUS_LOCK_DETECT (with the feature), RTM (with RTM); AMD bits 5:0.
+ */
+function debugctlWrite(model: GuestModel, v: bigint, host: boolean, current: bigint | undefined): Verdict {
+  const reserved = (bad: bigint, why: string): Verdict =>
+    refuse('GP', 'debugctl.reserved', `IA32_DEBUGCTL value ${hexv(v)} sets unsupported bits ${hexv(bad)}: ${why}`);
+  if (model.mode === 'architectural') {
+    const valid = model.amdLike
+      ? 0x3fn
+      : DEBUGCTL.LBR |
+        DEBUGCTL.BTF |
+        (model.has('bus_lock_detect') ? DEBUGCTL.BUS_LOCK_DETECT : 0n) |
+        (model.has('rtm') ? DEBUGCTL.RTM : 0n);
+    return v & ~valid ? reserved(v & ~valid, model.amdLike ? 'AMD defines bits 5:0' : 'reserved or feature absent') : accept(v);
+  }
+  switch (model.kvmModule) {
+    case 'kvm_pvm':
+      return accept(0n);
+    case 'kvm_amd': {
+      // `lbrv` is the host's LBR virtualization (svm.c module parameter): KVM_GET_SUPPORTED_CPUID
+      // reports it in 8000000AH:EDX[1] when nested SVM is on; without that table assume modern hardware.
+      const lbrv = model.hostSupported ? tableHas(model.hostSupported, 'lbrv') : true;
+      if (!lbrv) return accept(current ?? 0n);
+      return v & ~0x3fn ? reserved(v & ~0x3fn, 'SVM with LBR virtualization keeps bits 5:0 only') : accept(v);
+    }
+    case 'kvm_intel': {
+      const supported =
+        (model.has('bus_lock_detect') || (host && tableHas(model.hostSupported ?? model.table, 'bus_lock_detect'))
+          ? DEBUGCTL.BUS_LOCK_DETECT
+          : 0n) | (model.has('rtm') ? DEBUGCTL.RTM : 0n);
+      const bad = v & ~supported & ~(DEBUGCTL.BTF | DEBUGCTL.LBR);
+      if (bad) return reserved(bad, 'VMX accepts BUS_LOCK_DETECT and RTM_DEBUG with their features (LBR bits need guest LBRs)');
+      return accept(v & supported);
+    }
+  }
 }
 
 /** APIC base validity (kvm_apic_set_base): reserved bits, the invalid EXTD-without-EN mode, and
@@ -216,17 +410,33 @@ export function checkMsrWrite(
 ): Verdict {
   msrIndexArg(index);
   u64Arg(value, 'MSR value');
+  optsArg(opts);
   const d = msrDef(index);
   if (!d) return refuse('GP', 'msr.unknown', `MSR ${idx(index)} is not implemented`);
   const host = opts.hostInitiated ?? false;
   const v = value & U64;
-  // IA32_XSS does its own gating (userspace skips the XSAVES check but not guest_supported_xss).
-  if (d.special === 'xss') return checkXssWrite(model, state, v, { hostInitiated: host });
-  const why = gateReason(model, d);
+  const hp = hostProbedRefusal(model, d, index, opts);
+  if (hp) return hp;
+  // IA32_XSS does its own gating (XSAVES → KVM_MSR_RET_UNSUPPORTED, guest_supported_xss).
+  if (d.special === 'xss')
+    return checkXssWrite(model, state, v, { hostInitiated: host, advertised: advertisedOk(opts, index) });
+  const apicBase = opts.apicBase ?? state.apicBase;
+  if (d.special === 'x2apic' && apicBase !== undefined)
+    return checkX2apicAccess(model, index, v, apicBase, opts.mcgCap ?? KVM_DEFAULT_MCG_CAP);
+  if (d.special === 'mce') {
+    const r = mceRule(d, index, v, host, opts.mcgCap ?? KVM_DEFAULT_MCG_CAP);
+    if (r) return r;
+    return accept(v);
+  }
+  const why = gateReason(model, d) ?? existsReason(model, d, index, opts);
   if (why) {
-    if (!(host && !d.absentIn && v === 0n))
-      return refuse('GP', 'msr.absent', why + (host && !d.absentIn ? ' (userspace may only write 0)' : ''));
-    return accept(0n);
+    if (model.mode === 'kvmExact' && d.absentIgnored?.(index >>> 0)) return accept(0n);
+    if (!(host && d.hostIgnoresGate)) {
+      if (!(host && !d.absentIn && v === 0n))
+        return refuse('GP', 'msr.absent', why + (host && !d.absentIn ? ' (userspace may only write 0)' : ''));
+      if (!advertisedOk(opts, index)) return refuse('GP', 'msr.absent', why + notAdvertised(index));
+      return accept(0n);
+    }
   }
   if (!host && d.hostOnly)
     return refuse('GP', 'msr.host-only', `${d.name} (${idx(index)}) is accessible to userspace only`);
@@ -258,6 +468,12 @@ export function checkMsrWrite(
       return featCtlWrite(model, v, opts);
     case 'misc_enable':
       return miscEnableWrite(v, opts);
+    case 'debugctl':
+      return debugctlWrite(model, v, host, opts.current);
+    case 'ucode_rev':
+      // kvm_set_msr_common: userspace sets the reported revision; guest writes are ignored.
+      return accept(host ? v : (opts.current ?? msrReset(model, d)));
+    case 'x2apic': // APIC mode unknown (no apicBase): the CPUID gate above is all that is checked
     case undefined:
       break;
   }

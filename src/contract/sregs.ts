@@ -31,6 +31,9 @@ export interface SregsOptions {
   /** the vCPU is post-VMXON (nested_host_cr0/cr4_valid) */
   readonly vmxon?: boolean;
   readonly smm?: boolean;
+  /** override the model's sregsEferCheck: validate EFER with kvm_valid_efer (true: the 2026 patch,
+   *  spec §1.6) or hand it through unchecked (false: 6.18 and older) */
+  readonly validateEfer?: boolean;
 }
 
 /**
@@ -65,8 +68,12 @@ export function checkSregs(model: GuestModel, s: SregsControl, opts: SregsOption
   if (r4) return r4;
   const r0 = cr0ValidityRefusal(model, s.cr0, opts.vmxon);
   if (r0) return r0;
-  const re = eferValidityRefusal(model, s.efer, true);
-  if (re) return re;
+  // kvm_is_valid_sregs checks EFER only since the 2026 patch (spec §1.6); before it, KVM_SET_SREGS
+  // passed any EFER to the vendor set_efer (seen on 6.18.44: bits 0, 11-15, 21 all accepted).
+  if (opts.validateEfer ?? model.sregsEferCheck) {
+    const re = eferValidityRefusal(model, s.efer, true);
+    if (re) return re;
+  }
   if (s.cr8 !== undefined && s.cr8 & ~0xfn)
     return refuse('GP', 'cr8.reserved', 'sregs: CR8 bits 63:4 are reserved');
   if (s.apicBase !== undefined) {

@@ -38,6 +38,9 @@ export interface ControlState {
   readonly smm?: boolean;
   /** post-VMXON (L1 in VMX operation) */
   readonly vmxon?: boolean;
+  /** IA32_APIC_BASE: the x2APIC MSRs 800H-8FFH exist only with EN=1 and EXTD=1 (kvm_x2apic_msr_read/
+   *  write). Absent = APIC mode unknown: only the CPUID x2APIC gate is checked (the pre-2026-11 rule). */
+  readonly apicBase?: bigint;
 }
 
 /** State after RESET with long mode off: CR0=0x60000010, everything else 0, XCR0=1. */

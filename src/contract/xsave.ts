@@ -100,14 +100,26 @@ export function checkXssWrite(
   model: GuestModel,
   state: ControlState,
   value: bigint,
-  opts: MsrAccessOptions = {},
+  opts: MsrAccessOptions & { readonly advertised?: boolean } = {},
 ): Verdict {
   u64Arg(value, 'IA32_XSS value');
   const host = opts.hostInitiated ?? false;
-  // Guest accesses need XSAVES (KVM_MSR_RET_UNSUPPORTED → #GP); userspace skips that check but is
-  // still bound by guest_supported_xss, so it can always write 0.
-  if (!host && !model.has('xsaves'))
-    return refuse('GP', 'xss.no-xsaves', `IA32_XSS needs XSAVES: ${model.absentReason('xsaves')}`);
+  // kvm_set_msr_common: without guest XSAVES the write is KVM_MSR_RET_UNSUPPORTED for the guest (#GP)
+  // *and* for userspace; kvm_do_msr_access then lets userspace write 0 only when KVM advertises
+  // IA32_XSS, i.e. when kvm_caps.supported_xss ≠ 0 (kvm_probe_msr_to_save, the CET series that put
+  // XSS in msrs_to_save_base). Seen on 6.18.44 kvm_pvm: XSS not listed, KVM_SET_MSRS {0xDA0: 0} fails.
+  if (!model.has('xsaves')) {
+    if (!host)
+      return refuse('GP', 'xss.no-xsaves', `IA32_XSS needs XSAVES: ${model.absentReason('xsaves')}`);
+    if (value === 0n && (opts.advertised ?? true)) return accept(0n, { cpuidDirty: (state.xss ?? 0n) !== 0n });
+    if (value === 0n)
+      return refuse(
+        'GP',
+        'xss.not-advertised',
+        `IA32_XSS needs XSAVES (${model.absentReason('xsaves')}), and userspace may write 0 only when KVM ` +
+          'advertises IA32_XSS (in KVM_GET_MSR_INDEX_LIST: KVM supports at least one XSS component)',
+      );
+  }
   const bad = value & ~model.xssValid;
   if (bad) return refuse('GP', 'xss.unsupported', xssUnsupportedReason(model, firstBit(bad))!);
   const old = state.xss ?? 0n;

@@ -10,12 +10,12 @@ import type { Backend } from '../vcpu/backend.ts';
 import { buildElf, concat, multibootHeader } from '../loaders/testing/images.ts';
 import { assemble } from '../vcpu/kvm/testing/assemble.ts';
 
-async function kvmBackend(): Promise<{ backend?: Backend; skip?: string }> {
+async function kvmBackend(runSliceMs?: number): Promise<{ backend?: Backend; skip?: string }> {
   try {
     const kvm = await import('../vcpu/kvm/index.ts');
     const a = kvm.isKvmAvailable();
     if (!a.ok) return { skip: `KVM unavailable: ${a.reason}` };
-    return { backend: kvm.createKvmBackend() };
+    return { backend: kvm.createKvmBackend(runSliceMs === undefined ? {} : { runSliceMs }) };
   } catch (e) {
     return { skip: `KVM backend not loadable: ${(e as Error).message}` };
   }
@@ -184,6 +184,45 @@ idt:
   .fill 256*16, 1, 0
 `;
 
+/**
+ * TICK_SRC without HLT: the guest spins on the tick counter with IF=1 and never exits on its own, so
+ * ticks arrive only because run() returns at the end of each slice ('intr') and the machine polls the
+ * PIT and injects IRQ0 then.
+ */
+const BUSY_TICK_SRC = TICK_SRC.replace('wait:\n  hlt\n', 'wait:\n');
+
+test('e2e kvm: a guest spinning on `jmp .` ends with outcome timeout (KVM_RUN is sliced)', async (t) => {
+  const k = await kvmBackend();
+  if (!k.backend) return t.skip(k.skip);
+  const r = await boot(
+    k.backend,
+    { kind: 'flat', image: new Uint8Array([0xeb, 0xfe]), address: 0x100000, mode: 'long64' },
+    500,
+  );
+  assert.equal(r.outcome, 'timeout', r.detail);
+  assert.equal(r.rip, 0x100000n, 'stopped on the jmp');
+});
+
+test('e2e kvm: 200 short runs of a spinning guest all time out; no stray signal ends Node', async (t) => {
+  const k = await kvmBackend(1);
+  if (!k.backend) return t.skip(k.skip);
+  const m = createMachine({
+    backend: k.backend,
+    memoryBytes: 16 * MiB,
+    cpuid: k.backend.supportedCpuid(),
+    serial: { out: () => {} },
+  });
+  try {
+    m.load({ kind: 'flat', image: new Uint8Array([0xeb, 0xfe]), address: 0x100000, mode: 'long64' });
+    const outcomes = new Set<string>();
+    for (let i = 0; i < 200; i++) outcomes.add((await m.run({ timeoutMs: 1 })).outcome);
+    assert.deepEqual([...outcomes], ['timeout']);
+    await new Promise((res) => setTimeout(res, 20)); // a timer left armed would fire now
+  } finally {
+    m.destroy();
+  }
+});
+
 test('e2e interp: flat long64 binary prints and exits through debug-exit', async () => {
   const r = await boot(await interpBackend(), {
     kind: 'flat',
@@ -286,6 +325,24 @@ for (const which of ['kvm', 'interp'] as const) {
 
   test(`e2e ${which}: periodic PIT tick through the PIC into a long-mode IDT handler`, async (t) => {
     const a = assemble(TICK_SRC, 0x100000);
+    if (!a.ok) return t.skip(a.reason);
+    let backend: Backend;
+    if (which === 'kvm') {
+      const k = await kvmBackend();
+      if (!k.backend) return t.skip(k.skip);
+      backend = k.backend;
+    } else {
+      backend = await interpBackend();
+    }
+    const r = await boot(backend, { kind: 'flat', image: a.code, address: 0x100000, mode: 'long64' });
+    assert.equal(r.outcome, 'debug-exit', r.detail);
+    assert.equal(r.serial, 'T');
+    assert.equal(r.exitCode, 0x21);
+  });
+
+  test(`e2e ${which}: PIT ticks reach a guest busy-looping with IF=1 and no exits`, async (t) => {
+    assert.notEqual(BUSY_TICK_SRC, TICK_SRC, 'the HLT was removed from the wait loop');
+    const a = assemble(BUSY_TICK_SRC, 0x100000);
     if (!a.ok) return t.skip(a.reason);
     let backend: Backend;
     if (which === 'kvm') {

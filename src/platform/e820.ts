@@ -49,11 +49,15 @@ export function buildE820(layout: MemoryLayout, extra: readonly E820Reservation[
     }
     if (type < 0) continue;
     const last = out[out.length - 1];
-    if (last && last.type === type && last.base + last.length === lo) out[out.length - 1] = { base: last.base, length: hi - last.base, type };
+    if (last && last.type === type && last.base + last.length === lo)
+      out[out.length - 1] = { base: last.base, length: hi - last.base, type };
     else out.push({ base: lo, length: hi - lo, type });
   }
   if (out.length > E820_MAX_ENTRIES_ZEROPAGE) {
-    throw new TsvmmError('E820_TOO_MANY', `the e820 map has ${out.length} entries; boot_params holds ${E820_MAX_ENTRIES_ZEROPAGE}`);
+    throw new TsvmmError(
+      'E820_TOO_MANY',
+      `the e820 map has ${out.length} entries; boot_params holds ${E820_MAX_ENTRIES_ZEROPAGE}`,
+    );
   }
   return out;
 }

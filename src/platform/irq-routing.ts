@@ -102,7 +102,10 @@ export interface PicLike {
  * Where this vCPU's next external interrupt comes from (KVM's kvm_cpu_has_interrupt order: the
  * 8259 through LINT0 first, then the local APIC). `lapic` undefined = a machine without APICs.
  */
-export function pendingInterruptSource(lapic: LocalApic | undefined, pic: PicLike | undefined): 'pic' | 'apic' | null {
+export function pendingInterruptSource(
+  lapic: LocalApic | undefined,
+  pic: PicLike | undefined,
+): 'pic' | 'apic' | null {
   if (pic && (!lapic || lapic.acceptsPicInterrupts()) && pic.hasInterrupt()) return 'pic';
   if (lapic?.hasPendingInterrupt()) return 'apic';
   return null;

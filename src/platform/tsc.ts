@@ -38,7 +38,10 @@ export class FixedTsc implements TscSource {
     public offset = 0,
   ) {
     if (!Number.isSafeInteger(hz) || hz < 1_000_000 || hz > 100_000_000_000) {
-      throw new TsvmmError('TSC_FREQUENCY', `TSC frequency must be a whole number of Hz between 1 MHz and 100 GHz (got ${hz})`);
+      throw new TsvmmError(
+        'TSC_FREQUENCY',
+        `TSC frequency must be a whole number of Hz between 1 MHz and 100 GHz (got ${hz})`,
+      );
     }
   }
 
@@ -75,7 +78,10 @@ export function cpuidLeaf15(tscHz: number, crystalHz: number = APIC_BUS_HZ): Cpu
   const num = tscHz / g;
   const den = crystalHz / g;
   if (num > 0xffffffff || den > 0xffffffff || crystalHz > 0xffffffff) {
-    throw new TsvmmError('TSC_FREQUENCY', `TSC ${tscHz} Hz over crystal ${crystalHz} Hz has no 32-bit ratio for CPUID 0x15`);
+    throw new TsvmmError(
+      'TSC_FREQUENCY',
+      `TSC ${tscHz} Hz over crystal ${crystalHz} Hz has no 32-bit ratio for CPUID 0x15`,
+    );
   }
   return entry(0x15, den, num, crystalHz, 0);
 }

@@ -76,6 +76,16 @@ function bitRow(
   return `  {${cstr(name)}, ${bit}, ${kind}, ${archNever ? 1 : 0}, ${gs.length}, ${gateList(gs)}, ${cstr(gateText(gs))}, ${extra}},`;
 }
 
+/**
+ * Rows whose existence depends on more than CPUID bits (PMU counter counts, the MCE bank layout in
+ * IA32_MCG_CAP, what the host's KVM probed, MSRs KVM ignores when absent): the guest cannot decide
+ * them, so it reports `expect=contract` and the runner asks the contract (contract-check.ts).
+ */
+export function contractDecides(d: MsrDef): boolean {
+  const x = d as MsrDef & { exists?: unknown; hostProbed?: unknown; absentIgnored?: unknown; special?: string };
+  return x.exists !== undefined || x.hostProbed !== undefined || x.absentIgnored !== undefined || x.special === 'mce';
+}
+
 /** Flags of an MSR row (CT_MSR_*). */
 function msrFlags(d: MsrDef): string[] {
   const f: string[] = [];
@@ -86,6 +96,7 @@ function msrFlags(d: MsrDef): string[] {
   if (d.special === 'feat_ctl') f.push('CT_MSR_NOT_AMD');
   if (d.index === 0x800 && d.count) f.push('CT_MSR_X2APIC');
   if (d.feature) f.push('CT_MSR_FEATURE');
+  if (contractDecides(d)) f.push('CT_MSR_CONTRACT');
   return f.length ? f : ['0'];
 }
 
@@ -123,35 +134,50 @@ export function generateConformanceTables(): string {
     '  u8 flag; /* table-specific: CR4 nested CR4_FIXED1; XCR0/XSS in KVM_SUPPORTED_*; EFER read-only */',
     '};',
     '',
+    '/* Is the gate enumerated in the CPUID this guest sees? */',
+    'static inline int ct_gate_has(const struct ct_gate *g) {',
+    '  if (g->bit == 0xff) return (cpuid_reg(g->leaf, g->sub, EAX) & 0xff) >= 2;',
+    '  return cpuid_has(FEAT(g->leaf, g->sub, (enum cpuid_reg)g->reg, g->bit));',
+    '}',
+    '/* Any of the n gates (a row with no gate: 1). */',
+    'static inline int ct_any(const struct ct_gate *g, int n) {',
+    '  if (n == 0) return 1;',
+    '  for (int i = 0; i < n; i++)',
+    '    if (ct_gate_has(&g[i])) return 1;',
+    '  return 0;',
+    '}',
+    '',
+    '#define CT_TABLE static const __attribute__((unused))',
+    '',
   );
   const cr0 = CR0_BITS.map((r) => bitRow(r.name, r.bit, KIND.always, false, [], '0'));
   out.push('/* CR0 (SDM 3A §2.5 Figure 2-7): no CPUID gates; the value rules are cross-register. */');
-  out.push('static const struct ct_bit ct_cr0_bits[] = {', ...cr0, '};');
+  out.push('CT_TABLE struct ct_bit ct_cr0_bits[] = {', ...cr0, '};');
   out.push(`#define CT_CR0_NBITS ${cr0.length}`, '');
 
   const cr4 = (CR4_BITS as readonly Cr4Bit[]).map((r) =>
     bitRow(r.name, r.bit, KIND[r.kvm], r.archNever === true, gatesOf(r.requires, `CR4.${r.name}`), r.nestedFixed1 ? '1' : '0'),
   );
   out.push('/* CR4 (SDM 3A §2.5 Table 2-2; spec §1.1-1.2). flag: in nested CR4_FIXED1 (spec §7.3). */');
-  out.push('static const struct ct_bit ct_cr4_bits[] = {', ...cr4, '};');
+  out.push('CT_TABLE struct ct_bit ct_cr4_bits[] = {', ...cr4, '};');
   out.push(`#define CT_CR4_NBITS ${cr4.length}`, '');
 
   const efer = (EFER_BITS as readonly EferBit[]).map((r) =>
     bitRow(r.name, r.bit, KIND[r.kvm], false, gatesOf(r.requires, `EFER.${r.name}`), r.readOnly ? '1' : '0'),
   );
   out.push('/* IA32_EFER (SDM 3A §2.2.1, APM 2 §3.1.7; spec §3.1). flag: read-only to WRMSR (LMA). */');
-  out.push('static const struct ct_bit ct_efer_bits[] = {', ...efer, '};');
+  out.push('CT_TABLE struct ct_bit ct_efer_bits[] = {', ...efer, '};');
   out.push(`#define CT_EFER_NBITS ${efer.length}`, '');
 
   const xcr = (rows: readonly XcrBit[], reg: string): string[] =>
     rows.map((r) => bitRow(r.name, r.bit, r.kvm ? KIND.gated : KIND.never, false, gatesOf(r.requires, `${reg}.${r.name}`), r.kvm ? '1' : '0'));
   const xcr0 = xcr(XCR0_BITS as readonly XcrBit[], 'XCR0');
   out.push('/* XCR0 (SDM 1 §13.1-13.3; spec §4.1). Enumerated by CPUID.0DH.0:EDX:EAX; flag: in KVM_SUPPORTED_XCR0. */');
-  out.push('static const struct ct_bit ct_xcr0_bits[] = {', ...xcr0, '};');
+  out.push('CT_TABLE struct ct_bit ct_xcr0_bits[] = {', ...xcr0, '};');
   out.push(`#define CT_XCR0_NBITS ${xcr0.length}`, '');
   const xss = xcr(XSS_BITS as readonly XcrBit[], 'XSS');
   out.push('/* IA32_XSS (SDM 1 §13.3; spec §4.2). Enumerated by CPUID.0DH.1:EDX:ECX; flag: in KVM_SUPPORTED_XSS. */');
-  out.push('static const struct ct_bit ct_xss_bits[] = {', ...xss, '};');
+  out.push('CT_TABLE struct ct_bit ct_xss_bits[] = {', ...xss, '};');
   out.push(`#define CT_XSS_NBITS ${xss.length}`, '');
 
   out.push(
@@ -163,13 +189,14 @@ export function generateConformanceTables(): string {
     '#define CT_MSR_NOT_AMD 0x10 /* absent on AMD-compatible guests */',
     '#define CT_MSR_X2APIC 0x20 /* the x2APIC range: exists only in x2APIC mode */',
     '#define CT_MSR_FEATURE 0x40 /* feature MSR (immutable after the first KVM_RUN) */',
+    '#define CT_MSR_CONTRACT 0x80 /* existence needs more than CPUID: the runner asks the contract */',
     '',
     'struct ct_msr {',
     '  u32 index, count;',
     '  const char *name; /* C identifier-safe name */',
     '  u8 ngates;',
     '  struct ct_gate gate[CT_MAX_GATES]; /* exists iff any gate is enumerated (none: always) */',
-    '  s8 pv_gate; /* KVM PV feature bit in CPUID.(KVM base + 1):EAX, or -1 */',
+    '  signed char pv_gate; /* KVM PV feature bit in CPUID.(KVM base + 1):EAX, or -1 */',
     '  u8 flags;',
     '  const char *gate_text;',
     '};',
@@ -180,7 +207,7 @@ export function generateConformanceTables(): string {
     return `  {${hex(d.index)}, ${d.count ?? 1}, ${cstr(msrCheckName(d))}, ${gs.length}, ${gateList(gs)}, ${d.pvGate ?? -1}, ${msrFlags(d).join(' | ')}, ${cstr(gateText(gs))}},`;
   });
   out.push('/* Every MSR in the contract table (SDM 4 Table 2-2; spec §6). */');
-  out.push('static const struct ct_msr ct_msrs[] = {', ...msrs, '};');
+  out.push('CT_TABLE struct ct_msr ct_msrs[] = {', ...msrs, '};');
   out.push(`#define CT_NMSRS ${msrs.length}`, '', '#endif', '');
   return out.join('\n');
 }

@@ -97,10 +97,16 @@ test('logical destination and broadcast', () => {
   apics.forEach((a, i) => a.write(LapicReg.LDR, 4, (1 << i) << 24));
   route(io, 4, Redir.DEST_LOGICAL | 0x34, 0b101);
   io.irqLine(4).pulse();
-  assert.deepEqual(apics.map((a) => a.highestIrr()), [0x34, -1, 0x34]);
+  assert.deepEqual(
+    apics.map((a) => a.highestIrr()),
+    [0x34, -1, 0x34],
+  );
   route(io, 5, 0x35, 0xff);
   io.irqLine(5).pulse();
-  assert.deepEqual(apics.map((a) => a.highestIrr()), [0x35, 0x35, 0x35]);
+  assert.deepEqual(
+    apics.map((a) => a.highestIrr()),
+    [0x35, 0x35, 0x35],
+  );
 });
 
 test('bad pin and bad snapshot are refused', () => {

@@ -126,7 +126,8 @@ export class IoApic implements Device {
     const level = (lo & Redir.LEVEL) !== 0;
     if (level && lo & Redir.REMOTE_IRR) return;
     // Redirection-entry bits map onto an ICR-format message (polarity, bit 13, is not part of it).
-    const msg = (lo & (Icr.VECTOR | Icr.DELIVERY_MODE | Icr.DEST_LOGICAL | Icr.TRIGGER_LEVEL)) | Icr.LEVEL_ASSERT;
+    const msg =
+      (lo & (Icr.VECTOR | Icr.DELIVERY_MODE | Icr.DEST_LOGICAL | Icr.TRIGGER_LEVEL)) | Icr.LEVEL_ASSERT;
     const accepted = this.bus.send(msg, this.hi[pin]! >>> 24, null, false);
     if (level && accepted > 0) this.lo[pin] = lo | Redir.REMOTE_IRR;
   }
@@ -178,7 +179,8 @@ export class IoApic implements Device {
   read(offset: number, size: AccessSize): number {
     let v: number;
     if (offset === IoapicMmio.IOREGSEL) v = this.ioregsel;
-    else if (offset >= IoapicMmio.IOWIN && offset < IoapicMmio.IOWIN + 4) v = this.readIndirect(this.ioregsel) >>> ((offset - IoapicMmio.IOWIN) * 8);
+    else if (offset >= IoapicMmio.IOWIN && offset < IoapicMmio.IOWIN + 4)
+      v = this.readIndirect(this.ioregsel) >>> ((offset - IoapicMmio.IOWIN) * 8);
     else v = 0;
     return size === 4 ? v >>> 0 : v & ((1 << (size * 8)) - 1);
   }
@@ -197,10 +199,22 @@ export class IoApic implements Device {
   }
 
   restore(state: unknown): void {
-    const s = checkSnapshot<IoApicState>(this.name, state, { id: 'number', ioregsel: 'number', lo: 'array', hi: 'array', lines: 'number' });
-    for (const [k, a] of [['lo', s.lo], ['hi', s.hi]] as const) {
+    const s = checkSnapshot<IoApicState>(this.name, state, {
+      id: 'number',
+      ioregsel: 'number',
+      lo: 'array',
+      hi: 'array',
+      lines: 'number',
+    });
+    for (const [k, a] of [
+      ['lo', s.lo],
+      ['hi', s.hi],
+    ] as const) {
       if (a.length !== IOAPIC_PINS || a.some((x) => typeof x !== 'number')) {
-        throw new TsvmmError('SNAPSHOT_INVALID', `${this.name}: snapshot field '${k}' must hold ${IOAPIC_PINS} numbers`);
+        throw new TsvmmError(
+          'SNAPSHOT_INVALID',
+          `${this.name}: snapshot field '${k}' must hold ${IOAPIC_PINS} numbers`,
+        );
       }
     }
     this.id = s.id & 0xf;

@@ -89,7 +89,14 @@ export class ApicBus {
     return n;
   }
 
-  private matches(a: LocalApic, shorthand: number, dest: number, logical: boolean, source: LocalApic | null, wide: boolean): boolean {
+  private matches(
+    a: LocalApic,
+    shorthand: number,
+    dest: number,
+    logical: boolean,
+    source: LocalApic | null,
+    wide: boolean,
+  ): boolean {
     switch (shorthand) {
       case Shorthand.SELF:
         return a === source;
@@ -110,7 +117,9 @@ export class ApicBus {
   sendMsi(address: number, data: number): number {
     if ((address & Msi.ADDRESS_MASK) >>> 0 !== Msi.ADDRESS_BASE) return -1;
     const dest = (address & Msi.DEST_MASK) >>> Msi.DEST_SHIFT;
-    const msg = (data & (Icr.VECTOR | Icr.DELIVERY_MODE | Icr.LEVEL_ASSERT | Icr.TRIGGER_LEVEL)) | (address & Msi.DEST_LOGICAL ? Icr.DEST_LOGICAL : 0);
+    const msg =
+      (data & (Icr.VECTOR | Icr.DELIVERY_MODE | Icr.LEVEL_ASSERT | Icr.TRIGGER_LEVEL)) |
+      (address & Msi.DEST_LOGICAL ? Icr.DEST_LOGICAL : 0);
     return this.send(msg, dest, null, false);
   }
 }

@@ -4,7 +4,19 @@ import { ManualClock } from '../../machine/clock.ts';
 import { FixedTsc } from '../../platform/tsc.ts';
 import { ApicBus } from './apic-bus.ts';
 import { ApicRefusal, LocalApic } from './lapic.ts';
-import { ApicBase, DeliveryMode, Esr, LAPIC_DEFAULT_BASE, LapicReg, Lvt, MSR_IA32_APIC_BASE, MSR_IA32_TSC_DEADLINE, timerDivisor, x2apicMsr } from './regs.ts';
+import { LapicPage } from './lapic-page.ts';
+import {
+  ApicBase,
+  DeliveryMode,
+  Esr,
+  LAPIC_DEFAULT_BASE,
+  LapicReg,
+  Lvt,
+  MSR_IA32_APIC_BASE,
+  MSR_IA32_TSC_DEADLINE,
+  timerDivisor,
+  x2apicMsr,
+} from './regs.ts';
 
 interface Rig {
   bus: ApicBus;
@@ -17,7 +29,11 @@ function rig(n = 1, tsc = new FixedTsc(1_000_000_000)): Rig {
   const bus = new ApicBus();
   const clock = new ManualClock(0);
   const kicks: number[] = [];
-  const apics = Array.from({ length: n }, (_, i) => new LocalApic({ id: i, bsp: i === 0, bus, clock, tsc, kick: () => (kicks[i] = (kicks[i] ?? 0) + 1) }));
+  const apics = Array.from(
+    { length: n },
+    (_, i) =>
+      new LocalApic({ id: i, bsp: i === 0, bus, clock, tsc, kick: () => (kicks[i] = (kicks[i] ?? 0) + 1) }),
+  );
   return { bus, clock, apics, kicks };
 }
 
@@ -26,7 +42,15 @@ function enable(a: LocalApic, spurious = 0xff): void {
 }
 
 function toX2apic(a: LocalApic): void {
-  assert.equal(a.writeMsr(MSR_IA32_APIC_BASE, BigInt((LAPIC_DEFAULT_BASE | ApicBase.EN | ApicBase.EXTD | (a.initialId === 0 ? ApicBase.BSP : 0)) >>> 0)), null);
+  assert.equal(
+    a.writeMsr(
+      MSR_IA32_APIC_BASE,
+      BigInt(
+        (LAPIC_DEFAULT_BASE | ApicBase.EN | ApicBase.EXTD | (a.initialId === 0 ? ApicBase.BSP : 0)) >>> 0,
+      ),
+    ),
+    null,
+  );
 }
 
 test('power-on state: xAPIC at 0xFEE00000, BSP bit, ID in bits 31:24, version with 7 LVT entries, all LVT masked', () => {
@@ -36,8 +60,20 @@ test('power-on state: xAPIC at 0xFEE00000, BSP bit, ID in bits 31:24, version wi
   assert.equal(b.apicBase, BigInt((0xfee00000 | ApicBase.EN) >>> 0));
   assert.equal(a.mode, 'xapic');
   assert.equal(b.read(LapicReg.ID, 4), 1 << 24);
-  assert.equal(a.read(LapicReg.VERSION, 4), 0x00060014);
-  for (const off of [LapicReg.LVT_TIMER, LapicReg.LVT_LINT0, LapicReg.LVT_ERROR, LapicReg.LVT_CMCI]) assert.equal(a.read(off, 4), Lvt.MASKED);
+  assert.equal(a.read(LapicReg.VERSION, 4), 0x00050014, 'no CMCI: max LVT 5');
+  const withCmci = new LocalApic({
+    id: 9,
+    bsp: false,
+    bus: new ApicBus(),
+    clock: new ManualClock(),
+    cmci: true,
+  });
+  assert.equal(withCmci.read(LapicReg.VERSION, 4), 0x00060014);
+  assert.equal(withCmci.read(LapicReg.LVT_CMCI, 4), Lvt.MASKED);
+  a.write(LapicReg.LVT_CMCI, 4, 0x40);
+  assert.equal(a.read(LapicReg.LVT_CMCI, 4), 0, 'no CMCI LVT without MCG_CMCI_P');
+  for (const off of [LapicReg.LVT_TIMER, LapicReg.LVT_LINT0, LapicReg.LVT_ERROR])
+    assert.equal(a.read(off, 4), Lvt.MASKED);
   assert.equal(a.read(LapicReg.SVR, 4), 0xff);
   assert.equal(a.read(LapicReg.DFR, 4), 0xffffffff);
   // byte read of the ID register's top byte
@@ -49,8 +85,8 @@ test('fixed interrupts: IRR → ISR by priority, PPR masks lower classes, EOI re
   const a = apics[0]!;
   enable(a);
   assert.equal(a.hasPendingInterrupt(), false);
-  bus.send(DeliveryMode.FIXED << 8 | 0x31, 0, null, false);
-  bus.send(DeliveryMode.FIXED << 8 | 0x52, 0, null, false);
+  bus.send((DeliveryMode.FIXED << 8) | 0x31, 0, null, false);
+  bus.send((DeliveryMode.FIXED << 8) | 0x52, 0, null, false);
   assert.equal(a.read(LapicReg.IRR0 + 0x10, 4), 1 << 17); // vector 0x31 in IRR word 1
   assert.equal(a.hasPendingInterrupt(), true);
   assert.equal(a.acknowledge(), 0x52);
@@ -194,7 +230,14 @@ test('timer TSC-deadline: fires when the TSC passes the deadline, then reads 0; 
   a.writeMsr(MSR_IA32_TSC_DEADLINE, 99999n);
   a.writeMsr(MSR_IA32_TSC_DEADLINE, 0n);
   assert.equal(a.nextTimerDeadlineNs(), undefined);
-  // leaving TSC-deadline mode disarms
+  // one-shot ↔ periodic keeps the countdown; leaving TSC-deadline mode disarms
+  a.write(LapicReg.LVT_TIMER, 4, 0xec);
+  a.write(LapicReg.TIMER_DIVIDE, 4, 0xb);
+  a.write(LapicReg.TIMER_INITIAL, 4, 1000);
+  a.write(LapicReg.LVT_TIMER, 4, (1 << 17) | 0xec);
+  assert.equal(a.nextTimerDeadlineNs(), clock.nowNs() + 1000);
+  a.write(LapicReg.LVT_TIMER, 4, (2 << 17) | 0xec);
+  assert.equal(a.nextTimerDeadlineNs(), undefined);
   a.writeMsr(MSR_IA32_TSC_DEADLINE, 99999n);
   a.write(LapicReg.LVT_TIMER, 4, 0xec);
   assert.equal(a.nextTimerDeadlineNs(), undefined);
@@ -208,7 +251,10 @@ test('IA32_APIC_BASE transitions: xAPIC → x2APIC → disabled → xAPIC; inval
   a.write(LapicReg.TPR, 4, 0x20);
   assert.equal(a.writeMsr(MSR_IA32_APIC_BASE, base | BigInt(ApicBase.EXTD)), ApicRefusal.baseInvalid);
   assert.equal(a.writeMsr(MSR_IA32_APIC_BASE, base | 0x1n | BigInt(ApicBase.EN)), ApicRefusal.baseReserved);
-  assert.equal(a.writeMsr(MSR_IA32_APIC_BASE, base | (1n << 50n) | BigInt(ApicBase.EN)), ApicRefusal.baseReserved);
+  assert.equal(
+    a.writeMsr(MSR_IA32_APIC_BASE, base | (1n << 50n) | BigInt(ApicBase.EN)),
+    ApicRefusal.baseReserved,
+  );
   toX2apic(a);
   assert.equal(a.mode, 'x2apic');
   assert.equal(a.readMsr(x2apicMsr(LapicReg.TPR)), 0x20n, 'state survives xAPIC → x2APIC');
@@ -216,7 +262,10 @@ test('IA32_APIC_BASE transitions: xAPIC → x2APIC → disabled → xAPIC; inval
   assert.equal(a.writeMsr(MSR_IA32_APIC_BASE, base | BigInt(ApicBase.EN)), ApicRefusal.baseX2ToX);
   assert.equal(a.writeMsr(MSR_IA32_APIC_BASE, base), null);
   assert.equal(a.mode, 'disabled');
-  assert.equal(a.writeMsr(MSR_IA32_APIC_BASE, base | BigInt(ApicBase.EN | ApicBase.EXTD)), ApicRefusal.baseOffToX2);
+  assert.equal(
+    a.writeMsr(MSR_IA32_APIC_BASE, base | BigInt(ApicBase.EN | ApicBase.EXTD)),
+    ApicRefusal.baseOffToX2,
+  );
   assert.equal(a.writeMsr(MSR_IA32_APIC_BASE, base | BigInt(ApicBase.EN)), null);
   assert.equal(a.read(LapicReg.TPR, 4), 0, 'disabling reset the registers');
   assert.equal(a.read(LapicReg.SVR, 4), 0xff);
@@ -225,13 +274,22 @@ test('IA32_APIC_BASE transitions: xAPIC → x2APIC → disabled → xAPIC; inval
   // without x2APIC support EXTD is reserved
   const bus = new ApicBus();
   const b = new LocalApic({ id: 3, bsp: false, bus, clock: new ManualClock(), x2apic: false });
-  assert.equal(b.writeMsr(MSR_IA32_APIC_BASE, BigInt((LAPIC_DEFAULT_BASE | ApicBase.EN | ApicBase.EXTD) >>> 0)), ApicRefusal.baseReserved);
+  assert.equal(
+    b.writeMsr(MSR_IA32_APIC_BASE, BigInt((LAPIC_DEFAULT_BASE | ApicBase.EN | ApicBase.EXTD) >>> 0)),
+    ApicRefusal.baseReserved,
+  );
 });
 
 test('moving the APIC base calls onBaseMoved; BSP is read-only for the guest', () => {
   const bus = new ApicBus();
   const moved: number[] = [];
-  const a = new LocalApic({ id: 0, bsp: true, bus, clock: new ManualClock(), onBaseMoved: (b) => moved.push(b) });
+  const a = new LocalApic({
+    id: 0,
+    bsp: true,
+    bus,
+    clock: new ManualClock(),
+    onBaseMoved: (b) => moved.push(b),
+  });
   assert.equal(a.writeMsr(MSR_IA32_APIC_BASE, BigInt((0xfed00000 | ApicBase.EN) >>> 0)), null);
   assert.deepEqual(moved, [0xfed00000]);
   assert.equal(a.baseAddress, 0xfed00000);
@@ -251,9 +309,12 @@ test('x2APIC MSR map: MSR = 0x800 + offset/16, read-only/write-only/absent regis
   assert.equal(b.writeMsr(0x808, 0x30n), null);
   assert.equal(b.read(LapicReg.TPR, 4), 0xffffffff);
   assert.equal(b.readMsr(0x808), 0x30n);
-  for (const msr of [0x809, 0x80c, 0x80e, 0x831, 0x800, 0x8ff]) assert.equal(b.readMsr(msr), ApicRefusal.unknownMsr, `MSR ${msr.toString(16)}`);
+  for (const msr of [0x809, 0x80c, 0x80e, 0x831, 0x800, 0x8ff])
+    assert.equal(b.readMsr(msr), ApicRefusal.unknownMsr, `MSR ${msr.toString(16)}`);
   assert.equal(b.readMsr(0x80b), ApicRefusal.writeOnly);
   assert.equal(b.readMsr(0x83f), ApicRefusal.writeOnly);
+  assert.equal(b.readMsr(0x82f), ApicRefusal.unknownMsr, 'CMCI LVT absent without MCG_CMCI_P');
+  assert.equal(b.writeMsr(0x82f, 0n), ApicRefusal.unknownMsr);
   assert.equal(b.writeMsr(0x802, 5n), ApicRefusal.readOnly);
   assert.equal(b.writeMsr(0x80d, 5n), ApicRefusal.readOnly);
   assert.equal(b.writeMsr(0x839, 5n), ApicRefusal.readOnly);
@@ -282,14 +343,20 @@ test('IPIs: physical, logical flat/cluster, broadcast shorthands, x2APIC 32-bit 
   // physical to APIC 2
   a0.write(LapicReg.ICR_HI, 4, 2 << 24);
   a0.write(LapicReg.ICR_LO, 4, 0x41);
-  assert.deepEqual(apics.map((a) => a.highestIrr()), [-1, -1, 0x41, -1]);
+  assert.deepEqual(
+    apics.map((a) => a.highestIrr()),
+    [-1, -1, 0x41, -1],
+  );
   a2.acknowledge();
   a2.write(LapicReg.EOI, 4, 0);
   // logical flat: LDR bits
   apics.forEach((a, i) => a.write(LapicReg.LDR, 4, (1 << i) << 24));
   a0.write(LapicReg.ICR_HI, 4, 0b1010 << 24);
   a0.write(LapicReg.ICR_LO, 4, 0x800 | 0x42);
-  assert.deepEqual(apics.map((a) => a.highestIrr()), [-1, 0x42, -1, 0x42]);
+  assert.deepEqual(
+    apics.map((a) => a.highestIrr()),
+    [-1, 0x42, -1, 0x42],
+  );
   for (const a of [a1, a3]) {
     a.acknowledge();
     a.write(LapicReg.EOI, 4, 0);
@@ -301,23 +368,35 @@ test('IPIs: physical, logical flat/cluster, broadcast shorthands, x2APIC 32-bit 
   });
   a0.write(LapicReg.ICR_HI, 4, 0x11 << 24);
   a0.write(LapicReg.ICR_LO, 4, 0x800 | 0x43);
-  assert.deepEqual(apics.map((a) => a.highestIrr()), [-1, -1, 0x43, -1]);
+  assert.deepEqual(
+    apics.map((a) => a.highestIrr()),
+    [-1, -1, 0x43, -1],
+  );
   a2.acknowledge();
   a2.write(LapicReg.EOI, 4, 0);
   // shorthands
   a1.write(LapicReg.ICR_LO, 4, (3 << 18) | 0x44);
-  assert.deepEqual(apics.map((a) => a.highestIrr()), [0x44, -1, 0x44, 0x44]);
+  assert.deepEqual(
+    apics.map((a) => a.highestIrr()),
+    [0x44, -1, 0x44, 0x44],
+  );
   a1.write(LapicReg.ICR_LO, 4, (1 << 18) | 0x45);
   assert.equal(a1.highestIrr(), 0x45);
   a1.write(LapicReg.ICR_LO, 4, (2 << 18) | 0x46);
-  assert.deepEqual(apics.map((a) => a.highestIrr()), [0x46, 0x46, 0x46, 0x46]);
+  assert.deepEqual(
+    apics.map((a) => a.highestIrr()),
+    [0x46, 0x46, 0x46, 0x46],
+  );
   // x2APIC: 32-bit physical destination via the 64-bit ICR
   for (const a of apics) toX2apic(a);
   a0.writeMsr(0x830, (3n << 32n) | 0x47n);
   assert.equal(a3.highestIrr(), 0x47);
   // x2APIC logical: cluster 0, bits for IDs 1 and 2
   a0.writeMsr(0x830, (0b0110n << 32n) | 0x800n | 0x48n);
-  assert.deepEqual(apics.map((a) => a.highestIrr()), [0x46, 0x48, 0x48, 0x47]);
+  assert.deepEqual(
+    apics.map((a) => a.highestIrr()),
+    [0x46, 0x48, 0x48, 0x47],
+  );
 });
 
 test('lowest-priority delivery picks the APIC with the lowest PPR', () => {
@@ -327,7 +406,10 @@ test('lowest-priority delivery picks the APIC with the lowest PPR', () => {
   apics[1]!.write(LapicReg.TPR, 4, 0x10);
   apics[2]!.write(LapicReg.TPR, 4, 0x20);
   assert.equal(bus.send((DeliveryMode.LOWEST_PRIORITY << 8) | 0x50, 0xff, null, false), 1);
-  assert.deepEqual(apics.map((a) => a.highestIrr()), [-1, 0x50, -1]);
+  assert.deepEqual(
+    apics.map((a) => a.highestIrr()),
+    [-1, 0x50, -1],
+  );
 });
 
 test('INIT and SIPI: AP waits for SIPI, records the vector; BSP stays runnable; NMI counted', () => {
@@ -374,6 +456,21 @@ test('LINT0 ExtINT virtual wire and LINT1 NMI', () => {
   assert.equal(a.acceptsPicInterrupts(), false, 'LINT0 masked at reset');
   a.write(LapicReg.LVT_LINT0, 4, DeliveryMode.EXTINT << 8);
   assert.equal(a.acceptsPicInterrupts(), true);
+  // level-triggered fixed LINT0: remote IRR until EOI, re-delivered while the pin stays high
+  a.write(LapicReg.LVT_LINT0, 4, Lvt.LEVEL | 0x55);
+  a.setLint(0, true);
+  assert.equal(a.read(LapicReg.LVT_LINT0, 4) & Lvt.REMOTE_IRR, Lvt.REMOTE_IRR);
+  assert.equal(a.acknowledge(), 0x55);
+  a.setLint(0, true);
+  assert.equal(a.highestIrr(), -1, 'blocked by remote IRR');
+  a.write(LapicReg.EOI, 4, 0);
+  assert.equal(a.highestIrr(), 0x55, 'EOI with the pin high re-delivers');
+  assert.equal(a.acknowledge(), 0x55);
+  a.setLint(0, false);
+  a.write(LapicReg.EOI, 4, 0);
+  assert.equal(a.read(LapicReg.LVT_LINT0, 4) & Lvt.REMOTE_IRR, 0);
+  assert.equal(a.highestIrr(), -1);
+  a.write(LapicReg.LVT_LINT0, 4, DeliveryMode.EXTINT << 8);
   a.write(LapicReg.LVT_LINT1, 4, DeliveryMode.NMI << 8);
   a.setLint(1, true);
   a.setLint(1, true); // no new edge
@@ -399,4 +496,15 @@ test('snapshot round-trips and malformed snapshots are refused', () => {
   clock.set(0);
   assert.throws(() => b.restore({ ...snap, irr: [1, 2] }), /irr/);
   assert.throws(() => b.restore(null), { name: 'TsvmmError' });
+});
+
+test("the shared MMIO page forwards to the current vCPU's APIC", () => {
+  const { apics } = rig(2);
+  const page = new LapicPage(apics[0]!);
+  assert.equal(page.read(LapicReg.ID, 4), 0);
+  page.current = apics[1]!;
+  assert.equal(page.read(LapicReg.ID, 4), 1 << 24);
+  page.write(LapicReg.TPR, 4, 0x20);
+  assert.equal(apics[1]!.tpr, 0x20);
+  assert.equal(apics[0]!.tpr, 0);
 });

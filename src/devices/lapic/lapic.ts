@@ -44,6 +44,7 @@ import {
   MSR_IA32_APIC_BASE,
   MSR_IA32_TSC_DEADLINE,
   MSR_X2APIC_ICR,
+  MSR_X2APIC_LVT_CMCI,
   MSR_X2APIC_SELF_IPI,
   Shorthand,
   Svr,
@@ -64,18 +65,45 @@ function gp(rule: string, reason: string): Refusal {
 
 /** The #GP verdicts this APIC can give (constant objects: no allocation on the MSR path). */
 export const ApicRefusal = {
-  notX2apic: gp('apic.x2apic-msr-not-x2apic-mode', 'x2APIC MSRs 0x800-0x8FF #GP unless IA32_APIC_BASE.EXTD=1 (SDM Vol. 3A §11.12.1.2)'),
-  unknownMsr: gp('apic.x2apic-msr-reserved', 'this x2APIC MSR does not exist (APR, RRD, DFR, ICR high and unassigned indices #GP; SDM Vol. 3A Table 11-6)'),
+  notX2apic: gp(
+    'apic.x2apic-msr-not-x2apic-mode',
+    'x2APIC MSRs 0x800-0x8FF #GP unless IA32_APIC_BASE.EXTD=1 (SDM Vol. 3A §11.12.1.2)',
+  ),
+  unknownMsr: gp(
+    'apic.x2apic-msr-reserved',
+    'this x2APIC MSR does not exist (APR, RRD, DFR, ICR high and unassigned indices #GP; SDM Vol. 3A Table 11-6)',
+  ),
   readOnly: gp('apic.x2apic-msr-read-only', 'WRMSR to a read-only x2APIC register (SDM Vol. 3A Table 11-6)'),
-  writeOnly: gp('apic.x2apic-msr-write-only', 'RDMSR of a write-only x2APIC register (EOI, SELF IPI; SDM Vol. 3A Table 11-6)'),
-  reservedHigh: gp('apic.x2apic-msr-reserved-bits', 'bits 63:32 are reserved in every x2APIC register but the ICR'),
-  nonZeroEoi: gp('apic.x2apic-eoi-nonzero', 'WRMSR to the x2APIC EOI or ESR register with a non-zero value (SDM Vol. 3A §11.12.1.2)'),
+  writeOnly: gp(
+    'apic.x2apic-msr-write-only',
+    'RDMSR of a write-only x2APIC register (EOI, SELF IPI; SDM Vol. 3A Table 11-6)',
+  ),
+  reservedHigh: gp(
+    'apic.x2apic-msr-reserved-bits',
+    'bits 63:32 are reserved in every x2APIC register but the ICR',
+  ),
+  nonZeroEoi: gp(
+    'apic.x2apic-eoi-nonzero',
+    'WRMSR to the x2APIC EOI or ESR register with a non-zero value (SDM Vol. 3A §11.12.1.2)',
+  ),
   icrReserved: gp('apic.x2apic-icr-reserved', 'reserved bits set in the x2APIC ICR (31:20, 17:16, 13)'),
   selfIpiReserved: gp('apic.x2apic-self-ipi-reserved', 'SELF IPI bits 31:8 are reserved'),
-  baseReserved: gp('apic.base-reserved', 'reserved bits set in IA32_APIC_BASE (bits 7:0, 9, above MAXPHYADDR, or EXTD without x2APIC support)'),
-  baseInvalid: gp('apic.base-invalid-state', 'IA32_APIC_BASE with EXTD=1 and EN=0 is an invalid state (SDM Vol. 3A §11.12.5)'),
-  baseX2ToX: gp('apic.base-x2apic-to-xapic', 'x2APIC → xAPIC without going through disabled is invalid (SDM Vol. 3A Figure 11-25)'),
-  baseOffToX2: gp('apic.base-disabled-to-x2apic', 'disabled → x2APIC directly is invalid (SDM Vol. 3A Figure 11-25)'),
+  baseReserved: gp(
+    'apic.base-reserved',
+    'reserved bits set in IA32_APIC_BASE (bits 7:0, 9, above MAXPHYADDR, or EXTD without x2APIC support)',
+  ),
+  baseInvalid: gp(
+    'apic.base-invalid-state',
+    'IA32_APIC_BASE with EXTD=1 and EN=0 is an invalid state (SDM Vol. 3A §11.12.5)',
+  ),
+  baseX2ToX: gp(
+    'apic.base-x2apic-to-xapic',
+    'x2APIC → xAPIC without going through disabled is invalid (SDM Vol. 3A Figure 11-25)',
+  ),
+  baseOffToX2: gp(
+    'apic.base-disabled-to-x2apic',
+    'disabled → x2APIC directly is invalid (SDM Vol. 3A Figure 11-25)',
+  ),
 } as const;
 
 export interface LocalApicOptions {
@@ -89,6 +117,9 @@ export interface LocalApicOptions {
   tsc?: TscSource;
   /** CPUID.1:ECX.x2APIC: may IA32_APIC_BASE.EXTD be set (default true) */
   x2apic?: boolean;
+  /** the CMCI LVT exists (guest IA32_MCG_CAP.MCG_CMCI_P, bit 10): max LVT 6, else 5 and MSR 0x82F
+   *  #GPs, as KVM does (default false, like QEMU's default MCG_CAP) */
+  cmci?: boolean;
   /** guest MAXPHYADDR, for reserved IA32_APIC_BASE bits (default 46) */
   maxPhysAddrBits?: number;
   /** called whenever something became deliverable (IRR, NMI, INIT, SIPI, ExtINT): wake the vCPU */
@@ -135,11 +166,20 @@ const LVT_LINT0 = 4;
 const LVT_LINT1 = 5;
 const LVT_ERROR = 6;
 const LVT_COUNT = 7;
-const LVT_WRITE_MASK = [LVT_WRITABLE.cmci, LVT_WRITABLE.timer, LVT_WRITABLE.thermal, LVT_WRITABLE.perf, LVT_WRITABLE.lint, LVT_WRITABLE.lint, LVT_WRITABLE.error];
+const LVT_WRITE_MASK = [
+  LVT_WRITABLE.cmci,
+  LVT_WRITABLE.timer,
+  LVT_WRITABLE.thermal,
+  LVT_WRITABLE.perf,
+  LVT_WRITABLE.lint,
+  LVT_WRITABLE.lint,
+  LVT_WRITABLE.error,
+];
 
 function lvtSlot(offset: number): number {
   if (offset === LapicReg.LVT_CMCI) return LVT_CMCI;
-  if (offset >= LapicReg.LVT_TIMER && offset <= LapicReg.LVT_ERROR) return 1 + ((offset - LapicReg.LVT_TIMER) >> 4);
+  if (offset >= LapicReg.LVT_TIMER && offset <= LapicReg.LVT_ERROR)
+    return 1 + ((offset - LapicReg.LVT_TIMER) >> 4);
   return -1;
 }
 
@@ -194,6 +234,7 @@ export class LocalApic implements Device {
   private readonly kick: () => void;
   private readonly onBaseMoved: ((base: number) => void) | undefined;
   private readonly bspFlag: boolean;
+  private readonly cmci: boolean;
 
   /** IA32_APIC_BASE, low and high halves */
   private baseLo = 0;
@@ -247,6 +288,7 @@ export class LocalApic implements Device {
     this.kick = opts.kick ?? (() => {});
     this.onBaseMoved = opts.onBaseMoved;
     this.bspFlag = opts.bsp;
+    this.cmci = opts.cmci ?? false;
     this.bus.attach(this);
     this.reset();
   }
@@ -329,7 +371,12 @@ export class LocalApic implements Device {
   writeApicBase(lo: number, hi: number, hostInitiated = false): Refusal | null {
     lo >>>= 0;
     hi >>>= 0;
-    if (lo & ApicBase.RESERVED_LOW || hi & this.baseReservedHi || (!this.x2apicSupported && lo & ApicBase.EXTD)) return ApicRefusal.baseReserved;
+    if (
+      lo & ApicBase.RESERVED_LOW ||
+      hi & this.baseReservedHi ||
+      (!this.x2apicSupported && lo & ApicBase.EXTD)
+    )
+      return ApicRefusal.baseReserved;
     const oldMode = this.mode;
     const en = (lo & ApicBase.EN) !== 0;
     const extd = (lo & ApicBase.EXTD) !== 0;
@@ -413,8 +460,23 @@ export class LocalApic implements Device {
     const w = v >> 5;
     const m = 1 << (v & 31);
     this.isr[w]! &= ~m;
-    if (this.tmr[w]! & m) this.bus.broadcastEoi(v);
+    if (this.tmr[w]! & m) {
+      this.eoiLint(v);
+      this.bus.broadcastEoi(v);
+    }
     if (this.hasPendingInterrupt()) this.kick();
+  }
+
+  /** EOI of a level-triggered LINT vector clears the entry's remote IRR (SDM Vol. 3A §11.5.1) and
+   *  re-delivers when the pin is still asserted. */
+  private eoiLint(vector: number): void {
+    for (let pin = 0; pin < 2; pin++) {
+      const slot = pin === 0 ? LVT_LINT0 : LVT_LINT1;
+      const e = this.lvt[slot]!;
+      if (!(e & Lvt.REMOTE_IRR) || (e & Lvt.VECTOR) !== vector) continue;
+      this.lvt[slot] = e & ~Lvt.REMOTE_IRR;
+      if (this.lint & (1 << pin)) this.deliverLvt(slot);
+    }
   }
 
   // ---------------------------------------------------------------- interrupt acceptance
@@ -516,7 +578,7 @@ export class LocalApic implements Device {
     else this.lint &= ~m;
     const slot = pin === 0 ? LVT_LINT0 : LVT_LINT1;
     const e = this.lvt[slot]!;
-    const levelTriggered = (e & Lvt.LEVEL) !== 0 && ((e & Lvt.DELIVERY_MODE) >>> 8) === DeliveryMode.FIXED;
+    const levelTriggered = (e & Lvt.LEVEL) !== 0 && (e & Lvt.DELIVERY_MODE) >>> 8 === DeliveryMode.FIXED;
     if (levelTriggered ? level && !(e & Lvt.REMOTE_IRR) : rising) this.deliverLvt(slot);
   }
 
@@ -527,7 +589,7 @@ export class LocalApic implements Device {
   acceptsPicInterrupts(): boolean {
     if ((this.baseLo & ApicBase.EN) === 0) return true;
     const e = this.lvt[LVT_LINT0]!;
-    return (e & Lvt.MASKED) === 0 && ((e & Lvt.DELIVERY_MODE) >>> 8) === DeliveryMode.EXTINT;
+    return (e & Lvt.MASKED) === 0 && (e & Lvt.DELIVERY_MODE) >>> 8 === DeliveryMode.EXTINT;
   }
 
   /** An ExtINT arrived through the IOAPIC or an LVT: the CPU should run an INTA cycle on the 8259. */
@@ -632,8 +694,9 @@ export class LocalApic implements Device {
     const oldMode = (old & Lvt.TIMER_MODE) >>> Lvt.TIMER_MODE_SHIFT;
     this.lvt[LVT_TIMER] = value;
     const newMode = this.timerMode;
-    if (oldMode !== newMode) {
-      // Changing the timer mode disarms it (SDM Vol. 3A §11.5.4.1).
+    if ((oldMode === TimerMode.TSC_DEADLINE) !== (newMode === TimerMode.TSC_DEADLINE)) {
+      // Switching into or out of TSC-deadline mode disarms the timer (SDM Vol. 3A §11.5.4.1);
+      // one-shot ↔ periodic keeps counting (as KVM's apic_update_lvtt).
       this.timerInitial = 0;
       this.timerNextNs = -1;
       this.tscDeadline = 0;
@@ -678,7 +741,7 @@ export class LocalApic implements Device {
       case LapicReg.ID:
         return this.mode === 'x2apic' ? this.initialId : this.xapicId;
       case LapicReg.VERSION:
-        return LAPIC_VERSION | (LAPIC_MAX_LVT << 16);
+        return LAPIC_VERSION | ((this.cmci ? LAPIC_MAX_LVT : LAPIC_MAX_LVT - 1) << 16);
       case LapicReg.TPR:
         return this.tprReg;
       case LapicReg.APR:
@@ -706,10 +769,14 @@ export class LocalApic implements Device {
       default:
         break;
     }
-    if (offset >= LapicReg.ISR0 && offset < LapicReg.ISR0 + 0x80) return this.isr[(offset - LapicReg.ISR0) >> 4]!;
-    if (offset >= LapicReg.TMR0 && offset < LapicReg.TMR0 + 0x80) return this.tmr[(offset - LapicReg.TMR0) >> 4]!;
-    if (offset >= LapicReg.IRR0 && offset < LapicReg.IRR0 + 0x80) return this.irr[(offset - LapicReg.IRR0) >> 4]!;
+    if (offset >= LapicReg.ISR0 && offset < LapicReg.ISR0 + 0x80)
+      return this.isr[(offset - LapicReg.ISR0) >> 4]!;
+    if (offset >= LapicReg.TMR0 && offset < LapicReg.TMR0 + 0x80)
+      return this.tmr[(offset - LapicReg.TMR0) >> 4]!;
+    if (offset >= LapicReg.IRR0 && offset < LapicReg.IRR0 + 0x80)
+      return this.irr[(offset - LapicReg.IRR0) >> 4]!;
     const slot = lvtSlot(offset);
+    if (slot === LVT_CMCI && !this.cmci) return 0;
     return slot >= 0 ? this.lvt[slot]! : 0;
   }
 
@@ -766,7 +833,7 @@ export class LocalApic implements Device {
         break;
     }
     const slot = lvtSlot(offset);
-    if (slot < 0) return; // read-only or reserved
+    if (slot < 0 || (slot === LVT_CMCI && !this.cmci)) return; // read-only or reserved
     let v = value & LVT_WRITE_MASK[slot]!;
     if (!(this.svr & Svr.APIC_ENABLE)) v |= Lvt.MASKED;
     if (slot === LVT_TIMER) {
@@ -826,7 +893,11 @@ export class LocalApic implements Device {
 
   /** Does this APIC handle MSR `index` (IA32_APIC_BASE, IA32_TSC_DEADLINE, 0x800-0x8FF)? */
   static handlesMsr(index: number): boolean {
-    return index === MSR_IA32_APIC_BASE || index === MSR_IA32_TSC_DEADLINE || (index >= X2APIC_MSR_BASE && index <= X2APIC_MSR_LAST);
+    return (
+      index === MSR_IA32_APIC_BASE ||
+      index === MSR_IA32_TSC_DEADLINE ||
+      (index >= X2APIC_MSR_BASE && index <= X2APIC_MSR_LAST)
+    );
   }
 
   /** RDMSR: null and the value in msrLo/msrHi, or the #GP verdict. */
@@ -838,14 +909,14 @@ export class LocalApic implements Device {
     }
     if (index === MSR_IA32_TSC_DEADLINE) {
       const v = this.readTscDeadline();
-      this.msrLo = v % 0x100000000 | 0;
+      this.msrLo = (v % 0x100000000) | 0;
       this.msrHi = Math.floor(v / 0x100000000) | 0;
       return null;
     }
     if (index < X2APIC_MSR_BASE || index > X2APIC_MSR_LAST) return ApicRefusal.unknownMsr;
     if (this.mode !== 'x2apic') return ApicRefusal.notX2apic;
     const i = index - X2APIC_MSR_BASE;
-    const acc = X2_ACCESS[i]!;
+    const acc = index === MSR_X2APIC_LVT_CMCI && !this.cmci ? 0 : X2_ACCESS[i]!;
     if (acc === 0) return ApicRefusal.unknownMsr;
     if (!(acc & X2_R)) return ApicRefusal.writeOnly;
     if (index === MSR_X2APIC_ICR) {
@@ -868,7 +939,7 @@ export class LocalApic implements Device {
     if (index < X2APIC_MSR_BASE || index > X2APIC_MSR_LAST) return ApicRefusal.unknownMsr;
     if (this.mode !== 'x2apic') return ApicRefusal.notX2apic;
     const i = index - X2APIC_MSR_BASE;
-    const acc = X2_ACCESS[i]!;
+    const acc = index === MSR_X2APIC_LVT_CMCI && !this.cmci ? 0 : X2_ACCESS[i]!;
     if (acc === 0) return ApicRefusal.unknownMsr;
     if (!(acc & X2_W)) return ApicRefusal.readOnly;
     lo >>>= 0;
@@ -940,13 +1011,40 @@ export class LocalApic implements Device {
 
   restore(state: unknown): void {
     const s = checkSnapshot<LocalApicState>(this.name, state, {
-      id: 'number', baseLo: 'number', baseHi: 'number', xapicId: 'number', tpr: 'number', svr: 'number', ldr: 'number', dfr: 'number',
-      esr: 'number', esrPending: 'number', icrLo: 'number', icrHi: 'number', lvt: 'array', irr: 'array', isr: 'array', tmr: 'array',
-      timerInitial: 'number', timerDcr: 'number', timerStartNs: 'number', timerNextNs: 'number', tscDeadline: 'number',
-      nmiPending: 'number', extIntPending: 'boolean', initPending: 'boolean', mpState: 'string', sipiVector: 'number', lint: 'number',
+      id: 'number',
+      baseLo: 'number',
+      baseHi: 'number',
+      xapicId: 'number',
+      tpr: 'number',
+      svr: 'number',
+      ldr: 'number',
+      dfr: 'number',
+      esr: 'number',
+      esrPending: 'number',
+      icrLo: 'number',
+      icrHi: 'number',
+      lvt: 'array',
+      irr: 'array',
+      isr: 'array',
+      tmr: 'array',
+      timerInitial: 'number',
+      timerDcr: 'number',
+      timerStartNs: 'number',
+      timerNextNs: 'number',
+      tscDeadline: 'number',
+      nmiPending: 'number',
+      extIntPending: 'boolean',
+      initPending: 'boolean',
+      mpState: 'string',
+      sipiVector: 'number',
+      lint: 'number',
     });
     const words = (a: unknown[], n: number, what: string): number[] => {
-      if (a.length !== n || a.some((x) => typeof x !== 'number')) throw new TsvmmError('SNAPSHOT_INVALID', `${this.name}: snapshot field '${what}' must hold ${n} numbers`);
+      if (a.length !== n || a.some((x) => typeof x !== 'number'))
+        throw new TsvmmError(
+          'SNAPSHOT_INVALID',
+          `${this.name}: snapshot field '${what}' must hold ${n} numbers`,
+        );
       return a as number[];
     };
     this.baseLo = s.baseLo >>> 0;

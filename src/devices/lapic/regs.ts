@@ -78,6 +78,7 @@ export function x2apicOffset(msr: number): number {
 /** The 64-bit ICR in x2APIC mode. */
 export const MSR_X2APIC_ICR = 0x830;
 export const MSR_X2APIC_SELF_IPI = 0x83f;
+export const MSR_X2APIC_LVT_CMCI = 0x82f;
 export const MSR_IA32_APIC_BASE = 0x1b;
 export const MSR_IA32_TSC_DEADLINE = 0x6e0;
 
@@ -93,7 +94,8 @@ export const ApicBase = {
 } as const;
 
 /** Version register: version 0x14 (integrated APIC), max LVT entry index in bits 23:16. With CMCI
- *  there are 7 LVT entries (CMCI, timer, thermal, perf, LINT0, LINT1, error) → max LVT = 6.
+ *  there are 7 LVT entries (CMCI, timer, thermal, perf, LINT0, LINT1, error) → max LVT = 6; without
+ *  CMCI (LocalApicOptions.cmci false) max LVT = 5.
  *  Bit 24 (suppress-EOI-broadcast support) is 0: EOIs of level interrupts always reach the IOAPIC. */
 export const LAPIC_VERSION = 0x14;
 export const LAPIC_MAX_LVT = 6;

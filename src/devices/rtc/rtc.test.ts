@@ -2,7 +2,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../machine/clock.ts';
 import { computeLayout, GiB, MiB } from '../../machine/layout.ts';
-import { civilFromSeconds, CmosReg, daysFromCivil, NMI_DISABLE, periodicDivider, RegA, RegB, RegC, Rtc, RtcPort, secondsFromCivil, UIP_LEAD_NS, type CivilTime } from './rtc.ts';
+import {
+  civilFromSeconds,
+  CmosReg,
+  daysFromCivil,
+  NMI_DISABLE,
+  periodicDivider,
+  RegA,
+  RegB,
+  RegC,
+  Rtc,
+  RtcPort,
+  secondsFromCivil,
+  UIP_LEAD_NS,
+  type CivilTime,
+} from './rtc.ts';
 import { CmosMem, cmosMemoryBytes } from './cmos-memory.ts';
 
 // 2024-02-29 23:59:58 UTC, a Thursday
@@ -31,7 +45,15 @@ test('civil time conversion agrees with Date for a spread of instants', () => {
     const t = civilFromSeconds(ms / 1000, out);
     assert.deepEqual(
       [t.year, t.month, t.day, t.hour, t.minute, t.second, t.weekday],
-      [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCDay() + 1],
+      [
+        d.getUTCFullYear(),
+        d.getUTCMonth() + 1,
+        d.getUTCDate(),
+        d.getUTCHours(),
+        d.getUTCMinutes(),
+        d.getUTCSeconds(),
+        d.getUTCDay() + 1,
+      ],
     );
     assert.equal(secondsFromCivil(t), ms / 1000);
   }
@@ -51,14 +73,22 @@ test('BCD 24h reads, rolling over a leap day and the year-end at the right nanos
   clock.set(2e9 - 1);
   assert.equal(rd(rtc, CmosReg.SECONDS), 0x59);
   clock.set(2e9);
-  assert.deepEqual([CmosReg.SECONDS, CmosReg.MINUTES, CmosReg.HOURS, CmosReg.DAY_OF_MONTH, CmosReg.MONTH].map((i) => rd(rtc, i)), [0x00, 0x00, 0x00, 0x01, 0x03]);
+  assert.deepEqual(
+    [CmosReg.SECONDS, CmosReg.MINUTES, CmosReg.HOURS, CmosReg.DAY_OF_MONTH, CmosReg.MONTH].map((i) =>
+      rd(rtc, i),
+    ),
+    [0x00, 0x00, 0x00, 0x01, 0x03],
+  );
   assert.equal(rd(rtc, CmosReg.DAY_OF_WEEK), 6);
 });
 
 test('binary mode and 12-hour mode (PM in bit 7)', () => {
   const { rtc } = setup(Date.UTC(2031, 6, 4, 13, 5, 9) / 1000);
   wr(rtc, CmosReg.B, RegB.DM_BINARY | RegB.HOUR_24);
-  assert.deepEqual([CmosReg.SECONDS, CmosReg.MINUTES, CmosReg.HOURS, CmosReg.YEAR, CmosReg.CENTURY].map((i) => rd(rtc, i)), [9, 5, 13, 31, 20]);
+  assert.deepEqual(
+    [CmosReg.SECONDS, CmosReg.MINUTES, CmosReg.HOURS, CmosReg.YEAR, CmosReg.CENTURY].map((i) => rd(rtc, i)),
+    [9, 5, 13, 31, 20],
+  );
   wr(rtc, CmosReg.B, RegB.DM_BINARY);
   assert.equal(rd(rtc, CmosReg.HOURS), 0x80 | 1);
   wr(rtc, CmosReg.B, 0); // BCD, 12h
@@ -88,7 +118,10 @@ test('SET freezes the time; writes take effect; clearing SET restarts the second
   assert.equal(rd(rtc, CmosReg.A) & RegA.UIP, 0, 'no update in progress while SET');
   wr(rtc, CmosReg.B, RegB.HOUR_24);
   clock.set(6e9);
-  assert.deepEqual([CmosReg.YEAR, CmosReg.CENTURY, CmosReg.MONTH, CmosReg.DAY_OF_MONTH].map((i) => rd(rtc, i)), [0x00, 0x20, 0x01, 0x01]);
+  assert.deepEqual(
+    [CmosReg.YEAR, CmosReg.CENTURY, CmosReg.MONTH, CmosReg.DAY_OF_MONTH].map((i) => rd(rtc, i)),
+    [0x00, 0x20, 0x01, 0x01],
+  );
   assert.equal(rtc.seconds(), Date.UTC(2000, 0, 1) / 1000);
 });
 
@@ -114,13 +147,17 @@ test('update-ended interrupt: UF each second, IRQ8 raised when UIE, released by 
   rtc.poll();
   assert.deepEqual(levels, [true]);
   assert.equal(rtc.nextEventNs(), undefined);
-  assert.equal(rd(rtc, CmosReg.C) & ~RegC.PF, RegC.IRQF | RegC.UF, 'PF is also set (periodic flag runs without PIE)');
+  assert.equal(
+    rd(rtc, CmosReg.C) & ~RegC.PF,
+    RegC.IRQF | RegC.UF,
+    'PF is also set (periodic flag runs without PIE)',
+  );
   assert.deepEqual(levels, [true, false]);
   assert.equal(rd(rtc, CmosReg.C), 0, 'C clears on read');
   assert.equal(rtc.nextEventNs(), 2e9);
 });
 
-test('alarm with don\'t-care fields fires once the time matches', () => {
+test("alarm with don't-care fields fires once the time matches", () => {
   const { rtc, clock, levels } = setup(Date.UTC(2024, 0, 1, 10, 0, 0) / 1000);
   wr(rtc, CmosReg.B, RegB.HOUR_24 | RegB.AIE);
   wr(rtc, CmosReg.SECONDS_ALARM, 0x30);
@@ -172,7 +209,12 @@ test('NMI-disable bit, CMOS RAM, read-only registers, memory-size bytes', () => 
   assert.equal(w(CmosMem.BASE_KB_LO), 640);
   assert.equal(w(CmosMem.EXT_KB_LO_2), 0xffff);
   assert.equal(w(CmosMem.EXT16_64K_LO), (3 * GiB - 16 * MiB) / (64 * 1024));
-  assert.equal(rtc.cmosByte(CmosMem.HIGH_64K_0) | (rtc.cmosByte(CmosMem.HIGH_64K_1) << 8) | (rtc.cmosByte(CmosMem.HIGH_64K_2) << 16), (2 * GiB) / (64 * 1024));
+  assert.equal(
+    rtc.cmosByte(CmosMem.HIGH_64K_0) |
+      (rtc.cmosByte(CmosMem.HIGH_64K_1) << 8) |
+      (rtc.cmosByte(CmosMem.HIGH_64K_2) << 16),
+    (2 * GiB) / (64 * 1024),
+  );
   assert.equal(rtc.cmosByte(CmosMem.CPU_COUNT_MINUS_1), 1);
   assert.throws(() => rtc.setCmosByte(0x0c, 1), { name: 'TsvmmError' });
 });

@@ -54,7 +54,16 @@ export const CmosReg = {
 } as const;
 
 export const RegA = { UIP: 0x80, DV: 0x70, DV_RUNNING: 0x20, RS: 0x0f } as const;
-export const RegB = { SET: 0x80, PIE: 0x40, AIE: 0x20, UIE: 0x10, SQWE: 0x08, DM_BINARY: 0x04, HOUR_24: 0x02, DSE: 0x01 } as const;
+export const RegB = {
+  SET: 0x80,
+  PIE: 0x40,
+  AIE: 0x20,
+  UIE: 0x10,
+  SQWE: 0x08,
+  DM_BINARY: 0x04,
+  HOUR_24: 0x02,
+  DSE: 0x01,
+} as const;
 export const RegC = { IRQF: 0x80, PF: 0x40, AF: 0x20, UF: 0x10 } as const;
 export const RegD = { VRT: 0x80 } as const;
 /** Alarm "don't care" (datasheet: any value 0xC0-0xFF matches every value). */
@@ -73,7 +82,7 @@ export function periodicDivider(rs: number): number {
 }
 
 function toBcd(v: number): number {
-  return ((Math.floor(v / 10) % 10) << 4) | v % 10;
+  return ((Math.floor(v / 10) % 10) << 4) | (v % 10);
 }
 function fromBcd(v: number): number {
   return (v >> 4) * 10 + (v & 0xf);
@@ -113,7 +122,9 @@ export function civilFromSeconds(sec: number, out: CivilTime): CivilTime {
   const z = days + 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
+  );
   const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
   const mp = Math.floor((5 * doy + 2) / 153);
   out.day = doy - Math.floor((153 * mp + 2) / 5) + 1;
@@ -208,7 +219,8 @@ export class Rtc implements Device {
 
   /** Write a CMOS RAM byte directly (the VMM's firmware role: memory sizes, CPU count). */
   setCmosByte(index: number, value: number): void {
-    if (index < 0x0e || index >= CMOS_SIZE) throw new TsvmmError('CMOS_INDEX', `CMOS RAM bytes are 0x0e-0x7f, not ${index}`);
+    if (index < 0x0e || index >= CMOS_SIZE)
+      throw new TsvmmError('CMOS_INDEX', `CMOS RAM bytes are 0x0e-0x7f, not ${index}`);
     this.cmos[index] = value & 0xff;
   }
 
@@ -355,7 +367,8 @@ export class Rtc implements Device {
       this.lastPeriodic = p;
     }
     const b = this.cmos[CmosReg.B]!;
-    if ((c & RegC.PF && b & RegB.PIE) || (c & RegC.AF && b & RegB.AIE) || (c & RegC.UF && b & RegB.UIE)) c |= RegC.IRQF;
+    if ((c & RegC.PF && b & RegB.PIE) || (c & RegC.AF && b & RegB.AIE) || (c & RegC.UF && b & RegB.UIE))
+      c |= RegC.IRQF;
     this.cmos[CmosReg.C] = c;
     this.setIrqLevel((c & RegC.IRQF) !== 0);
   }
@@ -381,7 +394,10 @@ export class Rtc implements Device {
       if (div !== 0) {
         const tick = (this.lastPeriodic + 1) * div;
         const s = Math.floor(tick / TIME_BASE_HZ);
-        next = this.periodicBaseNs + s * NS_PER_S + Math.ceil(((tick - s * TIME_BASE_HZ) * NS_PER_S) / TIME_BASE_HZ);
+        next =
+          this.periodicBaseNs +
+          s * NS_PER_S +
+          Math.ceil(((tick - s * TIME_BASE_HZ) * NS_PER_S) / TIME_BASE_HZ);
       }
     }
     if (b & (RegB.UIE | RegB.AIE) && this.running) {
@@ -499,11 +515,22 @@ export class Rtc implements Device {
 
   restore(state: unknown): void {
     const s = checkSnapshot<RtcState>(this.name, state, {
-      cmos: 'array', index: 'number', nmiDisabled: 'boolean', baseSec: 'number', baseNs: 'number', frozenSec: 'number',
-      lastSec: 'number', periodicBaseNs: 'number', lastPeriodic: 'number', irqLevel: 'boolean',
+      cmos: 'array',
+      index: 'number',
+      nmiDisabled: 'boolean',
+      baseSec: 'number',
+      baseNs: 'number',
+      frozenSec: 'number',
+      lastSec: 'number',
+      periodicBaseNs: 'number',
+      lastPeriodic: 'number',
+      irqLevel: 'boolean',
     });
     if (s.cmos.length !== CMOS_SIZE || s.cmos.some((x) => typeof x !== 'number')) {
-      throw new TsvmmError('SNAPSHOT_INVALID', `${this.name}: snapshot field 'cmos' must hold ${CMOS_SIZE} numbers`);
+      throw new TsvmmError(
+        'SNAPSHOT_INVALID',
+        `${this.name}: snapshot field 'cmos' must hold ${CMOS_SIZE} numbers`,
+      );
     }
     this.cmos.set(s.cmos);
     this.index = s.index & 0x7f;

@@ -72,7 +72,8 @@ export function nameString(path: string): number[] {
     rest = rest.slice(1);
   }
   const segs = rest === '' ? [] : rest.split('.');
-  if (segs.length === 0) out.push(0x00); // NullName
+  if (segs.length === 0)
+    out.push(0x00); // NullName
   else if (segs.length === 1) out.push(...nameSeg(segs[0]!));
   else if (segs.length === 2) out.push(AmlOp.DUAL_NAME_PREFIX, ...nameSeg(segs[0]!), ...nameSeg(segs[1]!));
   else out.push(AmlOp.MULTI_NAME_PREFIX, segs.length, ...segs.flatMap(nameSeg));
@@ -85,7 +86,8 @@ export function integer(v: number | bigint): number[] {
   if (x === 0n) return [AmlOp.ZERO];
   if (x === 1n) return [AmlOp.ONE];
   if (x === 0xffffffffffffffffn) return [AmlOp.ONES];
-  const le = (n: number): number[] => Array.from({ length: n }, (_, i) => Number((x >> BigInt(8 * i)) & 0xffn));
+  const le = (n: number): number[] =>
+    Array.from({ length: n }, (_, i) => Number((x >> BigInt(8 * i)) & 0xffn));
   if (x <= 0xffn) return [AmlOp.BYTE_PREFIX, ...le(1)];
   if (x <= 0xffffn) return [AmlOp.WORD_PREFIX, ...le(2)];
   if (x <= 0xffffffffn) return [AmlOp.DWORD_PREFIX, ...le(4)];
@@ -93,7 +95,10 @@ export function integer(v: number | bigint): number[] {
 }
 
 export function string(s: string): number[] {
-  if (!/^[\x01-\x7f]*$/.test(s)) throw new RangeError('AML strings are ASCII without NUL');
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0 || c > 0x7f) throw new RangeError('AML strings are ASCII without NUL');
+  }
   return [AmlOp.STRING_PREFIX, ...[...s].map((c) => c.charCodeAt(0)), 0];
 }
 

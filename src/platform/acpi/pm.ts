@@ -22,9 +22,30 @@ export const ACPI_PM_PORTS = 12;
 export const PmBlock = { PM1_EVT: 0, PM1_CNT: 4, PM_TMR: 8 } as const;
 export const PmReg = { PM1_STS: 0, PM1_EN: 2, PM1_CNT: 4, PM_TMR: 8 } as const;
 
-export const Pm1Sts = { TMR_STS: 1 << 0, BM_STS: 1 << 4, GBL_STS: 1 << 5, PWRBTN_STS: 1 << 8, SLPBTN_STS: 1 << 9, RTC_STS: 1 << 10, WAK_STS: 1 << 15 } as const;
-export const Pm1En = { TMR_EN: 1 << 0, GBL_EN: 1 << 5, PWRBTN_EN: 1 << 8, SLPBTN_EN: 1 << 9, RTC_EN: 1 << 10 } as const;
-export const Pm1Cnt = { SCI_EN: 1 << 0, BM_RLD: 1 << 1, GBL_RLS: 1 << 2, SLP_TYP_SHIFT: 10, SLP_TYP: 7 << 10, SLP_EN: 1 << 13 } as const;
+export const Pm1Sts = {
+  TMR_STS: 1 << 0,
+  BM_STS: 1 << 4,
+  GBL_STS: 1 << 5,
+  PWRBTN_STS: 1 << 8,
+  SLPBTN_STS: 1 << 9,
+  RTC_STS: 1 << 10,
+  WAK_STS: 1 << 15,
+} as const;
+export const Pm1En = {
+  TMR_EN: 1 << 0,
+  GBL_EN: 1 << 5,
+  PWRBTN_EN: 1 << 8,
+  SLPBTN_EN: 1 << 9,
+  RTC_EN: 1 << 10,
+} as const;
+export const Pm1Cnt = {
+  SCI_EN: 1 << 0,
+  BM_RLD: 1 << 1,
+  GBL_RLS: 1 << 2,
+  SLP_TYP_SHIFT: 10,
+  SLP_TYP: 7 << 10,
+  SLP_EN: 1 << 13,
+} as const;
 
 /** The SLP_TYP value the DSDT's \_S5 object names (any 3-bit value works; QEMU's Q35 uses 5 too). */
 export const ACPI_S5_SLP_TYP = 5;
@@ -179,7 +200,13 @@ export class AcpiPm implements Device {
   }
 
   restore(state: unknown): void {
-    const s = checkSnapshot<AcpiPmState>(this.name, state, { sts: 'number', en: 'number', cnt: 'number', lastTmrHalf: 'number', sci: 'boolean' });
+    const s = checkSnapshot<AcpiPmState>(this.name, state, {
+      sts: 'number',
+      en: 'number',
+      cnt: 'number',
+      lastTmrHalf: 'number',
+      sci: 'boolean',
+    });
     this.sts = s.sts & 0xffff;
     this.en = s.en & 0xffff;
     this.cnt = (s.cnt & 0xffff) | Pm1Cnt.SCI_EN;

@@ -19,13 +19,29 @@ import {
   tableHeader,
   type AcpiTables,
 } from './tables.ts';
-import { integer, name, nameString, packageOf, pkgLength, scope, device, eisaId, method, returnOf, string } from './aml.ts';
+import {
+  integer,
+  name,
+  nameString,
+  packageOf,
+  pkgLength,
+  scope,
+  device,
+  eisaId,
+  method,
+  returnOf,
+  string,
+} from './aml.ts';
 import { ACPI_PM_BASE, ACPI_S5_SLP_TYP } from './pm.ts';
 
 function blob(t: AcpiTables, sig: string): { address: number; bytes: Uint8Array; dv: DataView } {
   const b = t.blobs.find((x) => x.name === sig);
   assert.ok(b, `table ${sig}`);
-  return { address: b.address, bytes: b.bytes, dv: new DataView(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength) };
+  return {
+    address: b.address,
+    bytes: b.bytes,
+    dv: new DataView(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength),
+  };
 }
 
 const tables = buildAcpiTables({ apicIds: [0, 1] });
@@ -62,11 +78,21 @@ test('RSDP v2: signature, both checksums, RSDT and XSDT addresses, inside the BI
   assert.equal(Number(r.dv.getBigUint64(RSDP.xsdt_address[0], true)), blob(tables, 'XSDT').address);
   // XSDT and RSDT list the FADT and MADT
   const x = blob(tables, 'XSDT');
-  assert.deepEqual([0, 1].map((i) => Number(x.dv.getBigUint64(ACPI_HEADER_SIZE + i * 8, true))), [blob(tables, 'FACP').address, blob(tables, 'APIC').address]);
+  assert.deepEqual(
+    [0, 1].map((i) => Number(x.dv.getBigUint64(ACPI_HEADER_SIZE + i * 8, true))),
+    [blob(tables, 'FACP').address, blob(tables, 'APIC').address],
+  );
   const rs = blob(tables, 'RSDT');
-  assert.deepEqual([0, 1].map((i) => rs.dv.getUint32(ACPI_HEADER_SIZE + i * 4, true)), [blob(tables, 'FACP').address, blob(tables, 'APIC').address]);
+  assert.deepEqual(
+    [0, 1].map((i) => rs.dv.getUint32(ACPI_HEADER_SIZE + i * 4, true)),
+    [blob(tables, 'FACP').address, blob(tables, 'APIC').address],
+  );
   // every table lies in the reserved region
-  for (const b of tables.blobs) assert.ok(b.address >= tables.region.base && b.address + b.bytes.length <= tables.region.base + tables.region.size);
+  for (const b of tables.blobs)
+    assert.ok(
+      b.address >= tables.region.base &&
+        b.address + b.bytes.length <= tables.region.base + tables.region.size,
+    );
 });
 
 test('FADT fields at the spec offsets: DSDT/FACS pointers, PM blocks (32-bit and GAS), SCI 9, not HW-reduced', () => {
@@ -80,7 +106,10 @@ test('FADT fields at the spec offsets: DSDT/FACS pointers, PM blocks (32-bit and
   assert.equal(u32(FADT.pm1a_evt_blk[0]), ACPI_PM_BASE);
   assert.equal(u32(FADT.pm1a_cnt_blk[0]), ACPI_PM_BASE + 4);
   assert.equal(u32(FADT.pm_tmr_blk[0]), ACPI_PM_BASE + 8);
-  assert.deepEqual([FADT.pm1_evt_len, FADT.pm1_cnt_len, FADT.pm_tmr_len].map(([o]) => f.bytes[o]), [4, 2, 4]);
+  assert.deepEqual(
+    [FADT.pm1_evt_len, FADT.pm1_cnt_len, FADT.pm_tmr_len].map(([o]) => f.bytes[o]),
+    [4, 2, 4],
+  );
   // X_PM_TMR_BLK: I/O space, 32 bits, dword access, address = PM_TMR_BLK
   const g = FADT_GAS.x_pm_tmr_blk;
   assert.deepEqual([f.bytes[g], f.bytes[g + 1], f.bytes[g + 3]], [1, 32, 3]);
@@ -99,7 +128,7 @@ test('MADT: local APIC address, PCAT_COMPAT, one LAPIC per CPU, IOAPIC, override
   assert.equal(m.dv.getUint32(36, true), 0xfee00000);
   assert.equal(m.dv.getUint32(40, true), 1);
   const entries: number[][] = [];
-  for (let off = MADT_ENTRIES_OFFSET; off < m.bytes.length; ) {
+  for (let off = MADT_ENTRIES_OFFSET; off < m.bytes.length;) {
     const len = m.bytes[off + 1]!;
     assert.ok(len > 0);
     entries.push([...m.bytes.subarray(off, off + len)]);
@@ -107,7 +136,14 @@ test('MADT: local APIC address, PCAT_COMPAT, one LAPIC per CPU, IOAPIC, override
   }
   assert.deepEqual(
     entries.map((e) => e[0]),
-    [MadtType.LOCAL_APIC, MadtType.LOCAL_APIC, MadtType.IO_APIC, MadtType.INTERRUPT_OVERRIDE, MadtType.INTERRUPT_OVERRIDE, MadtType.LOCAL_APIC_NMI],
+    [
+      MadtType.LOCAL_APIC,
+      MadtType.LOCAL_APIC,
+      MadtType.IO_APIC,
+      MadtType.INTERRUPT_OVERRIDE,
+      MadtType.INTERRUPT_OVERRIDE,
+      MadtType.LOCAL_APIC_NMI,
+    ],
   );
   assert.deepEqual(entries[0], [0, 8, 0, 0, 1, 0, 0, 0]);
   assert.deepEqual(entries[1], [0, 8, 1, 1, 1, 0, 0, 0]);
@@ -120,7 +156,30 @@ test('MADT: local APIC address, PCAT_COMPAT, one LAPIC per CPU, IOAPIC, override
 test('DSDT AML: \\_SB scope and \\_S5 package with the PM SLP_TYP', () => {
   const d = blob(tables, 'DSDT');
   const aml = [...d.bytes.subarray(ACPI_HEADER_SIZE)];
-  assert.deepEqual(aml, [0x10, 0x06, 0x5c, 0x5f, 0x53, 0x42, 0x5f, 0x08, 0x5c, 0x5f, 0x53, 0x35, 0x5f, 0x12, 0x08, 0x04, 0x0a, ACPI_S5_SLP_TYP, 0x0a, ACPI_S5_SLP_TYP, 0x00, 0x00]);
+  assert.deepEqual(aml, [
+    0x10,
+    0x06,
+    0x5c,
+    0x5f,
+    0x53,
+    0x42,
+    0x5f,
+    0x08,
+    0x5c,
+    0x5f,
+    0x53,
+    0x35,
+    0x5f,
+    0x12,
+    0x08,
+    0x04,
+    0x0a,
+    ACPI_S5_SLP_TYP,
+    0x0a,
+    ACPI_S5_SLP_TYP,
+    0x00,
+    0x00,
+  ]);
 });
 
 test('AML encoder: PkgLength forms, names, integers, devices, methods, EISA IDs', () => {
@@ -128,7 +187,10 @@ test('AML encoder: PkgLength forms, names, integers, devices, methods, EISA IDs'
   assert.deepEqual(pkgLength(0x3f), [0x41, 0x04]); // 0x41 total: lead 0x40|1, then 0x04
   assert.deepEqual(pkgLength(0x1000), [0x83, 0x00, 0x01]); // total 0x1003: nibble 3, then bits 11:4, 19:12
   assert.deepEqual(nameString('\\_SB_.PCI0'), [0x5c, 0x2e, 0x5f, 0x53, 0x42, 0x5f, 0x50, 0x43, 0x49, 0x30]);
-  assert.deepEqual(nameString('A.B.C'), [0x2f, 3, 0x41, 0x5f, 0x5f, 0x5f, 0x42, 0x5f, 0x5f, 0x5f, 0x43, 0x5f, 0x5f, 0x5f]);
+  assert.deepEqual(
+    nameString('A.B.C'),
+    [0x2f, 3, 0x41, 0x5f, 0x5f, 0x5f, 0x42, 0x5f, 0x5f, 0x5f, 0x43, 0x5f, 0x5f, 0x5f],
+  );
   assert.throws(() => nameString('lower'), RangeError);
   assert.deepEqual(integer(0), [0]);
   assert.deepEqual(integer(1), [1]);
@@ -139,7 +201,10 @@ test('AML encoder: PkgLength forms, names, integers, devices, methods, EISA IDs'
   assert.deepEqual(string('AB'), [0x0d, 0x41, 0x42, 0]);
   assert.deepEqual(eisaId('PNP0B00'), [0x0c, 0x41, 0xd0, 0x0b, 0x00]);
   assert.deepEqual(device('RTC'), [0x5b, 0x82, 0x05, 0x52, 0x54, 0x43, 0x5f]);
-  assert.deepEqual(method('_STA', 0, false, returnOf(integer(0x0f))), [0x14, 0x09, 0x5f, 0x53, 0x54, 0x41, 0x00, 0xa4, 0x0a, 0x0f]);
+  assert.deepEqual(
+    method('_STA', 0, false, returnOf(integer(0x0f))),
+    [0x14, 0x09, 0x5f, 0x53, 0x54, 0x41, 0x00, 0xa4, 0x0a, 0x0f],
+  );
   assert.deepEqual(name('X', packageOf()), [0x08, 0x58, 0x5f, 0x5f, 0x5f, 0x12, 0x02, 0x00]);
   assert.deepEqual(scope('\\'), [0x10, 0x03, 0x5c, 0x00]); // RootChar + NullName
 });
@@ -155,25 +220,33 @@ test('refusals: no CPUs, duplicate or too-large APIC IDs, misplaced region', () 
 const iasl = spawnSync('iasl', ['-v'], { encoding: 'utf8' });
 const haveIasl = !iasl.error && iasl.status === 0;
 
-test('iasl -d disassembles every generated table without errors', { skip: haveIasl ? false : 'iasl not installed (Debian package acpica-tools)' }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsvmm-acpi-'));
-  try {
-    for (const b of tables.blobs) {
-      if (b.name === 'RSDP') continue;
-      const f = join(dir, `${b.name.toLowerCase()}.dat`);
-      writeFileSync(f, b.bytes);
-      const r = spawnSync('iasl', ['-d', f], { encoding: 'utf8', cwd: dir });
-      const out = `${r.stdout}\n${r.stderr}`;
-      assert.equal(r.status, 0, `${b.name}: ${out}`);
-      const dsl = join(dir, `${b.name.toLowerCase()}.dsl`);
-      assert.ok(existsSync(dsl), `${b.name}: no .dsl written`);
-      const text = readFileSync(dsl, 'utf8');
-      assert.doesNotMatch(text, /\*\*\*\* (Unknown|Invalid)|Error/i, `${b.name} disassembly flags a problem`);
-      if (b.name === 'DSDT') assert.match(text, /Name \(\\_S5, Package \(0x04\)/);
-      if (b.name === 'APIC') assert.match(text, /Interrupt Source Override/);
-      if (b.name === 'FACP') assert.match(text, /PM Timer Block Address : 00000608/);
+test(
+  'iasl -d disassembles every generated table without errors',
+  { skip: haveIasl ? false : 'iasl not installed (Debian package acpica-tools)' },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsvmm-acpi-'));
+    try {
+      for (const b of tables.blobs) {
+        if (b.name === 'RSDP') continue;
+        const f = join(dir, `${b.name.toLowerCase()}.dat`);
+        writeFileSync(f, b.bytes);
+        const r = spawnSync('iasl', ['-d', f], { encoding: 'utf8', cwd: dir });
+        const out = `${r.stdout}\n${r.stderr}`;
+        assert.equal(r.status, 0, `${b.name}: ${out}`);
+        const dsl = join(dir, `${b.name.toLowerCase()}.dsl`);
+        assert.ok(existsSync(dsl), `${b.name}: no .dsl written`);
+        const text = readFileSync(dsl, 'utf8');
+        assert.doesNotMatch(
+          text,
+          /\*\*\*\* (Unknown|Invalid)|Error/i,
+          `${b.name} disassembly flags a problem`,
+        );
+        if (b.name === 'DSDT') assert.match(text, /Name \(\\_S5, Package \(0x04\)/);
+        if (b.name === 'APIC') assert.match(text, /Interrupt Source Override/);
+        if (b.name === 'FACP') assert.match(text, /PM Timer Block Address : 00000608/);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);

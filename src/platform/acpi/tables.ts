@@ -58,7 +58,13 @@ export const RSDP_SIZE = 36;
 export const RSDP_V1_SIZE = 20;
 
 /** Generic Address Structure (§5.2.3.2, Table 5.1): 12 bytes. */
-export const GAS = { space_id: [0, 1], bit_width: [1, 1], bit_offset: [2, 1], access_size: [3, 1], address: [4, 8] } as const satisfies StructTable;
+export const GAS = {
+  space_id: [0, 1],
+  bit_width: [1, 1],
+  bit_offset: [2, 1],
+  access_size: [3, 1],
+  address: [4, 8],
+} as const satisfies StructTable;
 export const GasSpace = { MEMORY: 0, IO: 1 } as const;
 /** GAS access size: 1 = byte, 2 = word, 3 = dword, 4 = qword. */
 export const GasAccess = { BYTE: 1, WORD: 2, DWORD: 3, QWORD: 4 } as const;
@@ -143,7 +149,14 @@ export const FadtFlag = {
 } as const;
 
 /** IA-PC boot architecture flags (Table 5.11). */
-export const IapcBootArch = { LEGACY_DEVICES: 1 << 0, I8042: 1 << 1, VGA_NOT_PRESENT: 1 << 2, MSI_NOT_SUPPORTED: 1 << 3, PCIE_ASPM: 1 << 4, CMOS_RTC_NOT_PRESENT: 1 << 5 } as const;
+export const IapcBootArch = {
+  LEGACY_DEVICES: 1 << 0,
+  I8042: 1 << 1,
+  VGA_NOT_PRESENT: 1 << 2,
+  MSI_NOT_SUPPORTED: 1 << 3,
+  PCIE_ASPM: 1 << 4,
+  CMOS_RTC_NOT_PRESENT: 1 << 5,
+} as const;
 
 /** FACS (§5.2.10, Table 5.14): 64 bytes, 64-byte aligned, no checksum. */
 export const FACS = {
@@ -166,18 +179,56 @@ export const MADT_REVISION = 5;
 export const MadtFlag = { PCAT_COMPAT: 1 } as const;
 export const MadtType = { LOCAL_APIC: 0, IO_APIC: 1, INTERRUPT_OVERRIDE: 2, LOCAL_APIC_NMI: 4 } as const;
 /** Processor Local APIC structure (Table 5.22): 8 bytes. */
-export const MADT_LOCAL_APIC = { type: [0, 1], length: [1, 1], acpi_processor_uid: [2, 1], apic_id: [3, 1], flags: [4, 4] } as const satisfies StructTable;
+export const MADT_LOCAL_APIC = {
+  type: [0, 1],
+  length: [1, 1],
+  acpi_processor_uid: [2, 1],
+  apic_id: [3, 1],
+  flags: [4, 4],
+} as const satisfies StructTable;
 /** I/O APIC structure (Table 5.24): 12 bytes. */
-export const MADT_IO_APIC = { type: [0, 1], length: [1, 1], io_apic_id: [2, 1], reserved: [3, 1], io_apic_address: [4, 4], gsi_base: [8, 4] } as const satisfies StructTable;
+export const MADT_IO_APIC = {
+  type: [0, 1],
+  length: [1, 1],
+  io_apic_id: [2, 1],
+  reserved: [3, 1],
+  io_apic_address: [4, 4],
+  gsi_base: [8, 4],
+} as const satisfies StructTable;
 /** Interrupt Source Override (Table 5.25): 10 bytes. */
-export const MADT_ISO = { type: [0, 1], length: [1, 1], bus: [2, 1], source: [3, 1], gsi: [4, 4], flags: [8, 2] } as const satisfies StructTable;
+export const MADT_ISO = {
+  type: [0, 1],
+  length: [1, 1],
+  bus: [2, 1],
+  source: [3, 1],
+  gsi: [4, 4],
+  flags: [8, 2],
+} as const satisfies StructTable;
 /** Local APIC NMI structure (Table 5.29): 6 bytes. */
-export const MADT_LAPIC_NMI = { type: [0, 1], length: [1, 1], acpi_processor_uid: [2, 1], flags: [3, 2], lint: [5, 1] } as const satisfies StructTable;
-export const MADT_ENTRY_SIZE = { [MadtType.LOCAL_APIC]: 8, [MadtType.IO_APIC]: 12, [MadtType.INTERRUPT_OVERRIDE]: 10, [MadtType.LOCAL_APIC_NMI]: 6 } as const;
+export const MADT_LAPIC_NMI = {
+  type: [0, 1],
+  length: [1, 1],
+  acpi_processor_uid: [2, 1],
+  flags: [3, 2],
+  lint: [5, 1],
+} as const satisfies StructTable;
+export const MADT_ENTRY_SIZE = {
+  [MadtType.LOCAL_APIC]: 8,
+  [MadtType.IO_APIC]: 12,
+  [MadtType.INTERRUPT_OVERRIDE]: 10,
+  [MadtType.LOCAL_APIC_NMI]: 6,
+} as const;
 /** Local APIC flags: bit 0 enabled, bit 1 online capable. */
 export const LocalApicFlag = { ENABLED: 1, ONLINE_CAPABLE: 2 } as const;
 /** MPS INTI flags (Table 5.26): polarity bits 1:0, trigger bits 3:2. */
-export const MpsInti = { POLARITY_CONFORM: 0, POLARITY_HIGH: 1, POLARITY_LOW: 3, TRIGGER_CONFORM: 0, TRIGGER_EDGE: 1 << 2, TRIGGER_LEVEL: 3 << 2 } as const;
+export const MpsInti = {
+  POLARITY_CONFORM: 0,
+  POLARITY_HIGH: 1,
+  POLARITY_LOW: 3,
+  TRIGGER_CONFORM: 0,
+  TRIGGER_EDGE: 1 << 2,
+  TRIGGER_LEVEL: 3 << 2,
+} as const;
 
 export const DEFAULT_ACPI_BASE = 0xe0000;
 /** The region reserved for the tables (64 KiB: 0xE0000-0xEFFFF). */
@@ -227,7 +278,12 @@ export function byteSum(b: Uint8Array, start = 0, end = b.length): number {
 }
 
 /** A table with a filled-in header; the caller fills the body and then calls sealTable(). */
-function newTable(signature: string, length: number, revision: number, oemTableId: string): { bytes: Uint8Array; dv: DataView } {
+function newTable(
+  signature: string,
+  length: number,
+  revision: number,
+  oemTableId: string,
+): { bytes: Uint8Array; dv: DataView } {
   const bytes = new Uint8Array(length);
   const dv = new DataView(bytes.buffer);
   writeAscii(bytes, 0, signature, 4);
@@ -247,7 +303,14 @@ function sealTable(bytes: Uint8Array): Uint8Array {
   return bytes;
 }
 
-function writeGas(dv: DataView, off: number, space: number, bitWidth: number, access: number, address: number): void {
+function writeGas(
+  dv: DataView,
+  off: number,
+  space: number,
+  bitWidth: number,
+  access: number,
+  address: number,
+): void {
   setField(dv, off, GAS, 'space_id', space);
   setField(dv, off, GAS, 'bit_width', bitWidth);
   setField(dv, off, GAS, 'bit_offset', 0);
@@ -257,7 +320,10 @@ function writeGas(dv: DataView, off: number, space: number, bitWidth: number, ac
 
 /** The DSDT: an empty \_SB scope and the \_S5 sleep package (SLP_TYPa, SLP_TYPb). */
 export function buildDsdt(): Uint8Array {
-  const aml = [...scope('\\_SB_'), ...name('\\_S5_', packageOf(integer(ACPI_S5_SLP_TYP), integer(ACPI_S5_SLP_TYP), integer(0), integer(0)))];
+  const aml = [
+    ...scope('\\_SB_'),
+    ...name('\\_S5_', packageOf(integer(ACPI_S5_SLP_TYP), integer(ACPI_S5_SLP_TYP), integer(0), integer(0))),
+  ];
   const { bytes } = newTable('DSDT', ACPI_HEADER_SIZE + aml.length, 2, 'TSVMMDSD');
   bytes.set(aml, ACPI_HEADER_SIZE);
   return sealTable(bytes);
@@ -272,7 +338,12 @@ export function buildFacs(): Uint8Array {
   return bytes;
 }
 
-export function buildFadt(opts: { facs: number; dsdt: number; pmBase: number; reset: { port: number; value: number } }): Uint8Array {
+export function buildFadt(opts: {
+  facs: number;
+  dsdt: number;
+  pmBase: number;
+  reset: { port: number; value: number };
+}): Uint8Array {
   const { bytes, dv } = newTable('FACP', FADT_SIZE, FADT_REVISION, 'TSVMMFAC');
   const pm1aEvt = opts.pmBase + PmBlock.PM1_EVT;
   const pm1aCnt = opts.pmBase + PmBlock.PM1_CNT;
@@ -307,12 +378,28 @@ export function buildFadt(opts: { facs: number; dsdt: number; pmBase: number; re
 }
 
 function intiFlags(o: IsaOverride): number {
-  const pol = o.polarity === 'high' ? MpsInti.POLARITY_HIGH : o.polarity === 'low' ? MpsInti.POLARITY_LOW : MpsInti.POLARITY_CONFORM;
-  const trg = o.trigger === 'edge' ? MpsInti.TRIGGER_EDGE : o.trigger === 'level' ? MpsInti.TRIGGER_LEVEL : MpsInti.TRIGGER_CONFORM;
+  const pol =
+    o.polarity === 'high'
+      ? MpsInti.POLARITY_HIGH
+      : o.polarity === 'low'
+        ? MpsInti.POLARITY_LOW
+        : MpsInti.POLARITY_CONFORM;
+  const trg =
+    o.trigger === 'edge'
+      ? MpsInti.TRIGGER_EDGE
+      : o.trigger === 'level'
+        ? MpsInti.TRIGGER_LEVEL
+        : MpsInti.TRIGGER_CONFORM;
   return pol | trg;
 }
 
-export function buildMadt(opts: { apicIds: readonly number[]; lapicAddress: number; ioapicId: number; ioapicAddress: number; overrides: readonly IsaOverride[] }): Uint8Array {
+export function buildMadt(opts: {
+  apicIds: readonly number[];
+  lapicAddress: number;
+  ioapicId: number;
+  ioapicAddress: number;
+  overrides: readonly IsaOverride[];
+}): Uint8Array {
   const n = opts.apicIds.length;
   const length = MADT_ENTRIES_OFFSET + n * 8 + 12 + opts.overrides.length * 10 + 6;
   const { bytes, dv } = newTable('APIC', length, MADT_REVISION, 'TSVMMAPI');
@@ -385,13 +472,22 @@ function align(x: number, a: number): number {
 export function buildAcpiTables(cfg: AcpiConfig): AcpiTables {
   const base = cfg.base ?? DEFAULT_ACPI_BASE;
   if (base % 16 !== 0 || base < 0 || base + ACPI_REGION_SIZE > 0x100000) {
-    throw new TsvmmError('ACPI_PLACEMENT', `ACPI tables need a 16-byte aligned region below 1 MiB, not 0x${base.toString(16)}`);
+    throw new TsvmmError(
+      'ACPI_PLACEMENT',
+      `ACPI tables need a 16-byte aligned region below 1 MiB, not 0x${base.toString(16)}`,
+    );
   }
   if (cfg.apicIds.length === 0 || cfg.apicIds.length > 254) {
     throw new TsvmmError('ACPI_CPUS', `the MADT describes 1-254 CPUs (got ${cfg.apicIds.length})`);
   }
-  if (cfg.apicIds.some((id) => !Number.isInteger(id) || id < 0 || id >= 255) || new Set(cfg.apicIds).size !== cfg.apicIds.length) {
-    throw new TsvmmError('ACPI_CPUS', `APIC IDs must be distinct integers 0-254 (got ${cfg.apicIds.join(', ')})`);
+  if (
+    cfg.apicIds.some((id) => !Number.isInteger(id) || id < 0 || id >= 255) ||
+    new Set(cfg.apicIds).size !== cfg.apicIds.length
+  ) {
+    throw new TsvmmError(
+      'ACPI_CPUS',
+      `APIC IDs must be distinct integers 0-254 (got ${cfg.apicIds.join(', ')})`,
+    );
   }
   const blobs: AcpiBlob[] = [];
   let next = base;
@@ -405,7 +501,15 @@ export function buildAcpiTables(cfg: AcpiConfig): AcpiTables {
   const rsdpAddress = place('RSDP', new Uint8Array(RSDP_SIZE));
   const facs = place('FACS', buildFacs(), 64);
   const dsdt = place('DSDT', buildDsdt());
-  const fadt = place('FACP', buildFadt({ facs, dsdt, pmBase: cfg.pmBase ?? ACPI_PM_BASE, reset: cfg.reset ?? { port: 0x64, value: 0xfe } }));
+  const fadt = place(
+    'FACP',
+    buildFadt({
+      facs,
+      dsdt,
+      pmBase: cfg.pmBase ?? ACPI_PM_BASE,
+      reset: cfg.reset ?? { port: 0x64, value: 0xfe },
+    }),
+  );
   const madt = place(
     'APIC',
     buildMadt({
@@ -419,7 +523,11 @@ export function buildAcpiTables(cfg: AcpiConfig): AcpiTables {
   const rsdt = place('RSDT', buildRsdt([fadt, madt]));
   const xsdt = place('XSDT', buildXsdt([fadt, madt]));
   blobs[0] = { name: 'RSDP', address: rsdpAddress, bytes: buildRsdp(rsdt, xsdt) };
-  if (next > base + ACPI_REGION_SIZE) throw new TsvmmError('ACPI_PLACEMENT', `ACPI tables (${next - base} bytes) exceed their ${ACPI_REGION_SIZE}-byte region`);
+  if (next > base + ACPI_REGION_SIZE)
+    throw new TsvmmError(
+      'ACPI_PLACEMENT',
+      `ACPI tables (${next - base} bytes) exceed their ${ACPI_REGION_SIZE}-byte region`,
+    );
   return { rsdpAddress, blobs, region: { base, size: ACPI_REGION_SIZE } };
 }
 

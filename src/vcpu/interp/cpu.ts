@@ -59,6 +59,8 @@ export class Insn {
   mod = 0; reg = 0; rm = 0;
   eaBase = -1; eaIndex = -1; eaScale = 0; eaDisp = 0; eaDispHi = 0;
   imm = 0; immHi = 0; imm2 = 0; zreg = 0; vreg = 0; len = 0;
+  /** instruction-table row (mnemonic: decoder.generated MNEMONICS[row]) */
+  row = 0;
 }
 
 export class Cpu {
@@ -92,6 +94,8 @@ export class Cpu {
   readonly fx = new Uint8Array(512);
   /** the same image as int32 words: XMMn word k = fx32[40 + 4n + k] */
   readonly fx32 = new Int32Array(this.fx.buffer);
+  /** AVX state component 2 (YMM_Hi128): upper halves of YMM0-15, kept for XSAVE/XRSTOR round trips */
+  readonly ymmHi = new Uint8Array(256);
   readonly msrs = new Map<number, bigint>();
   /** instructions retired (also the TSC source, one tick per instruction) */
   icount = 0;
@@ -802,6 +806,7 @@ export class Cpu {
       throw new CpuFault(6, -1, 0, 0, 'undefined opcode');
     }
     const row = N[node + 1]!;
+    this.d.row = row;
     const rf = G.ROW_FLAGS[row]!;
     let op = G.ROW_OP[row]!;
     const feat = G.ROW_FEATURE[row]!;

@@ -3,7 +3,7 @@
 
 import { CpuFault } from '../../arch/x86/exceptions.ts';
 import { Cpu } from './cpu.ts';
-import { MNEMONICS, NODES, OP_NAMES } from './decoder.generated.ts';
+import { MNEMONICS, NODES, OP_NAMES, ROW_OPERANDS } from './decoder.generated.ts';
 import { CS, A_DB, A_L, CR0_PE, EFER_LMA } from './state.ts';
 
 export interface Decoded {
@@ -13,6 +13,11 @@ export interface Decoded {
   readonly op?: string;
   readonly osz?: number;
   readonly asz?: number;
+  /** the table row's mnemonic and operand kinds (Intel notation) */
+  readonly mnemonic?: string;
+  readonly operands?: string;
+  /** why the decoder refused the bytes */
+  readonly reason?: string;
 }
 
 /** Decode one instruction at the start of `bytes` (at most 15 are looked at) in 16/32/64-bit mode. */
@@ -31,9 +36,9 @@ export function decodeOne(bytes: Uint8Array, bits: 16 | 32 | 64 = 64): Decoded {
   c.r[32] = 0x1000;
   try {
     c.decode();
-    return { length: c.d.len, op: OP_NAMES[c.d.op], osz: c.d.osz, asz: c.d.asz };
+    return { length: c.d.len, op: OP_NAMES[c.d.op], osz: c.d.osz, asz: c.d.asz, mnemonic: MNEMONICS[c.d.row], operands: ROW_OPERANDS[c.d.row] };
   } catch (e) {
-    if (e instanceof CpuFault) return { length: 0, fault: e.vector };
+    if (e instanceof CpuFault) return { length: 0, fault: e.vector, reason: e.reason };
     throw e;
   }
 }

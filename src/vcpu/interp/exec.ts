@@ -16,46 +16,47 @@ const BITS = [0, 8, 16, 0, 32, 0, 0, 0, 64];
 
 /** Execute the decoded instruction (RIP already points past it). */
 export function execute(c: Cpu): void {
-  const osz = c.d.osz;
-  switch (c.d.op) {
+  const d = c.d;
+  const osz = d.osz;
+  switch (d.op) {
     case G.OP_ALU: {
-      const a = c.ld(c.d.k1, osz), ah = c.vh;
-      const b = c.ld(c.d.k2, osz), bh = c.vh;
-      const r = c.alu(c.d.arg, osz, a, ah, b, bh);
-      if (c.d.arg !== 7) c.st(c.d.k1, osz, r, c.vh);
+      const a = c.ld(d.k1, osz), ah = c.vh;
+      const b = c.ld(d.k2, osz), bh = c.vh;
+      const r = c.alu(d.arg, osz, a, ah, b, bh);
+      if (d.arg !== 7) c.st(d.k1, osz, r, c.vh);
       return;
     }
     case G.OP_MOV: {
-      const v = c.ld(c.d.k2, osz);
-      c.st(c.d.k1, osz, v, c.vh);
+      const v = c.ld(d.k2, osz);
+      c.st(d.k1, osz, v, c.vh);
       return;
     }
     case G.OP_TEST: {
-      const a = c.ld(c.d.k1, osz), ah = c.vh;
-      const b = c.ld(c.d.k2, osz), bh = c.vh;
+      const a = c.ld(d.k1, osz), ah = c.vh;
+      const b = c.ld(d.k2, osz), bh = c.vh;
       c.alu(4, osz, a, ah, b, bh);
       return;
     }
     case G.OP_JCC:
-      if (c.cond(c.d.arg)) relJump(c);
+      if (c.cond(d.arg)) relJump(c);
       return;
     case G.OP_LEA:
       c.calcEa();
-      c.setReg(c.d.reg, osz, c.eaLo, c.eaHi);
+      c.setReg(d.reg, osz, c.eaLo, c.eaHi);
       return;
     case G.OP_PUSH: {
-      const v = c.ld(c.d.k1, osz);
+      const v = c.ld(d.k1, osz);
       c.push(osz, v, c.vh);
       return;
     }
     case G.OP_POP: {
       const v = c.peek(osz, 0), vh = c.vh;
-      if (c.d.k1 === G.K_E && c.d.mod !== 3) {
+      if (d.k1 === G.K_E && d.mod !== 3) {
         // the address is computed with RSP already incremented (SDM Vol. 2 POP)
         const save = c.r[RSP * 2]!, saveH = c.r[RSP * 2 + 1]!;
         c.addSp(osz);
         try {
-          c.st(c.d.k1, osz, v, vh);
+          c.st(d.k1, osz, v, vh);
         } catch (e) {
           c.r[RSP * 2] = save; c.r[RSP * 2 + 1] = saveH;
           throw e;
@@ -63,24 +64,24 @@ export function execute(c: Cpu): void {
         return;
       }
       c.addSp(osz);
-      c.st(c.d.k1, osz, v, vh);
+      c.st(d.k1, osz, v, vh);
       return;
     }
     case G.OP_CALL: {
       let tl: number, th: number;
-      if (c.d.k1 === G.K_J) {
-        const n = (c.r[RIP_LO]! + c.d.imm) | 0;
-        tl = n; th = c.code64 ? (c.r[RIP_HI]! + c.d.immHi + (n >>> 0 < c.r[RIP_LO]! >>> 0 ? 1 : 0)) | 0 : 0;
-      } else { tl = c.ld(c.d.k1, osz); th = osz === 8 ? c.vh : 0; }
+      if (d.k1 === G.K_J) {
+        const n = (c.r[RIP_LO]! + d.imm) | 0;
+        tl = n; th = c.code64 ? (c.r[RIP_HI]! + d.immHi + (n >>> 0 < c.r[RIP_LO]! >>> 0 ? 1 : 0)) | 0 : 0;
+      } else { tl = c.ld(d.k1, osz); th = osz === 8 ? c.vh : 0; }
       checkTarget(c, tl, th, osz);
       c.push(osz, c.r[RIP_LO]!, c.r[RIP_HI]!);
       setRip(c, tl, th, osz);
       return;
     }
     case G.OP_JMP: {
-      if (c.d.k1 === G.K_J) relJump(c);
+      if (d.k1 === G.K_J) relJump(c);
       else {
-        const tl = c.ld(c.d.k1, osz), th = osz === 8 ? c.vh : 0;
+        const tl = c.ld(d.k1, osz), th = osz === 8 ? c.vh : 0;
         checkTarget(c, tl, th, osz);
         setRip(c, tl, th, osz);
       }
@@ -89,94 +90,94 @@ export function execute(c: Cpu): void {
     case G.OP_RET: {
       const tl = c.peek(osz, 0), th = osz === 8 ? c.vh : 0;
       checkTarget(c, tl, th, osz);
-      c.addSp(osz + (c.d.k1 === G.K_I ? c.d.imm & 0xffff : 0));
+      c.addSp(osz + (d.k1 === G.K_I ? d.imm & 0xffff : 0));
       setRip(c, tl, th, osz);
       return;
     }
     case G.OP_INC: case G.OP_DEC: {
-      const a = c.ld(c.d.k1, osz), ah = c.vh;
+      const a = c.ld(d.k1, osz), ah = c.vh;
       const cf = c.getCF();
       let r: number, rh = 0;
-      if (c.d.op === G.OP_INC) {
+      if (d.op === G.OP_INC) {
         if (osz === 8) { r = (a + 1) | 0; rh = r === 0 ? (ah + 1) | 0 : ah; } else r = (a + 1) & MASK[osz]!;
       } else if (osz === 8) { r = (a - 1) | 0; rh = a === 0 ? (ah - 1) | 0 : ah; } else r = (a - 1) & MASK[osz]!;
-      c.st(c.d.k1, osz, r, rh);
-      c.lfOp = c.d.op === G.OP_INC ? LF_INC : LF_DEC; c.lfSize = osz;
+      c.st(d.k1, osz, r, rh);
+      c.lfOp = d.op === G.OP_INC ? LF_INC : LF_DEC; c.lfSize = osz;
       c.lfA = a; c.lfAh = ah; c.lfB = 1; c.lfBh = 0; c.lfR = r; c.lfRh = rh; c.lfC = cf;
       return;
     }
     case G.OP_CMOV: {
-      const v = c.ld(c.d.k2, osz), vh = c.vh;
-      if (c.cond(c.d.arg)) c.setReg(c.d.reg, osz, v, vh);
-      else if (osz === 4) c.r[(c.d.reg << 1) + 1] = 0; // 32-bit CMOV zero-extends even when false
+      const v = c.ld(d.k2, osz), vh = c.vh;
+      if (c.cond(d.arg)) c.setReg(d.reg, osz, v, vh);
+      else if (osz === 4) c.r[(d.reg << 1) + 1] = 0; // 32-bit CMOV zero-extends even when false
       return;
     }
     case G.OP_SETCC:
-      c.st(c.d.k1, 1, c.cond(c.d.arg) ? 1 : 0, 0);
+      c.st(d.k1, 1, c.cond(d.arg) ? 1 : 0, 0);
       return;
     case G.OP_MOVZX: {
-      const v = c.ld(c.d.k2, c.d.arg);
-      c.setReg(c.d.reg, osz, v, 0);
+      const v = c.ld(d.k2, d.arg);
+      c.setReg(d.reg, osz, v, 0);
       return;
     }
     case G.OP_MOVSX: {
-      const s = c.d.arg;
-      let v = c.ld(c.d.k2, s);
+      const s = d.arg;
+      let v = c.ld(d.k2, s);
       v = s === 1 ? (v << 24) >> 24 : (v << 16) >> 16;
-      c.setReg(c.d.reg, osz, osz === 2 ? v & 0xffff : v, v >> 31);
+      c.setReg(d.reg, osz, osz === 2 ? v & 0xffff : v, v >> 31);
       return;
     }
     case G.OP_MOVSXD: {
-      const v = c.ld(c.d.k2, 4);
-      c.setReg(c.d.reg, osz, osz === 2 ? v & 0xffff : v, v >> 31);
+      const v = c.ld(d.k2, 4);
+      c.setReg(d.reg, osz, osz === 2 ? v & 0xffff : v, v >> 31);
       return;
     }
     case G.OP_XCHG: {
-      if (c.d.k1 === G.K_Z && c.d.zreg === 0) return; // 90 is NOP (no zero-extension in 64-bit mode)
-      const a = c.ld(c.d.k1, osz), ah = c.vh;
-      const b = c.ld(c.d.k2, osz), bh = c.vh;
-      c.st(c.d.k1, osz, b, bh);
-      c.st(c.d.k2, osz, a, ah);
+      if (d.k1 === G.K_Z && d.zreg === 0) return; // 90 is NOP (no zero-extension in 64-bit mode)
+      const a = c.ld(d.k1, osz), ah = c.vh;
+      const b = c.ld(d.k2, osz), bh = c.vh;
+      c.st(d.k1, osz, b, bh);
+      c.st(d.k2, osz, a, ah);
       return;
     }
     case G.OP_NOP: case G.OP_FWAIT:
-      if (c.d.op === G.OP_FWAIT && (c.cr0 & 0xa) === 0xa) throw new CpuFault(7, -1);
+      if (d.op === G.OP_FWAIT && (c.cr0 & 0xa) === 0xa) throw new CpuFault(7, -1);
       return;
     case G.OP_SHIFT: {
-      let n = c.ld(c.d.k2, 1) & (osz === 8 ? 63 : 31);
-      const a = c.ld(c.d.k1, osz), ah = c.vh;
+      let n = c.ld(d.k2, 1) & (osz === 8 ? 63 : 31);
+      const a = c.ld(d.k1, osz), ah = c.vh;
       if (n === 0) {
-        if (osz === 4 && c.d.mod === 3) c.r[(c.d.rm << 1) + 1] = 0; // a 32-bit register destination is still written
+        if (osz === 4 && d.mod === 3) c.r[(d.rm << 1) + 1] = 0; // a 32-bit register destination is still written
         return;
       }
-      const r = shift(c, c.d.arg, osz, a, ah, n);
+      const r = shift(c, d.arg, osz, a, ah, n);
       n = 0;
-      c.st(c.d.k1, osz, r, c.vh);
+      c.st(d.k1, osz, r, c.vh);
       return;
     }
     case G.OP_NOT: {
-      const a = c.ld(c.d.k1, osz), ah = c.vh;
-      c.st(c.d.k1, osz, ~a & MASK[osz]!, ~ah);
+      const a = c.ld(d.k1, osz), ah = c.vh;
+      c.st(d.k1, osz, ~a & MASK[osz]!, ~ah);
       return;
     }
     case G.OP_NEG: {
-      const a = c.ld(c.d.k1, osz), ah = c.vh;
+      const a = c.ld(d.k1, osz), ah = c.vh;
       const r = c.alu(5, osz, 0, 0, a, ah);
-      c.st(c.d.k1, osz, r, c.vh);
+      c.st(d.k1, osz, r, c.vh);
       return;
     }
     case G.OP_IMUL2: case G.OP_IMUL3: {
-      const a = c.ld(c.d.op === G.OP_IMUL2 ? c.d.k1 : c.d.k2, osz), ah = c.vh;
-      const b = c.d.op === G.OP_IMUL2 ? c.ld(c.d.k2, osz) : c.ld(c.d.k3, osz), bh = c.vh;
+      const a = c.ld(d.op === G.OP_IMUL2 ? d.k1 : d.k2, osz), ah = c.vh;
+      const b = d.op === G.OP_IMUL2 ? c.ld(d.k2, osz) : c.ld(d.k3, osz), bh = c.vh;
       const r = imulTrunc(c, osz, a, ah, b, bh);
-      c.setReg(c.d.reg, osz, r, c.vh);
+      c.setReg(d.reg, osz, r, c.vh);
       return;
     }
     case G.OP_MUL: case G.OP_IMUL1:
-      mulWide(c, c.ld(c.d.k1, osz), c.vh, c.d.op === G.OP_IMUL1);
+      mulWide(c, c.ld(d.k1, osz), c.vh, d.op === G.OP_IMUL1);
       return;
     case G.OP_DIV: case G.OP_IDIV:
-      divide(c, c.ld(c.d.k1, osz), c.vh, c.d.op === G.OP_IDIV);
+      divide(c, c.ld(d.k1, osz), c.vh, d.op === G.OP_IDIV);
       return;
     case G.OP_CBW: {
       const a = c.r[0]!;
@@ -193,24 +194,24 @@ export function execute(c: Cpu): void {
       return;
     }
     case G.OP_LOOP: {
-      const asz = c.d.asz;
+      const asz = d.asz;
       let lo = c.r[RCX * 2]!, hi = c.r[RCX * 2 + 1]!;
       if (asz === 8) { if (lo === 0) hi = (hi - 1) | 0; lo = (lo - 1) | 0; c.r[2] = lo; c.r[3] = hi; }
       else if (asz === 4) { lo = (lo - 1) | 0; hi = 0; c.setReg(RCX, 4, lo, 0); c.r[3] = c.code64 ? 0 : c.r[3]!; }
       else { lo = (lo - 1) & 0xffff; hi = 0; c.setReg(RCX, 2, lo, 0); }
       const nz = (lo | (asz === 8 ? hi : 0)) !== 0;
       const z = c.getZF() !== 0;
-      if (nz && (c.d.arg === 2 || (c.d.arg === 1 ? z : !z))) relJump(c);
+      if (nz && (d.arg === 2 || (d.arg === 1 ? z : !z))) relJump(c);
       return;
     }
     case G.OP_JRCXZ: {
-      const asz = c.d.asz;
+      const asz = d.asz;
       const v = asz === 8 ? c.r[2]! | c.r[3]! : asz === 4 ? c.r[2]! : c.r[2]! & 0xffff;
       if (v === 0) relJump(c);
       return;
     }
     case G.OP_PUSHF: case G.OP_POPF: case G.OP_CLI: case G.OP_STI: case G.OP_HLT:
-      execSystem(c, c.d.op);
+      execSystem(c, d.op);
       return;
     case G.OP_CLC: c.setArith(c.getFlags() & ~CF); return;
     case G.OP_STC: c.setArith(c.getFlags() | CF); return;
@@ -237,42 +238,42 @@ export function execute(c: Cpu): void {
       bitScan(c);
       return;
     case G.OP_BSWAP: {
-      const a = c.getReg(c.d.zreg, osz), ah = c.vh;
-      if (osz === 8) c.setReg(c.d.zreg, 8, bswap32(ah), bswap32(a));
-      else if (osz === 4) c.setReg(c.d.zreg, 4, bswap32(a), 0);
-      else c.setReg(c.d.zreg, 2, 0, 0); // BSWAP r16 is undefined; hardware clears it
+      const a = c.getReg(d.zreg, osz), ah = c.vh;
+      if (osz === 8) c.setReg(d.zreg, 8, bswap32(ah), bswap32(a));
+      else if (osz === 4) c.setReg(d.zreg, 4, bswap32(a), 0);
+      else c.setReg(d.zreg, 2, 0, 0); // BSWAP r16 is undefined; hardware clears it
       return;
     }
     case G.OP_CMPXCHG: {
-      const d = c.ld(c.d.k1, osz), dh = c.vh;
+      const v = c.ld(d.k1, osz), vh = c.vh;
       const a = c.getReg(RAX, osz), ah = c.vh;
-      c.alu(7, osz, a, ah, d, dh);
+      c.alu(7, osz, a, ah, v, vh);
       if (c.getZF()) {
-        c.st(c.d.k1, osz, c.getReg(c.d.reg, osz), c.vh);
+        c.st(d.k1, osz, c.getReg(d.reg, osz), c.vh);
       } else {
-        if (c.d.mod !== 3) c.st(c.d.k1, osz, d, dh); // the destination is always written
-        c.setReg(RAX, osz, d, dh);
+        if (d.mod !== 3) c.st(d.k1, osz, v, vh); // the destination is always written
+        c.setReg(RAX, osz, v, vh);
       }
       return;
     }
     case G.OP_XADD: {
-      const d = c.ld(c.d.k1, osz), dh = c.vh;
-      const s = c.getReg(c.d.reg, osz), sh = c.vh;
-      const r = c.alu(0, osz, d, dh, s, sh), rh = c.vh;
-      c.setReg(c.d.reg, osz, d, dh);
-      c.st(c.d.k1, osz, r, rh);
+      const v = c.ld(d.k1, osz), vh = c.vh;
+      const s = c.getReg(d.reg, osz), sh = c.vh;
+      const r = c.alu(0, osz, v, vh, s, sh), rh = c.vh;
+      c.setReg(d.reg, osz, v, vh);
+      c.st(d.k1, osz, r, rh);
       return;
     }
     case G.OP_XLAT: {
       const al = c.r[0]! & 0xff;
       let lo = (c.r[RBX * 2]! + al) | 0, hi = c.r[RBX * 2 + 1]!;
-      if (c.d.asz === 8) { if (lo >>> 0 < al) hi = (hi + 1) | 0; } else { hi = 0; if (c.d.asz === 2) lo &= 0xffff; }
-      c.setReg(RAX, 1, c.rd(c.d.segOvr >= 0 ? c.d.segOvr : DS, lo, hi, 1), 0);
+      if (d.asz === 8) { if (lo >>> 0 < al) hi = (hi + 1) | 0; } else { hi = 0; if (d.asz === 2) lo &= 0xffff; }
+      c.setReg(RAX, 1, c.rd(d.segOvr >= 0 ? d.segOvr : DS, lo, hi, 1), 0);
       return;
     }
     case G.OP_SHLD: case G.OP_SHRD: doubleShift(c); return;
     default:
-      execSystem(c, c.d.op);
+      execSystem(c, d.op);
   }
 }
 

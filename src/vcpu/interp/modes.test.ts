@@ -515,3 +515,45 @@ test('UMIP: SGDT at CPL 3 with CR4.UMIP is #GP(0); at CPL 0 it works', { skip },
   assert.equal(g.dv.getUint16(0x200000, true), 0x3f);
   assert.equal(g.dv.getUint16(0x200010, true), 0);
 });
+
+test('XSAVE/XRSTOR (standard format, x87+SSE): state round trip, XSTATE_BV, init on restore, alignment #GP', { skip }, () => {
+  const base = createInterpBackend().supportedCpuid();
+  const cpuid = base.map((e) => (e.function === 1 ? { ...e, ecx: e.ecx | (1 << 26), edx: e.edx | (3 << 25) | (1 << 24) } : e.function === 0 ? { ...e, eax: 0xd } : e));
+  cpuid.push({ function: 0xd, index: 0, flags: 1, eax: 3, ebx: 576, ecx: 576, edx: 0 }, { function: 0xd, index: 1, flags: 1, eax: 0, ebx: 0, ecx: 0, edx: 0 });
+  const code = assemble(`
+    mov rax, cr4
+    bts rax, 18
+    mov cr4, rax
+    xor ecx, ecx
+    mov eax, 3
+    xor edx, edx
+    xsetbv
+    mov rax, 0x1122334455667788
+    movq xmm3, rax
+    fninit
+    mov word ptr [0x200800], 0x027f
+    fldcw [0x200800]
+    mov eax, 3
+    xor edx, edx
+    xsave [0x200000]
+    pxor xmm3, xmm3
+    fninit
+    xrstor [0x200000]
+    movq rbx, xmm3
+    fnstcw [0x200810]
+    mov dword ptr [0x200200], 1
+    xrstor [0x200000]
+    movq rcx, xmm3
+    xsave [0x200008]
+    hlt
+  ${handlers()}`);
+  const g = makeGuest(code, 'long', cpuid);
+  installIdt(g);
+  g.runToHalt();
+  const r = g.regs();
+  assert.equal(r.rbx, 0x1122334455667788n);
+  assert.equal(g.dv.getUint16(0x200810, true), 0x027f);
+  assert.equal(g.dv.getUint32(0x200000 + 512, true) & 3, 1, 'XSTATE_BV after the second restore (x87 only)');
+  assert.equal(r.rcx, 0n, 'SSE state initialized when XSTATE_BV[1] = 0');
+  assert.equal(r.r14, 13n, 'XSAVE to a misaligned area');
+});

@@ -1207,10 +1207,13 @@ function execExtended(c: Cpu, op: number): void {
       }
       return;
     }
-    case G.OP_X87: case G.OP_SSE: case G.OP_XSAVE: case G.OP_XRSTOR:
+    case G.OP_XSAVE: case G.OP_XRSTOR: xsave(c, op === G.OP_XSAVE); return;
+    case G.OP_XSAVE_OTHER:
+      throw c.unimplementedFault('XSAVEOPT/XSAVEC/XSAVES/XRSTORS (optimized/compacted XSAVE forms)');
+    case G.OP_X87: case G.OP_SSE:
       if (op === G.OP_X87 && c.cr0 & (CR0_EM | CR0_TS)) throw new CpuFault(7, -1, 0, 0, 'x87 with CR0.EM/TS');
       if (op === G.OP_SSE) simdCheck(c);
-      throw c.unimplementedFault(`${G.OP_NAMES[op]} (${G.MNEMONICS.length} table rows; this one is decoded but not executed yet)`);
+      throw c.unimplementedFault(`${G.MNEMONICS[c.d.row]} (${op === G.OP_X87 ? 'x87' : 'SSE'} instruction: decoded, not executed yet)`);
     default:
       throw c.unimplementedFault(`op ${G.OP_NAMES[op] ?? op}`);
   }
@@ -1248,6 +1251,62 @@ function sseMov(c: Cpu): void {
     if (words === 4) { w2 = c.rd(c.d.seg, (c.eaLo + 8) | 0, c.eaHi, 8); w3 = c.vh; }
   }
   f[v] = w0; f[v + 1] = w1; f[v + 2] = w2; f[v + 3] = w3;
+}
+
+/**
+ * XSAVE/XRSTOR, standard format (SDM Vol. 1 §13.4-13.8; Vol. 2 "XSAVE", "XRSTOR"): components
+ * x87 (0), SSE (1) and AVX YMM_Hi128 (2, at the CPUID 0xD.2 offset, 576). Other components in
+ * RFBM = XCR0 & EDX:EAX are reported as unimplemented, never silently skipped.
+ */
+function xsave(c: Cpu, save: boolean): void {
+  if (!(c.cr4 & CR4_OSXSAVE)) throw ud('XSAVE/XRSTOR with CR4.OSXSAVE=0');
+  if (c.cr0 & CR0_TS) throw new CpuFault(7, -1, 0, 0, 'XSAVE/XRSTOR with CR0.TS');
+  c.calcEa();
+  if (c.eaLo & 63) throw gp('XSAVE area not 64-byte aligned');
+  const rfbm = c.xcr0Lo & c.r[0]!;
+  const rfbmHi = c.xcr0Hi & c.r[4]!;
+  if (rfbm & ~7 || rfbmHi) throw c.unimplementedFault(`XSAVE components 0x${((rfbm & ~7) >>> 0).toString(16)} (only x87/SSE/AVX are implemented)`);
+  const seg = c.d.seg, base = c.eaLo, bh = c.eaHi;
+  const at = (o: number): number => (base + o) | 0;
+  const nXmm = c.code64 ? 16 : 8;
+  if (save) {
+    if (rfbm & 1) {
+      for (let i = 0; i < 24; i += 4) c.wr(seg, at(i), bh, 4, fxGet32(c, i), 0);
+      for (let i = 32; i < 160; i += 4) c.wr(seg, at(i), bh, 4, fxGet32(c, i), 0);
+    }
+    if (rfbm & 6) { c.wr(seg, at(24), bh, 4, fxGet32(c, 24), 0); c.wr(seg, at(28), bh, 4, 0xffff, 0); }
+    if (rfbm & 2) for (let i = 160; i < 160 + 16 * nXmm; i += 4) c.wr(seg, at(i), bh, 4, fxGet32(c, i), 0);
+    if (rfbm & 4) for (let i = 0; i < 16 * nXmm; i++) c.wr(seg, at(576 + i), bh, 1, c.ymmHi[i]!, 0);
+    const bv = c.rd(seg, at(512), bh, 4);
+    c.wr(seg, at(512), bh, 4, (bv & ~rfbm) | (rfbm & 7), 0);
+    return;
+  }
+  const bv = c.rd(seg, at(512), bh, 4), bvHi = c.rd(seg, at(516), bh, 4);
+  const comp = c.rd(seg, at(524), bh, 4);
+  if (comp < 0) throw c.unimplementedFault('XRSTOR of a compacted-format area');
+  if (bv & ~c.xcr0Lo || bvHi & ~c.xcr0Hi) throw gp('XRSTOR: XSTATE_BV has bits not in XCR0');
+  for (let o = 520; o < 576; o += 4) if (c.rd(seg, at(o), bh, 4) !== 0) throw gp('XRSTOR: reserved header bytes are not zero');
+  if (rfbm & 6) {
+    const mx = c.rd(seg, at(24), bh, 4);
+    if (mx & ~0xffff) throw gp('XRSTOR: MXCSR reserved bits');
+    fxSet32(c, 24, mx);
+  }
+  if (rfbm & 1) {
+    if (bv & 1) {
+      for (let i = 0; i < 24; i += 4) fxSet32(c, i, c.rd(seg, at(i), bh, 4));
+      for (let i = 32; i < 160; i += 4) fxSet32(c, i, c.rd(seg, at(i), bh, 4));
+    } else {
+      c.fx.fill(0, 0, 24); c.fx.fill(0, 32, 160); c.fx[0] = 0x7f; c.fx[1] = 0x03;
+    }
+  }
+  if (rfbm & 2) {
+    if (bv & 2) for (let i = 160; i < 160 + 16 * nXmm; i += 4) fxSet32(c, i, c.rd(seg, at(i), bh, 4));
+    else c.fx.fill(0, 160, 160 + 16 * nXmm);
+  }
+  if (rfbm & 4) {
+    if (bv & 4) for (let i = 0; i < 16 * nXmm; i++) c.ymmHi[i] = c.rd(seg, at(576 + i), bh, 1);
+    else c.ymmHi.fill(0, 0, 16 * nXmm);
+  }
 }
 
 let extractHi = 0;

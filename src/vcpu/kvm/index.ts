@@ -4,7 +4,7 @@
 export { createKvmBackend, isKvmAvailable, kvmModule, KvmBackend, KVM_DEVICE } from './system.ts';
 export type { KvmAvailability, KvmBackendOptions } from './system.ts';
 export { KvmVm } from './vm.ts';
-export { KvmVcpu } from './vcpu.ts';
+export { KvmVcpu, DEFAULT_RUN_SLICE_MS, MAX_RUN_SLICE_MS } from './vcpu.ts';
 export { describeDisagreement, OracleCheck } from './oracle.ts';
 export type { ContractOracle, Disagreement, OracleOptions, Prediction } from './oracle.ts';
 export { kvmExitName } from './exit.ts';

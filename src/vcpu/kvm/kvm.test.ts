@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { BackendError } from '../backend.ts';
 import { createKvmBackend, isKvmAvailable, kvmModule, type KvmBackend } from './system.ts';
 import type { ContractOracle } from './oracle.ts';
-import { runGuest, summarize } from './testing/guest.ts';
+import { runGuest, runToExit, summarize } from './testing/guest.ts';
 import { isPvm, kvmGuestSkip, kvmSkip } from './testing/host.ts';
 
 const CR4_SMXE = 1n << 14n;
@@ -345,10 +345,10 @@ test('KVM_INTERRUPT and KVM_NMI are delivered through the guest IDT', { skip: kv
     assert.equal(g.vcpu.readyForInterruptInjection(), true);
     assert.throws(() => g.vcpu.injectInterrupt(256), /0\.\.255/);
     g.vcpu.injectInterrupt(0x21);
-    const e = g.vcpu.run();
+    const e = runToExit(g.vcpu);
     assert.ok(e.reason === 'io' && e.port === 0xf5 && e.data[0] === 0x21, `got ${e.reason}`);
     n.vcpu.injectNmi();
-    const e2 = n.vcpu.run();
+    const e2 = runToExit(n.vcpu);
     assert.ok(e2.reason === 'io' && e2.port === 0xf5 && e2.data[0] === 2, `got ${e2.reason}`);
   } finally {
     g.vm.destroy();
@@ -373,7 +373,7 @@ test(
       assert.equal(g.vcpu.interruptFlag(), false);
       assert.equal(g.vcpu.readyForInterruptInjection(), false);
       g.vcpu.requestInterruptWindow(true);
-      const e = g.vcpu.run();
+      const e = runToExit(g.vcpu);
       // hardware KVM exits irq_window_open right after STI;NOP; PVM only at the next exit (pvm-deviations.ts)
       assert.ok(e.reason === 'irq_window_open' || (isPvm && e.reason === 'io'), `got ${e.reason}`);
       assert.equal(g.vcpu.interruptFlag(), true);

@@ -52,3 +52,22 @@ test('anonymous mappings: zero-filled, addressable, detached by munmap', { skip 
   assert.equal(m.byteLength, 0);
   assert.throws(() => n.munmap(m), TypeError, 'a second munmap is refused');
 });
+
+test('run(): bad arguments are TypeErrors; a failing KVM_RUN throws its errno', { skip }, () => {
+  if (!loaded.ok) return;
+  const n = loaded.native;
+  const page = new ArrayBuffer(4096);
+  assert.throws(() => n.run(-1, 0xae80, page, 4096, 1e6), TypeError, 'immediate_exit offset outside');
+  assert.throws(() => n.run(-1, 0xae80, page, 1, -1), TypeError, 'negative slice');
+  assert.throws(() => n.run(-1, 0xae80, 'x' as unknown as ArrayBuffer, 1, 0), TypeError);
+  for (const slice of [0, 1e6]) {
+    assert.throws(
+      () => n.run(-1, 0xae80, page, 1, slice),
+      (e: unknown) => isErrnoError(e) && e.code === 'EBADF',
+    );
+  }
+  assert.equal(new Uint8Array(page)[1], 0, 'immediate_exit is left cleared');
+  const info = n.runInfo();
+  assert.ok(info.signal > 0, `a real-time kick signal is installed (${info.signal})`);
+  assert.equal(info.strays, 0);
+});

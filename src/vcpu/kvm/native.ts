@@ -1,5 +1,5 @@
-// Loader for the N-API binding in native/ (open/close/ioctl/mmap/munmap/address over /dev/kvm; see
-// native/tsvmm_kvm.c). The binding is optional: without it the KVM backend reports why and the rest
+// Loader for the N-API binding in native/ (open/close/ioctl/mmap/munmap/address over /dev/kvm, and
+// KVM_RUN bounded by a signal-driven time slice; see native/tsvmm_kvm.c). The binding is optional: without it the KVM backend reports why and the rest
 // of tsvmm runs unchanged.
 
 import { createRequire } from 'node:module';
@@ -16,7 +16,39 @@ export interface KvmNative {
   mmapAnonymous(length: number): ArrayBuffer;
   munmap(buffer: ArrayBuffer): void;
   address(buffer: ArrayBuffer | ArrayBufferView): bigint;
+  /**
+   * ioctl(fd, request, 0) for KVM_RUN, bounded: with sliceNs > 0 a one-shot timer signals this
+   * thread after sliceNs and the ioctl fails with EINTR (KVM_EXIT_INTR); the timer is disarmed and
+   * kvm_run.immediate_exit (at immediateExitOffset in kvmRun) cleared before returning.
+   * sliceNs = 0 is a plain, unbounded KVM_RUN.
+   */
+  run(fd: number, request: number, kvmRun: ArrayBuffer, immediateExitOffset: number, sliceNs: number): number;
+  /** The real-time signal that ends slices (negative errno if none could be installed) and counters. */
+  runInfo(): NativeRunInfo;
 }
+
+export interface NativeRunInfo {
+  /** signal number used to kick a vCPU thread out of KVM_RUN, or -errno when unavailable */
+  readonly signal: number;
+  /** slices that ended by the signal (process-wide) */
+  readonly kicks: number;
+  /** timer signals that arrived when no run was in progress (ignored by the handler; expected 0) */
+  readonly strays: number;
+  /** threads that have created their slice timer */
+  readonly threadTimers: number;
+}
+
+const REQUIRED: readonly (keyof KvmNative)[] = [
+  'open',
+  'close',
+  'ioctl',
+  'mmap',
+  'mmapAnonymous',
+  'munmap',
+  'address',
+  'run',
+  'runInfo',
+];
 
 /** Linux x86-64 values of the open/mmap flags the backend uses (asm-generic/fcntl.h, mman-common.h). */
 export const O_RDWR = 0o2;
@@ -67,7 +99,14 @@ export function loadNative(): NativeLoad {
   try {
     const require = createRequire(import.meta.url);
     const native = require(path) as KvmNative;
-    cached = { ok: true, native, path };
+    const missing = REQUIRED.filter((k) => typeof native[k] !== 'function');
+    cached =
+      missing.length === 0
+        ? { ok: true, native, path }
+        : {
+            ok: false,
+            reason: `the /dev/kvm binding at ${path} is out of date (no ${missing.join(', ')}); rebuild it with \`node scripts/build-native.mjs\``,
+          };
   } catch (e) {
     cached = { ok: false, reason: `the /dev/kvm binding at ${path} failed to load: ${(e as Error).message}` };
   }

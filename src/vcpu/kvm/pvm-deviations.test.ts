@@ -7,7 +7,7 @@ import type { CpuidEntry } from '../../arch/x86/cpuid/table.ts';
 import { createKvmBackend, type KvmBackend } from './system.ts';
 import { PVM_DEVIATIONS, type GuestProbe } from './pvm-deviations.ts';
 import { enterMode } from './testing/guest-setup.ts';
-import { runGuest, summarize } from './testing/guest.ts';
+import { runGuest, runToExit, summarize } from './testing/guest.ts';
 import { pvmSkip } from './testing/host.ts';
 
 let shared: KvmBackend | undefined;
@@ -95,7 +95,7 @@ const CUSTOM: Record<string, () => void> = {
     );
     try {
       g.vcpu.requestInterruptWindow(true);
-      const e = g.vcpu.run();
+      const e = runToExit(g.vcpu);
       assert.ok(e.reason === 'io' && e.data[0] === 2, `got ${e.reason}`);
     } finally {
       g.vm.destroy();

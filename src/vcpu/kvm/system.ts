@@ -13,6 +13,7 @@ import { contractOracle } from './contract-oracle.ts';
 import { OracleCheck, type OracleOptions } from './oracle.ts';
 import { cpuid2Buffer, decodeCpuid2, decodeMsrs, encodeMsrs } from './structs.ts';
 import { KvmVm } from './vm.ts';
+import { DEFAULT_RUN_SLICE_MS, runSliceNs } from './vcpu.ts';
 
 export const KVM_DEVICE = '/dev/kvm';
 
@@ -29,6 +30,12 @@ export interface KvmBackendOptions {
    * 'off' disables it; or pass your own ContractOracle.
    */
   readonly contract?: 'observe' | 'enforce' | 'off' | OracleOptions;
+  /**
+   * Time slice of one vcpu.run() in milliseconds (default 10): KVM_RUN is interrupted by a timer
+   * signal after this long and run() returns { reason: 'intr' } (KVM_EXIT_INTR), so a guest that
+   * never exits cannot starve timers or time limits. 0 = unbounded KVM_RUN. Per vCPU: `runSliceMs`.
+   */
+  readonly runSliceMs?: number;
 }
 
 export class KvmBackend implements Backend {
@@ -37,6 +44,8 @@ export class KvmBackend implements Backend {
   readonly vcpuMmapSize: number;
   /** the contract oracle check, when configured: its `log` holds every disagreement seen */
   readonly oracle: OracleCheck | undefined;
+  /** the run slice new vCPUs start with (KvmBackendOptions.runSliceMs) */
+  readonly runSliceMs: number;
   private closed = false;
 
   constructor(
@@ -45,6 +54,8 @@ export class KvmBackend implements Backend {
     readonly fd: number,
     options: KvmBackendOptions = {},
   ) {
+    this.runSliceMs = options.runSliceMs ?? DEFAULT_RUN_SLICE_MS;
+    runSliceNs(this.runSliceMs); // validates: BackendError('EINVAL') naming the option
     this.apiVersion = this.ioctl('KVM_GET_API_VERSION', 0);
     if (this.apiVersion !== KVM_API_VERSION) {
       throw new BackendError('ENOTSUP', `KVM API version ${this.apiVersion}, expected ${KVM_API_VERSION}`);
@@ -141,6 +152,8 @@ export class KvmBackend implements Backend {
       maxVcpus,
       maxMemslots,
       oracle: this.oracle,
+      runSliceMs: this.runSliceMs,
+      immediateExit: this.checkExtension(KvmCap.IMMEDIATE_EXIT) !== 0,
     });
     // VMX without unrestricted guest needs a TSS for real mode; SVM and others accept and ignore it.
     if (this.checkExtension(KvmCap.SET_TSS_ADDR) !== 0) {

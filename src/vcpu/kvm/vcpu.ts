@@ -1,5 +1,17 @@
 // One KVM vCPU: the vCPU file descriptor and its mmap'd kvm_run page (Linux
 // Documentation/virt/kvm/api.rst §4 "vcpu ioctl", §5 "The kvm_run structure").
+//
+// run() is KVM_RUN bounded by a time slice (default 10 ms, KVM_EXIT_INTR semantics): a guest that
+// never exits still comes back as { reason: 'intr' } so the machine can poll timers, inject
+// interrupts and honour its time limit (native/tsvmm_kvm.c, "Bounded KVM_RUN").
+//
+// Completing an exit: api.rst (kvm_run, the NOTE after KVM_EXIT_MMIO) says the operation behind a
+// KVM_EXIT_IO or KVM_EXIT_MMIO is complete, and guest state consistent, only once userspace has
+// re-entered KVM_RUN; the kernel first finishes it, then checks for pending signals. So an 'intr'
+// after an IN exit still delivered the IN data. Before reading or writing vCPU state after such an
+// exit this class re-enters KVM_RUN with kvm_run.immediate_exit = 1: KVM completes the pending
+// operation and returns -EINTR without running the guest (the KVM selftests' "complete IO" step). The
+// exit's data must therefore be filled before any get/set of vCPU state, as before the next run().
 
 import type { CpuidEntry } from '../../arch/x86/cpuid/table.ts';
 import type { Fpu, MsrEntry, Regs, Sregs, Vcpu, VcpuExit, Xcr } from '../backend.ts';
@@ -7,7 +19,7 @@ import { BackendError } from '../backend.ts';
 import { decodeExit } from './exit.ts';
 import { Ioctl } from './ioctls.ts';
 import { KvmFpu, KvmInterrupt, KvmRegs, KvmRun, KvmSregs, KvmXcrs } from './layout.ts';
-import { kvmIoctl, MAP_SHARED, PROT_READ, PROT_WRITE, type KvmNative } from './native.ts';
+import { isErrnoError, kvmIoctl, MAP_SHARED, PROT_READ, PROT_WRITE, type KvmNative } from './native.ts';
 import type { OracleCheck, OracleContext, Prediction } from './oracle.ts';
 import {
   cpuid2Buffer,
@@ -22,12 +34,54 @@ import { encodeCpuid2, encodeFpu, encodeMsrs, encodeRegs, encodeSregs, encodeXcr
 
 const hex = (v: bigint | number): string => '0x' + v.toString(16);
 
+/**
+ * Default time slice of one run(). A guest that never exits gets its timers, injected interrupts and
+ * the machine's time limit checked about this often (so at most ~100 PIT ticks a second reach such a
+ * guest); guests that exit are unaffected, every exit returns at once.
+ */
+export const DEFAULT_RUN_SLICE_MS = 10;
+/** Largest slice accepted (the binding refuses more than an hour). */
+export const MAX_RUN_SLICE_MS = 3_600_000;
+
+/** Validate a slice in milliseconds (0 = unbounded KVM_RUN) and convert it to whole nanoseconds. */
+export function runSliceNs(ms: number): number {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_RUN_SLICE_MS) {
+    throw new BackendError(
+      'EINVAL',
+      `runSliceMs must be a number of milliseconds from 0 (unbounded) to ${MAX_RUN_SLICE_MS} (got ${String(ms)})`,
+    );
+  }
+  const ns = Math.round(ms * 1e6);
+  return ms > 0 && ns === 0 ? 1 : ns;
+}
+
+/** vCPU state ioctls: a pending I/O or MMIO exit is completed before any of them. */
+const STATE_IOCTLS: ReadonlySet<keyof typeof Ioctl> = new Set([
+  'KVM_GET_REGS',
+  'KVM_SET_REGS',
+  'KVM_GET_SREGS',
+  'KVM_SET_SREGS',
+  'KVM_GET_MSRS',
+  'KVM_SET_MSRS',
+  'KVM_GET_XCRS',
+  'KVM_SET_XCRS',
+  'KVM_GET_FPU',
+  'KVM_SET_FPU',
+] as const);
+
+const INTR: VcpuExit = Object.freeze({ reason: 'intr' });
+
 export class KvmVcpu implements Vcpu {
   private readonly run_: ArrayBuffer;
   private readonly runView: DataView;
   private cpuid: readonly CpuidEntry[] = [];
   private closed = false;
   private hasRun = false;
+  private sliceNs: number;
+  /** the last exit was IN/OUT or MMIO and KVM has not yet been re-entered to complete it */
+  private ioPending = false;
+  /** completing a pending exit produced a new exit; the next run() returns it without entering */
+  private deferredExit = false;
   /** With the oracle: why the last setMsrs() stopped early, when the contract had a reason. */
   lastMsrRefusal: { index: number; reason: string } | undefined;
 
@@ -39,7 +93,17 @@ export class KvmVcpu implements Vcpu {
     mmapSize: number,
     private readonly oracle: OracleCheck | undefined,
     private readonly onDestroy: (v: KvmVcpu) => void,
+    /** time slice of one run() in ms; 0 = unbounded (a guest that never exits never returns) */
+    runSliceMs: number = DEFAULT_RUN_SLICE_MS,
+    /** KVM_CAP_IMMEDIATE_EXIT: without it a pending exit is only completed by the next run() */
+    private readonly immediateExit = true,
   ) {
+    try {
+      this.sliceNs = runSliceNs(runSliceMs);
+    } catch (e) {
+      native.close(fd);
+      throw e;
+    }
     try {
       this.run_ = native.mmap(fd, mmapSize, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
     } catch (e) {
@@ -49,8 +113,49 @@ export class KvmVcpu implements Vcpu {
     this.runView = new DataView(this.run_);
   }
 
+  /** The time slice of one run() in milliseconds; 0 = unbounded. BackendError('EINVAL') when invalid. */
+  get runSliceMs(): number {
+    return this.sliceNs / 1e6;
+  }
+
+  set runSliceMs(ms: number) {
+    this.sliceNs = runSliceNs(ms);
+  }
+
+  /** True while an I/O or MMIO exit awaits completion by the next KVM_RUN. */
+  get hasPendingIo(): boolean {
+    return this.ioPending;
+  }
+
+  /**
+   * Finish a pending IN/OUT/MMIO exit now (KVM_RUN with kvm_run.immediate_exit = 1: KVM copies the
+   * data from kvm_run into the guest and returns EINTR without entering it). Called before every
+   * state get/set; harmless when nothing is pending; a no-op without KVM_CAP_IMMEDIATE_EXIT
+   * (Linux < 4.11), where only the next run() completes it. If KVM needs another exit to finish the
+   * instruction (a string I/O or a wide MMIO access crossing a boundary), that exit is kept and the
+   * next run() returns it.
+   */
+  completePendingIo(): void {
+    if (!this.ioPending || this.deferredExit || this.closed || !this.immediateExit) return;
+    this.runView.setUint8(KvmRun.immediate_exit, 1);
+    try {
+      this.native.ioctl(this.fd, Ioctl.KVM_RUN, 0);
+      this.deferredExit = true; // KVM returned a new exit; ioPending stays set for it
+      return;
+    } catch (e) {
+      if (!(isErrnoError(e) && (e.code === 'EINTR' || e.code === 'EAGAIN'))) {
+        if (isErrnoError(e)) throw new BackendError(e.code, `KVM_RUN (completing an I/O exit): ${e.message}`);
+        throw e;
+      }
+    } finally {
+      this.runView.setUint8(KvmRun.immediate_exit, 0);
+    }
+    this.ioPending = false;
+  }
+
   private ioctl(name: keyof typeof Ioctl, arg: number | ArrayBufferView): number {
     if (this.closed) throw new BackendError('EBADF', `vcpu ${this.id} is destroyed`);
+    if (this.ioPending && STATE_IOCTLS.has(name)) this.completePendingIo();
     return kvmIoctl(this.native, this.fd, name, Ioctl[name], arg);
   }
 
@@ -207,15 +312,31 @@ export class KvmVcpu implements Vcpu {
   }
 
   run(): VcpuExit {
+    if (this.closed) throw new BackendError('EBADF', `vcpu ${this.id} is destroyed`);
     this.hasRun = true;
-    try {
-      this.ioctl('KVM_RUN', 0);
-    } catch (e) {
-      // A signal interrupted KVM_RUN before or during guest execution.
-      if (e instanceof BackendError && (e.code === 'EINTR' || e.code === 'EAGAIN')) return { reason: 'intr' };
-      throw e;
+    if (this.deferredExit) {
+      this.deferredExit = false;
+      return this.decode();
     }
-    return decodeExit(this.run_, this.runView);
+    try {
+      this.native.run(this.fd, Ioctl.KVM_RUN, this.run_, KvmRun.immediate_exit, this.sliceNs);
+    } catch (e) {
+      if (!isErrnoError(e)) throw e;
+      // KVM_EXIT_INTR: the slice's signal (or immediate_exit) ended KVM_RUN. KVM completes a pending
+      // I/O exit before it looks at signals or immediate_exit, so nothing is pending any more.
+      if (e.code === 'EINTR' || e.code === 'EAGAIN') {
+        this.ioPending = false;
+        return INTR;
+      }
+      throw new BackendError(e.code, `KVM_RUN: ${e.code} (${e.message})`);
+    }
+    return this.decode();
+  }
+
+  private decode(): VcpuExit {
+    const exit = decodeExit(this.run_, this.runView);
+    this.ioPending = exit.reason === 'io' || exit.reason === 'mmio';
+    return exit;
   }
 
   destroy(): void {

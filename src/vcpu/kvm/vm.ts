@@ -16,6 +16,10 @@ export interface KvmVmConfig {
   readonly maxVcpus: number;
   readonly maxMemslots: number;
   readonly oracle: OracleCheck | undefined;
+  /** time slice of each new vCPU's run() (ms; 0 = unbounded) */
+  readonly runSliceMs?: number;
+  /** KVM_CAP_IMMEDIATE_EXIT (Linux 4.11+): kvm_run.immediate_exit is honoured */
+  readonly immediateExit?: boolean;
 }
 
 export class KvmVm implements Vm {
@@ -99,8 +103,15 @@ export class KvmVm implements Vm {
     }
     if (this.vcpus.has(id)) throw new BackendError('EEXIST', `vcpu ${id} already exists`);
     const fd = this.ioctl('KVM_CREATE_VCPU', id);
-    const vcpu = new KvmVcpu(this.native, id, fd, this.config.vcpuMmapSize, this.config.oracle, (v) =>
-      this.vcpus.delete(v.id),
+    const vcpu = new KvmVcpu(
+      this.native,
+      id,
+      fd,
+      this.config.vcpuMmapSize,
+      this.config.oracle,
+      (v) => this.vcpus.delete(v.id),
+      this.config.runSliceMs,
+      this.config.immediateExit ?? true,
     );
     this.vcpus.set(id, vcpu);
     return vcpu;

@@ -4,7 +4,8 @@
 // Documentation/virt/kvm/x86/msr.rst. KVM's gating: shared/spec/kvm-contract.md §6 (and §3, §4.2, §7).
 //
 // Common rules, applied by src/contract/msr.ts for every row:
-//  - gate absent → guest RDMSR and WRMSR #GP; userspace may read, and write 0 (kvm_do_msr_access).
+//  - gate absent → guest RDMSR and WRMSR #GP; userspace may read, and write 0, when KVM advertises
+//    the MSR (it is in KVM_GET_MSR_INDEX_LIST: msrs_to_save/emulated_msrs, kvm_do_msr_access).
 //  - reserved bits set → #GP (guest) / failure (userspace).
 //  - 'feature' rows are immutable after the first KVM_RUN except rewriting the same value
 //    (kvm_is_immutable_feature_msr).
@@ -18,6 +19,16 @@ export interface MsrView {
   readonly amdLike: boolean;
   readonly maxPhysAddr: number;
   readonly mode: 'kvmExact' | 'architectural';
+  /** the KVM vendor module (vendor-owned MSR rules; see contract/model.ts KvmModule) */
+  readonly kvmModule: 'kvm_intel' | 'kvm_amd' | 'kvm_pvm';
+  /** raw guest CPUID (PMU counter counts: leaf 0AH, 80000022H) */
+  readonly table: { reg(fn: number, index: number, reg: 'eax' | 'ebx' | 'ecx' | 'edx'): number };
+}
+
+/** Per-vCPU state some rows read (MCE bank count from IA32_MCG_CAP). */
+export interface MsrContext {
+  /** IA32_MCG_CAP: Count (7:0), MCG_CTL_P (8), MCG_CMCI_P (10), MCG_LMCE_P (27) */
+  readonly mcgCap: bigint;
 }
 
 export type CanonicalRule =
@@ -53,8 +64,34 @@ export interface MsrDef {
   readonly check?: (m: MsrView, value: bigint, index: number) => string | undefined;
   /** value massaging before commit (e.g. TSC_AUX truncation on AMD) */
   readonly adjust?: (m: MsrView, value: bigint) => bigint;
-  /** the rule handled by a dedicated contract function (EFER, XSS, APIC_BASE, VMX, FEAT_CTL, MISC_ENABLE) */
-  readonly special?: 'efer' | 'xss' | 'apic_base' | 'vmx' | 'feat_ctl' | 'misc_enable';
+  /** the rule handled by a dedicated contract function (EFER, XSS, APIC_BASE, VMX, FEAT_CTL,
+   *  MISC_ENABLE, DEBUGCTL, UCODE_REV, machine-check banks, x2APIC registers) */
+  readonly special?:
+    | 'efer'
+    | 'xss'
+    | 'apic_base'
+    | 'vmx'
+    | 'feat_ctl'
+    | 'misc_enable'
+    | 'debugctl'
+    | 'ucode_rev'
+    | 'mce'
+    | 'x2apic';
+  /** reset value when it depends on the guest/KVM module (overrides `reset`) */
+  readonly resetOf?: (m: MsrView) => bigint;
+  /** exists only where KVM implements it for this host: under kvmExact, when the caller gives the
+   *  advertised list (KVM_GET_MSR_INDEX_LIST) and the MSR is not on it, every access fails (e.g.
+   *  IA32_FEATURE_CONTROL lives in vmx.c/pvm.c-on-Intel only; KVM probes it with RDMSR on the host) */
+  readonly hostProbed?: true;
+  /** the gate binds the guest only: userspace may write any non-reserved value without it (the
+   *  handler checks `!host_initiated && !guest_cpu_cap_has(...)`, e.g. VIRT_SPEC_CTRL) */
+  readonly hostIgnoresGate?: true;
+  /** existence beyond `gate` (PMU counter counts, MCE bank count): the reason it is absent */
+  readonly exists?: (m: MsrView, index: number, c: MsrContext) => string | undefined;
+  /** the indices that, when absent (gate/exists), KVM still accepts (any write, reads 0) instead of
+   *  failing: the legacy P6/K7 performance MSRs (kvm_set_msr_common "ignore all writes" when the
+   *  PMU does not claim them) */
+  readonly absentIgnored?: (index: number) => boolean;
   readonly doc: string;
 }
 
@@ -124,7 +161,47 @@ export const Msr = {
   AMD_VM_CR: 0xc0010114,
   AMD_VM_HSAVE_PA: 0xc0010117,
   AMD_DE_CFG: 0xc0011029,
+  SMI_COUNT: 0x34,
+  PMC0: 0xc1,
+  MCG_CTL: 0x17b,
+  PERFEVTSEL0: 0x186,
+  LASTBRANCHFROMIP: 0x1db,
+  POWER_CTL: 0x1fc,
+  MC0_CTL2: 0x280,
+  FIXED_CTR0: 0x309,
+  FIXED_CTR_CTRL: 0x38d,
+  PERF_GLOBAL_STATUS: 0x38e,
+  PERF_GLOBAL_CTRL: 0x38f,
+  PERF_GLOBAL_OVF_CTRL: 0x390,
+  MC0_CTL: 0x400,
+  MCG_EXT_CTL: 0x4d0,
+  AMD_PERF_GLOBAL_STATUS: 0xc0000300,
+  AMD_PERF_GLOBAL_CTL: 0xc0000301,
+  AMD_PERF_GLOBAL_STATUS_CLR: 0xc0000302,
+  K7_EVNTSEL0: 0xc0010000,
+  K7_PERFCTR0: 0xc0010004,
+  F15H_PERF_CTL0: 0xc0010200,
+  AMD_VIRT_SPEC_CTRL: 0xc001011f,
 } as const;
+
+/** KVM_MAX_MCE_BANKS: KVM's vCPU is created with IA32_MCG_CAP = 32 banks, no CTL_P/CMCI_P/LMCE_P
+ *  (read back as 0x20 on this machine) until userspace runs KVM_X86_SETUP_MCE. */
+export const KVM_DEFAULT_MCG_CAP = 0x20n;
+export const MCG_CTL_P = 1n << 8n;
+export const MCG_CMCI_P = 1n << 10n;
+export const MCG_LMCE_P = 1n << 27n;
+
+/** Intel architectural PMU (CPUID.0AH): version EAX[7:0], GP counters EAX[15:8], fixed counters EDX[4:0]. */
+function intelPmu(m: MsrView): { version: number; gp: number; fixed: number } {
+  const eax = m.table.reg(0xa, 0, 'eax');
+  const version = eax & 0xff;
+  return {
+    version,
+    gp: version ? (eax >>> 8) & 0xff : 0,
+    fixed: version > 1 ? m.table.reg(0xa, 0, 'edx') & 0x1f : 0,
+  };
+}
+const PMU_TEXT = 'CPUID.0AH:EAX[7:0] version';
 
 /** KVM PV feature bits, CPUID.4000_0001H:EAX (include/uapi/asm/kvm_para.h) [R]. */
 export const KvmPvFeature = {
@@ -194,8 +271,19 @@ export const MSR_TABLE: readonly MsrDef[] = [
     index: Msr.UCODE_REV,
     name: 'IA32_UCODE_REV',
     reset: 0x1_0000_0000n,
+    // kvm_arch_vcpu_create: microcode_version = 0x100000000; svm_vcpu_create: 0x01000065
+    // (feature_msrs_test). kvm_pvm on this machine reads 0 after vCPU creation (a PVM difference).
+    resetOf: (m) =>
+      m.mode === 'kvmExact' && m.kvmModule === 'kvm_amd'
+        ? 0x0100_0065n
+        : m.mode === 'kvmExact' && m.kvmModule === 'kvm_pvm'
+          ? 0n
+          : 0x1_0000_0000n,
     access: 'rw',
-    doc: 'SDM 4 Table 2-2 (8BH); guest writes are ignored, KVM resets it to a fake revision [R]',
+    special: 'ucode_rev',
+    doc:
+      'SDM 4 Table 2-2 (8BH); feature MSR, mutable after KVM_RUN (kvm_is_immutable_feature_msr exempts it); ' +
+      'kvm_set_msr_common stores userspace writes (any value) and ignores guest writes',
   },
   {
     index: Msr.SMBASE,
@@ -226,8 +314,10 @@ export const MSR_TABLE: readonly MsrDef[] = [
     name: 'IA32_MCG_CAP',
     gate: 'mca',
     reset: 0n,
+    resetOf: (m) => (m.mode === 'kvmExact' ? KVM_DEFAULT_MCG_CAP : 0n),
     access: 'ro',
-    doc: 'SDM 4 Table 2-2 (179H); set by userspace (KVM_X86_SETUP_MCE) [R]',
+    special: 'mce',
+    doc: 'SDM 4 Table 2-2 (179H); read-only to WRMSR and KVM_SET_MSRS alike: userspace sets it with KVM_X86_SETUP_MCE',
   },
   {
     index: Msr.MCG_STATUS,
@@ -242,9 +332,10 @@ export const MSR_TABLE: readonly MsrDef[] = [
     name: 'IA32_DEBUGCTL',
     reset: 0n,
     access: 'rw',
-    reserved: (m) =>
-      ~(0x3n | (m.has('bus_lock_detect') ? 0x4n : 0n) | (m.has('rtm') ? 0x8000n : 0n)) & ((1n << 64n) - 1n),
-    doc: 'SDM 4 Table 2-2 (1D9H): LBR(0), BTF(1), BUS_LOCK_DETECT(2), RTM(15); LBR-freeze bits not modelled [R]',
+    special: 'debugctl',
+    doc:
+      'SDM 4 Table 2-2 (1D9H): LBR(0), BTF(1), BUS_LOCK_DETECT(2), RTM(15); AMD APM 2 §13.1.1.6: bits 5:0. ' +
+      'Vendor rules in contract/msr.ts debugctlWrite (vmx_set_msr, svm_set_msr, pvm_set_msr)',
   },
   {
     index: Msr.AMD_HWCR,
@@ -318,6 +409,7 @@ export const MSR_TABLE: readonly MsrDef[] = [
     reset: 0n,
     access: 'rw',
     special: 'feat_ctl',
+    hostProbed: true,
     doc: 'SDM 4 Table 2-2 (3AH); allowed bits follow VMX/SMX/SGX/SGX_LC/LMCE',
   },
   {
@@ -562,7 +654,10 @@ export const MSR_TABLE: readonly MsrDef[] = [
     gate: 'x2apic',
     reset: 0n,
     access: 'rw',
-    doc: 'SDM 3A §11.12.1.2 Table 11-6 (800H-8FFH); also #GP unless IA32_APIC_BASE.EXTD=1 (LAPIC device)',
+    special: 'x2apic',
+    doc:
+      'SDM 3A §11.12.1.2 Table 11-6 (800H-8FFH); #GP (guest and userspace) unless IA32_APIC_BASE.EN=1 and ' +
+      'EXTD=1; per-register rules in x2apic.ts (kvm_x2apic_msr_read/write)',
   },
   {
     index: Msr.BNDCFGS,
@@ -724,6 +819,176 @@ export const MSR_TABLE: readonly MsrDef[] = [
     reset: 0n,
     access: 'rw',
     doc: 'msr.rst: migration control [R]',
+  },
+  // ---- MSRs this machine's KVM lists (KVM_GET_MSR_INDEX_LIST, src/vcpu/kvm/fixtures/pvm-msrs.json)
+  // that the first table lacked, and the PMU / machine-check families KVM emulates. Value rules are
+  // KVM's where stated; the PMU rows model existence and access only (coarse: counter widths and
+  // event-select reserved bits are not modelled).
+  {
+    index: Msr.SMI_COUNT,
+    name: 'MSR_SMI_COUNT',
+    reset: 0n,
+    access: 'ro',
+    doc: 'SDM 4 (34H); kvm_set_msr_common: guest WRMSR #GP, userspace may set any value',
+  },
+  {
+    index: Msr.MCG_CTL,
+    name: 'IA32_MCG_CTL',
+    reset: 0n,
+    access: 'rw',
+    special: 'mce',
+    doc: 'SDM 4 Table 2-2 (17BH); set_msr_mce: exists iff MCG_CAP.MCG_CTL_P (userspace may still write 0); value 0 or all-ones',
+  },
+  {
+    index: Msr.LASTBRANCHFROMIP,
+    count: 4,
+    name: 'MSR_IA32_LASTBRANCH/LASTINT FROM/TO IP',
+    gate: 'lbrv',
+    reset: 0n,
+    access: 'ro',
+    doc:
+      'APM 2 §13.1.1.6 (1DBH-1DEH: LastBranchFromIP, LastBranchToIP, LastIntFromIP, LastIntToIP); svm_get_msr ' +
+      'reads them with LBR virtualization; without it userspace may read and write 0 (listed by this KVM) [R]',
+  },
+  {
+    index: Msr.POWER_CTL,
+    name: 'MSR_IA32_POWER_CTL',
+    reset: 0n,
+    access: 'rw',
+    doc: 'SDM 4 (1FCH); kvm_set_msr_common stores any value (msr_ia32_power_ctl)',
+  },
+  {
+    index: Msr.MC0_CTL2,
+    count: 32,
+    name: 'IA32_MC0_CTL2..MC31_CTL2',
+    reset: 0n,
+    access: 'rw',
+    special: 'mce',
+    doc: 'SDM 4 Table 2-2 (280H+i); set_msr_mce: bank < MCG_CAP.Count, needs MCG_CMCI_P (userspace may write 0), bits other than CMCI_EN(30)/threshold(14:0) reserved',
+  },
+  {
+    index: Msr.MC0_CTL,
+    count: 32 * 4,
+    name: 'IA32_MCi_CTL/STATUS/ADDR/MISC',
+    reset: 0n,
+    access: 'rw',
+    special: 'mce',
+    doc: 'SDM 4 Table 2-2 (400H+4i..403H+4i); set_msr_mce: bank < MCG_CAP.Count; CTL 0 or all-ones (bit 10 and bit 0 may be clear); guest STATUS writes must be 0 (AMD HWCR.McStatusWrEn not modelled)',
+  },
+  {
+    index: Msr.MCG_EXT_CTL,
+    name: 'IA32_MCG_EXT_CTL',
+    reset: 0n,
+    access: 'rw',
+    hostProbed: true,
+    reserved: ~1n & ((1n << 64n) - 1n),
+    exists: (_m, _i, c) =>
+      c.mcgCap & MCG_LMCE_P ? undefined : 'IA32_MCG_EXT_CTL needs IA32_MCG_CAP.MCG_LMCE_P (bit 27)',
+    doc: 'SDM 4 Table 2-2 (4D0H): LMCE_EN(0); vmx_set_msr only (AMD hosts: unsupported); guest access also needs FEATURE_CONTROL.LMCE (not modelled) [R]',
+  },
+  {
+    index: Msr.PMC0,
+    count: 8,
+    name: 'IA32_PMC0..PMC7',
+    reset: 0n,
+    access: 'rw',
+    absentIgnored: (i) => i <= Msr.PMC0 + 1,
+    exists: (m, i) => {
+      const p = intelPmu(m);
+      const n = i - Msr.PMC0;
+      return n < p.gp
+        ? undefined
+        : `IA32_PMC${n} needs ${n + 1} general-purpose counters: ${PMU_TEXT} ${p.version}, EAX[15:8] = ${p.gp}`;
+    },
+    doc: 'SDM 4 Table 2-2 (C1H-C8H); intel_pmu; C1H/C2H are also the legacy P6 PERFCTR0/1 that KVM accepts and ignores when the PMU does not claim them (any write, read 0); C3H-C8H are then unsupported',
+  },
+  {
+    index: Msr.PERFEVTSEL0,
+    count: 8,
+    name: 'IA32_PERFEVTSEL0..7',
+    reset: 0n,
+    access: 'rw',
+    absentIgnored: (i) => i <= Msr.PERFEVTSEL0 + 1,
+    exists: (m, i) => {
+      const p = intelPmu(m);
+      const n = i - Msr.PERFEVTSEL0;
+      return n < p.gp
+        ? undefined
+        : `IA32_PERFEVTSEL${n} needs ${n + 1} general-purpose counters: ${PMU_TEXT} ${p.version}, EAX[15:8] = ${p.gp}`;
+    },
+    doc: 'SDM 4 Table 2-2 (186H-18DH); 186H/187H are the legacy P6 EVNTSEL0/1 (ignored as for PMC0/1); event-select reserved bits not modelled',
+  },
+  {
+    index: Msr.FIXED_CTR0,
+    count: 3,
+    name: 'IA32_FIXED_CTR0..2',
+    reset: 0n,
+    access: 'rw',
+    exists: (m, i) => {
+      const p = intelPmu(m);
+      const n = i - Msr.FIXED_CTR0;
+      return n < p.fixed
+        ? undefined
+        : `IA32_FIXED_CTR${n} needs PMU version ≥ 2 with ${n + 1} fixed counters: ${PMU_TEXT} ${p.version}, EDX[4:0] = ${p.fixed}`;
+    },
+    doc: 'SDM 4 Table 2-2 (309H-30BH); KVM lists 3 (msrs_to_save_pmu)',
+  },
+  {
+    index: Msr.FIXED_CTR_CTRL,
+    count: 4,
+    name: 'IA32_FIXED_CTR_CTRL/PERF_GLOBAL_STATUS/CTRL/OVF_CTRL',
+    reset: 0n,
+    access: 'rw',
+    exists: (m) => {
+      const p = intelPmu(m);
+      return p.version >= 2 ? undefined : `needs architectural PMU version ≥ 2: ${PMU_TEXT} = ${p.version}`;
+    },
+    check: (_m, _v, i) => (i === Msr.PERF_GLOBAL_STATUS ? 'IA32_PERF_GLOBAL_STATUS is read-only to WRMSR' : undefined),
+    doc: 'SDM 4 Table 2-2 (38DH-390H); GLOBAL_STATUS is read-only (userspace may set it: not modelled); reserved bits not modelled',
+  },
+  {
+    index: Msr.K7_EVNTSEL0,
+    count: 8,
+    name: 'MSR_K7_EVNTSEL0..3/PERFCTR0..3',
+    reset: 0n,
+    access: 'rw',
+    absentIgnored: () => true,
+    exists: (m) =>
+      m.amdLike ? undefined : 'the legacy AMD counters belong to the AMD PMU (guest vendor is not AMD)',
+    doc: 'APM 2 §13.2 (C001_0000H-C001_0007H); kvm_set_msr_common ignores writes (reads 0) when the PMU does not claim them',
+  },
+  {
+    index: Msr.F15H_PERF_CTL0,
+    count: 12,
+    name: 'MSR_F15H_PERF_CTL0..5/CTR0..5',
+    gate: 'perfctr_core',
+    reset: 0n,
+    access: 'rw',
+    doc: 'APM 2 §13.2 (C001_0200H-C001_020BH, CTL/CTR interleaved); amd_pmu with PERFCTR_CORE; values not modelled',
+  },
+  {
+    index: Msr.AMD_PERF_GLOBAL_STATUS,
+    count: 3,
+    name: 'MSR_AMD64_PERF_CNTR_GLOBAL_STATUS/CTL/STATUS_CLR',
+    reset: 0n,
+    access: 'rw',
+    exists: (m) =>
+      m.table.reg(0x80000022, 0, 'eax') & 1
+        ? undefined
+        : 'needs AMD PerfMonV2: guest CPUID.80000022H:EAX[0] is 0',
+    check: (_m, _v, i) =>
+      i === Msr.AMD_PERF_GLOBAL_STATUS ? 'PERF_CNTR_GLOBAL_STATUS is read-only to WRMSR' : undefined,
+    doc: 'APM 2 §13.2.2 (C000_0300H-C000_0302H); values not modelled',
+  },
+  {
+    index: Msr.AMD_VIRT_SPEC_CTRL,
+    name: 'MSR_AMD64_VIRT_SPEC_CTRL',
+    gate: 'virt_ssbd',
+    hostIgnoresGate: true,
+    reset: 0n,
+    access: 'rw',
+    reserved: ~4n & ((1n << 64n) - 1n),
+    doc: 'AMD "Speculative Store Bypass Disable" whitepaper (C001_011FH): SSBD(2); svm_set_msr: guest needs VIRT_SSBD, userspace does not; other bits reserved',
   },
 ];
 

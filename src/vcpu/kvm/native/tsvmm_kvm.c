@@ -8,18 +8,25 @@
  *   mmapAnonymous(length) -> external ArrayBuffer (zero-filled, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE)
  *   munmap(arrayBuffer)                detaches the ArrayBuffer
  *   address(bufferLike) -> bigint      host address of the data (for userspace_addr)
+ *   run(fd, request, kvmRun, immediateExitOffset, sliceNs) -> int
+ *                                      KVM_RUN bounded by a time slice (see "Bounded KVM_RUN" below)
+ *   runInfo() -> {signal, kicks, strays, threadTimers}  the kick signal and how often it fired
  * Every struct layout and ioctl number lives in TypeScript (src/vcpu/kvm/layout.ts, ioctls.ts).
  * A failing syscall throws an Error with .code = the errno name ('EINVAL') and .errno = the number.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NAPI_VERSION 8
@@ -294,6 +301,192 @@ static napi_value js_address(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/*
+ * Bounded KVM_RUN (Documentation/virt/kvm/api.rst: KVM_RUN returns -EINTR with exit_reason
+ * KVM_EXIT_INTR when a signal is pending for the thread; kvm_run.immediate_exit makes KVM_RUN return
+ * -EINTR at once, after completing a pending IN/MMIO-read exit).
+ *
+ * Without a slice, a guest that never exits (`jmp .`) keeps the JS thread inside KVM_RUN forever,
+ * so no timeout, timer tick or interrupt injection can happen. As real VMMs do, each run() arms a
+ * one-shot POSIX timer that sends a real-time signal to *this* thread (SIGEV_THREAD_ID) when the
+ * slice ends, and disarms it when the ioctl returns:
+ *
+ *   arm timer ─► ioctl(KVM_RUN) ─► disarm timer ─► clear immediate_exit
+ *          │               ▲
+ *          └─ signal ──────┘ the kernel leaves the guest and KVM_RUN fails with EINTR
+ *
+ * - The handler is installed once, with SA_SIGINFO and *without* SA_RESTART (KVM_RUN must not be
+ *   restarted). It only writes 1 to the running vCPU's kvm_run.immediate_exit: if the signal lands
+ *   after the timer was armed but before the thread entered KVM_RUN, KVM sees immediate_exit and
+ *   returns -EINTR instead of running unbounded (the lost-wakeup race api.rst describes).
+ * - The signal is a real-time one Node/libuv/V8 do not use (the first of SIGRTMIN+6 … SIGRTMAX-1
+ *   whose disposition is still SIG_DFL); SIGALRM stays free for whoever else wants it.
+ * - The timer is per thread and directed at that thread, so other threads (libuv's pool, workers)
+ *   never see the signal. After the disarm no further signal can be generated; one generated
+ *   before it is delivered when the disarm syscall returns, while the handler still has nothing to
+ *   touch but this run's immediate_exit, which is then cleared. No signal reaches Node outside a
+ *   run, and a stray one (e.g. sent by hand) finds a handler that ignores it.
+ */
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+struct run_thread {
+  timer_t timer;
+  /* &kvm_run.immediate_exit of the vCPU this thread is running, or NULL between runs */
+  volatile uint8_t *volatile immediate_exit;
+};
+
+static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
+static int kick_signal; /* 0 until installed; -errno when installation failed */
+static unsigned long kick_count; /* timer signals that ended a run's slice (diagnostics, tests) */
+static unsigned long stray_count; /* timer signals that found no run in progress: should stay 0 */
+static unsigned long thread_timers; /* per-thread timers created so far */
+static pthread_key_t run_thread_key;
+static __thread struct run_thread *this_thread;
+
+static void kick_handler(int sig, siginfo_t *si, void *uc) {
+  (void)sig;
+  (void)uc;
+  if (!si || si->si_code != SI_TIMER) return; /* not from one of our timers: ignore */
+  struct run_thread *t = si->si_value.sival_ptr;
+  if (!t) return;
+  volatile uint8_t *ie = t->immediate_exit;
+  if (ie) {
+    *ie = 1;
+    __atomic_add_fetch(&kick_count, 1, __ATOMIC_RELAXED);
+  } else {
+    __atomic_add_fetch(&stray_count, 1, __ATOMIC_RELAXED);
+  }
+}
+
+static void run_thread_destroy(void *p) {
+  struct run_thread *t = p;
+  timer_delete(t->timer);
+  free(t);
+}
+
+static void kick_install(void) {
+  if (pthread_key_create(&run_thread_key, run_thread_destroy) != 0) {
+    kick_signal = -EAGAIN;
+    return;
+  }
+  for (int s = SIGRTMIN + 6; s < SIGRTMAX; s++) {
+    struct sigaction old;
+    if (sigaction(s, NULL, &old) != 0) continue;
+    if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) continue;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = kick_handler;
+    sa.sa_flags = SA_SIGINFO; /* no SA_RESTART: KVM_RUN must come back with EINTR */
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(s, &sa, NULL) == 0) {
+      kick_signal = s;
+      return;
+    }
+  }
+  kick_signal = -EBUSY;
+}
+
+/* This thread's timer (created on first use); NULL with errno set on failure. */
+static struct run_thread *run_thread_get(void) {
+  if (this_thread) return this_thread;
+  pthread_once(&kick_once, kick_install);
+  if (kick_signal < 0) {
+    errno = -kick_signal;
+    return NULL;
+  }
+  /* A thread that blocks the signal could never be kicked out of KVM_RUN. */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, kick_signal);
+  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+  struct run_thread *t = calloc(1, sizeof *t);
+  if (!t) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  struct sigevent sev;
+  memset(&sev, 0, sizeof sev);
+  sev.sigev_notify = SIGEV_THREAD_ID;
+  sev.sigev_signo = kick_signal;
+  sev.sigev_value.sival_ptr = t;
+  sev.sigev_notify_thread_id = (pid_t)syscall(SYS_gettid);
+  if (timer_create(CLOCK_MONOTONIC, &sev, &t->timer) != 0) {
+    int e = errno;
+    free(t);
+    errno = e;
+    return NULL;
+  }
+  pthread_setspecific(run_thread_key, t);
+  this_thread = t;
+  __atomic_add_fetch(&thread_timers, 1, __ATOMIC_RELAXED);
+  return t;
+}
+
+static int arm(timer_t timer, int64_t ns) {
+  struct itimerspec its;
+  memset(&its, 0, sizeof its);
+  its.it_value.tv_sec = (time_t)(ns / 1000000000);
+  its.it_value.tv_nsec = (long)(ns % 1000000000);
+  return timer_settime(timer, 0, &its, NULL);
+}
+
+static napi_value js_run(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  int64_t fd, req, ieoff, slice;
+  if (!get_integer(env, argv[0], &fd, "fd") || !get_integer(env, argv[1], &req, "request")) return NULL;
+  void *data = NULL;
+  size_t len = 0;
+  if (!get_bytes(env, argv[2], &data, &len)) return throw_type(env, "kvmRun must be the mmap'd kvm_run buffer");
+  if (!get_integer(env, argv[3], &ieoff, "immediateExitOffset") ||
+      !get_integer(env, argv[4], &slice, "sliceNs"))
+    return NULL;
+  if (ieoff < 0 || (size_t)ieoff >= len) return throw_type(env, "immediateExitOffset is outside kvm_run");
+  if (slice < 0 || slice > 3600LL * 1000000000LL) return throw_type(env, "sliceNs must be 0 … 1 hour");
+  int r, e;
+  if (slice == 0) {
+    r = ioctl((int)fd, (unsigned long)(uint32_t)req, 0);
+    e = errno;
+  } else {
+    struct run_thread *t = run_thread_get();
+    if (!t) return throw_errno(env, errno, "timer_create");
+    volatile uint8_t *ie = (volatile uint8_t *)data + ieoff;
+    t->immediate_exit = ie;
+    if (arm(t->timer, slice) != 0) {
+      e = errno;
+      t->immediate_exit = NULL;
+      return throw_errno(env, e, "timer_settime");
+    }
+    r = ioctl((int)fd, (unsigned long)(uint32_t)req, 0);
+    e = errno;
+    arm(t->timer, 0); /* disarm: no signal can be generated after this returns */
+    t->immediate_exit = NULL;
+    *ie = 0;
+  }
+  if (r < 0) return throw_errno(env, e, "ioctl");
+  napi_value out;
+  napi_create_int32(env, r, &out);
+  return out;
+}
+
+static napi_value js_run_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  pthread_once(&kick_once, kick_install);
+  napi_value o, v;
+  napi_create_object(env, &o);
+  napi_create_int32(env, kick_signal, &v);
+  napi_set_named_property(env, o, "signal", v);
+  napi_create_double(env, (double)__atomic_load_n(&kick_count, __ATOMIC_RELAXED), &v);
+  napi_set_named_property(env, o, "kicks", v);
+  napi_create_double(env, (double)__atomic_load_n(&stray_count, __ATOMIC_RELAXED), &v);
+  napi_set_named_property(env, o, "strays", v);
+  napi_create_double(env, (double)__atomic_load_n(&thread_timers, __ATOMIC_RELAXED), &v);
+  napi_set_named_property(env, o, "threadTimers", v);
+  return o;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -303,6 +496,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"mmapAnonymous", NULL, js_mmap_anonymous, NULL, NULL, NULL, napi_enumerable, NULL},
     {"munmap", NULL, js_munmap, NULL, NULL, NULL, napi_enumerable, NULL},
     {"address", NULL, js_address, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"run", NULL, js_run, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"runInfo", NULL, js_run_info, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

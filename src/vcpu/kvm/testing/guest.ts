@@ -55,6 +55,16 @@ export interface GuestOptions {
   readonly memoryBytes?: number;
 }
 
+/**
+ * vcpu.run() until an exit other than 'intr' (the end of a run slice: a slow first entry on PVM can
+ * take longer than one slice). Returns 'intr' itself only after `maxSlices` slices in a row.
+ */
+export function runToExit(vcpu: Vcpu, maxSlices = 500): VcpuExit {
+  let e = vcpu.run();
+  for (let i = 1; e.reason === 'intr' && i < maxSlices; i++) e = vcpu.run();
+  return e;
+}
+
 /** Assemble and run `source`; the caller destroys `vm`. Throws when assembly fails. */
 export function runGuest(backend: Backend, source: string, opts: GuestOptions): GuestRun {
   const withIdt = opts.idt ?? opts.mode === 'long64';
@@ -88,7 +98,7 @@ export function runGuest(backend: Backend, source: string, opts: GuestOptions): 
   const trace: TraceItem[] = [];
   const max = opts.maxExits ?? 16;
   for (let i = 0; i < max; i++) {
-    const e = vcpu.run();
+    const e = runToExit(vcpu);
     if (e.reason === 'io' && e.direction === 'out') {
       const dv = new DataView(e.data.buffer, e.data.byteOffset, e.data.byteLength);
       const value =
