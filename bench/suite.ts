@@ -24,6 +24,7 @@ import { ratioChart } from './harness/svg.ts';
 import { icountTscDelta, iterationsFor, variants, type Variant } from './harness/workloads.ts';
 import { bochs } from './peers/bochs.ts';
 import type { Engine, EngineRun } from './peers/engine.ts';
+import { pickTiming, type Timing } from './harness/timing.ts';
 import { installPeers } from './peers/install.ts';
 import { QEMU, qemuArgs, qemuKvm, qemuTcg } from './peers/qemu.ts';
 import { tsvmmInterp, tsvmmKvm } from './peers/tsvmm.ts';
@@ -99,7 +100,7 @@ interface MeasureOptions {
  * (stats.ts calibrate) to size the work for `targetMs`, then the measured runs; every output checked
  * against the reference checksum.
  */
-export function measure(engine: Engine, v: Variant, built: BuiltVariant, o: MeasureOptions): Measurement {
+export async function measure(engine: Engine, v: Variant, built: BuiltVariant, o: MeasureOptions): Promise<Measurement> {
   const workDir = join(o.workRoot, `${engine.id}-${v.id}`);
   rmSync(workDir, { recursive: true, force: true });
   mkdirSync(workDir, { recursive: true });
@@ -111,21 +112,22 @@ export function measure(engine: Engine, v: Variant, built: BuiltVariant, o: Meas
     return f;
   };
   const ctx = { timeoutMs: o.timeoutMs, workDir };
-  const zeroRunsMs: number[] = [];
-  const runsMs: number[] = [];
+  const zeroRuns: Timing[] = [];
+  const runs: Timing[] = [];
   let peak = 0;
   let tsc: number | null = null;
   let n = 0;
   const perIteration = v.workload.perIteration[v.mode];
   const fail = (error: string): Measurement => ({
-    engine: engine.id, variant: v.id, iterations: n, instructions: perIteration * n, zeroRunsMs, runsMs,
-    startupMs: NaN, mips: { min: NaN, median: NaN, max: NaN }, peakRssKb: peak || null, tsc, error,
+    engine: engine.id, variant: v.id, iterations: n, instructions: perIteration * n,
+    zeroRunsMs: zeroRuns.map((t) => t.wallMs), runsMs: runs.map((t) => t.wallMs), startupMs: NaN,
+    mips: { min: NaN, median: NaN, max: NaN }, peakRssKb: peak || null, tsc, timing: 'wall', error,
   });
-  /** one run: its time, or the reason it does not count */
-  const one = (image: string, iterations: number): number | string => {
+  /** one run: its times, or the reason it does not count */
+  const one = async (image: string, iterations: number): Promise<Timing | string> => {
     let r: EngineRun;
     try {
-      r = engine.run(image, ctx);
+      r = await engine.run(image, ctx);
     } catch (e) {
       return `host error: ${(e as Error).message}`;
     }
@@ -135,41 +137,45 @@ export function measure(engine: Engine, v: Variant, built: BuiltVariant, o: Meas
     if (bad) return r.error ? `${r.error}; ${bad}` : bad;
     if (r.error) return r.error;
     if (line?.kind === 'result') tsc = line.tsc;
-    return r.ms;
+    return { wallMs: r.wallMs, ...(r.markedMs !== undefined ? { markedMs: r.markedMs } : {}) };
   };
   const zero = imageFor(0);
   for (let i = 0; i < o.runs; i++) {
-    const t = one(zero, 0);
+    const t = await one(zero, 0);
     if (typeof t === 'string') return fail(`zero-iteration run: ${t}`);
-    zeroRunsMs.push(t);
+    zeroRuns.push(t);
   }
-  const startupMs = median(zeroRunsMs);
-  // calibration: start at ~1 ms of nominal speed, grow until a trial is long enough to extrapolate
+  // calibration: start at ~1 ms of nominal speed; repeat until a trial lands near the target
   n = iterationsFor(v, engine.nominalMips * 1e3);
   for (let trial = 0; ; trial++) {
-    const t = one(imageFor(n), n);
+    const t = await one(imageFor(n), n);
     if (typeof t === 'string') return fail(`calibration run (${n} iterations): ${t}`);
-    const step = calibrate(n, t - startupMs, o.targetMs);
+    const ms = t.markedMs !== undefined && t.markedMs > 0 ? t.markedMs - (zeroRuns[0]!.markedMs ?? 0) : t.wallMs - median(zeroRuns.map((z) => z.wallMs));
+    const step = calibrate(n, ms, o.targetMs);
     n = step.n;
     if (step.final) break;
-    if (trial >= 8) return fail(`calibration did not converge (last trial ${n} iterations)`);
+    if (trial >= 10) return fail(`calibration did not converge (last trial ${n} iterations)`);
   }
   const image = imageFor(n);
   for (let i = 0; i < o.runs; i++) {
-    const t = one(image, n);
+    const t = await one(image, n);
     if (typeof t === 'string') return fail(t);
-    runsMs.push(t);
+    runs.push(t);
   }
+  const timing = pickTiming(zeroRuns, runs);
+  const pick = (t: Timing): number => (timing === 'marks' ? t.markedMs! : t.wallMs);
+  const startupMs = median(zeroRuns.map(pick));
   const instructions = perIteration * n;
   return {
-    engine: engine.id, variant: v.id, iterations: n, instructions, zeroRunsMs, runsMs, startupMs,
-    mips: summarize(runsMs.map((ms) => mips(instructions, ms, startupMs))),
-    peakRssKb: peak || null, tsc,
+    engine: engine.id, variant: v.id, iterations: n, instructions,
+    zeroRunsMs: zeroRuns.map(pick), runsMs: runs.map(pick), startupMs,
+    mips: summarize(runs.map((t) => mips(instructions, pick(t), startupMs))),
+    peakRssKb: peak || null, tsc, timing,
   };
 }
 
 /** --check-counts: QEMU -icount shift=0 makes RDTSC count instructions; compare with the formulas. */
-export function checkCounts(built: readonly BuiltVariant[], outDir: string, log: Progress): { ok: boolean; lines: string[] } {
+export async function checkCounts(built: readonly BuiltVariant[], outDir: string, log: Progress): Promise<{ ok: boolean; lines: string[] }> {
   const lines: string[] = [];
   let ok = true;
   const workDir = join(outDir, 'work/icount');
@@ -181,7 +187,7 @@ export function checkCounts(built: readonly BuiltVariant[], outDir: string, log:
       const iters = v.workload.name === 'crc' && n > 1 ? 3 : n;
       const img = join(workDir, `${v.id}-${iters}.elf`);
       writeFileSync(img, withIterations(src, iters, v.id));
-      const p = runProcess(QEMU, qemuArgs('tcg', img, ['-icount', 'shift=0']), { timeoutMs: 120000, workDir });
+      const p = await runProcess(QEMU, qemuArgs('tcg', img, ['-icount', 'shift=0']), { timeoutMs: 120000, workDir });
       const line = parseBenchOutput(p.stdout);
       const want = icountTscDelta(v, iters);
       let verdict: string;
@@ -251,7 +257,7 @@ export async function main(argv: readonly string[], log: Progress = (s) => proce
     const builtOf = (v: Variant): BuiltVariant => built.find((b) => b.id === v.id)!;
 
     if (o['check-counts']) {
-      const r = checkCounts(built, outDir, log);
+      const r = await checkCounts(built, outDir, log);
       writeFileSync(join(outDir, 'icount-check.txt'), r.lines.join('\n') + '\n');
       log(`bench: instruction counts ${r.ok ? 'all match' : 'DO NOT all match'} QEMU -icount (${join(outDir, 'icount-check.txt')})`);
       return r.ok ? 0 : 1;
@@ -267,7 +273,7 @@ export async function main(argv: readonly string[], log: Progress = (s) => proce
       writeFileSync(img, withIterations(new Uint8Array(readFileSync(b.elf)), n, v.id));
       const profile = join(outDir, `profile-${v.id}.cpuprofile`);
       log(`bench: profiling the interpreter on ${v.id} (${n} iterations)`);
-      const r = tsvmmInterp.run(img, { timeoutMs: timeoutS * 1000, workDir, profile });
+      const r = await tsvmmInterp.run(img, { timeoutMs: timeoutS * 1000, workDir, profile });
       const bad = checkResult(parseBenchOutput(r.output), { name: v.id, iterations: n, sum: expectedSum(v, n) }) ?? r.error;
       if (bad) log(`bench: the profiled run failed: ${bad}`);
       log(`bench: CPU profile written to ${profile} (open in Chrome DevTools → Performance, or speedscope)`);
@@ -306,7 +312,7 @@ export async function main(argv: readonly string[], log: Progress = (s) => proce
           skipped.push({ engine: e.id, variant: v.id, reason: known });
           continue;
         }
-        const m = measure(e, v, builtOf(v), { runs, targetMs: seconds * 1000, timeoutMs: timeoutS * 1000, workRoot, log });
+        const m = await measure(e, v, builtOf(v), { runs, targetMs: seconds * 1000, timeoutMs: timeoutS * 1000, workRoot, log });
         measurements.push(m);
         const took = ((performance.now() - t0) / 1000).toFixed(1);
         log(

@@ -6,7 +6,7 @@
 // (deviations.ts, with evidence), or one side could not execute it (oracle unavailable). A line only one
 // side reported is a disagreement when both guests saw the same CPUID, and incomparable otherwise.
 
-import { DYNAMIC_MASK, type CellLine, type CellResult } from './runner.ts';
+import { DYNAMIC_MASK, deviationTag, type CellLine, type CellResult } from './runner.ts';
 import type { GuestCpuidLeaf } from './report.ts';
 
 /** Did the two guests see the same CPUID (ignoring the run-time bits: OSXSAVE, OSPKE, APIC ID, sizes)? */
@@ -71,7 +71,7 @@ function side(l: CellLine): SideLine {
 
 function explainedBy(l: CellLine | undefined): string | undefined {
   if (!l) return undefined;
-  if (l.status === 'deviation') return `${l.deviation!.kind === 'bug' ? 'KNOWN-BUG' : 'DEVIATION'}(${l.deviation!.id})`;
+  if (l.status === 'deviation') return `${deviationTag(l.deviation!)}(${l.deviation!.id})`;
   if (l.status === 'unavailable') return 'oracle-unavailable';
   return undefined;
 }

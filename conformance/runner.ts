@@ -439,6 +439,11 @@ function classify(lines: readonly ReportLine[], opts: RunCellOptions, deviations
   });
 }
 
+/** How a recorded deviation is shown: DEVIATION (the host), KNOWN-BUG (tsvmm), CONTRACT-QUESTION. */
+export function deviationTag(d: ConformanceDeviation): string {
+  return d.kind === 'bug' ? 'KNOWN-BUG' : d.kind === 'contract' ? 'CONTRACT-QUESTION' : 'DEVIATION';
+}
+
 /** Human-readable lines for one cell: a header, then every report line with its status. */
 export function formatCell(cell: CellResult, opts: { allLines?: boolean } = {}): string[] {
   const out = [
@@ -453,7 +458,7 @@ export function formatCell(cell: CellResult, opts: { allLines?: boolean } = {}):
   }
   for (const [id, ls] of grouped) {
     if (ls.length < 3) continue;
-    const tag = ls[0]!.deviation!.kind === 'bug' ? 'KNOWN-BUG' : 'DEVIATION';
+    const tag = deviationTag(ls[0]!.deviation!);
     out.push(`    ${tag}(${id}) ×${ls.length}: ${ls.map((l) => l.line.name).join(' ')} — e.g. ${ls[0]!.line.detail}`);
   }
   for (const l of cell.lines) {
@@ -464,7 +469,7 @@ export function formatCell(cell: CellResult, opts: { allLines?: boolean } = {}):
     else {
       const tag =
         l.status === 'deviation'
-          ? `${l.deviation!.kind === 'bug' ? 'KNOWN-BUG' : 'DEVIATION'}(${l.deviation!.id})`
+          ? `${deviationTag(l.deviation!)}(${l.deviation!.id})`
           : l.status.toUpperCase();
       out.push(`    ${tag} ${l.line.name} ${l.line.detail}`);
     }

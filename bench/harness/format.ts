@@ -26,6 +26,8 @@ export interface Measurement {
   readonly peakRssKb: number | null;
   /** the guest's RDTSC delta of the last measured run (instructions on icount-like engines) */
   readonly tsc: number | null;
+  /** how the runs were timed: guest marks on live output, or the process's wall time */
+  readonly timing: 'marks' | 'wall';
   readonly error?: string;
 }
 

@@ -1,12 +1,16 @@
-// Running one engine process for the benchmark: wall time around it, peak RSS through GNU time
-// (`/usr/bin/time -f %M`, package `time`) when present, and a time limit.
+// Running one engine process for the benchmark: wall time around it, the time between the guest's
+// start mark ("BENCH-GO" line) and its result line as they arrive on stdout (firmware, loader and
+// process start-up left out), peak RSS through GNU time (`/usr/bin/time -f %M`, package `time`) when
+// present, and a time limit (the whole process group is killed).
 
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTimeMaxRss } from './parse.ts';
 
 export const GNU_TIME = '/usr/bin/time';
+export const GO_MARK = 'BENCH-GO\n';
+const END_RE = /BENCH(-FAULT)? [^\n]*\n/;
 
 export interface ProcessRun {
   readonly stdout: string;
@@ -14,44 +18,93 @@ export interface ProcessRun {
   readonly status: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly wallMs: number;
+  /** start mark → result line as they arrived on stdout (0: in one read) */
+  readonly markedMs: number | undefined;
   readonly maxRssKb: number | undefined;
   readonly timedOut: boolean;
   readonly spawnError?: string;
+}
+
+/** Watches text as it arrives and notes when the start mark and the result line complete. */
+export class MarkClock {
+  private text = '';
+  goAt: number | undefined;
+  endAt: number | undefined;
+  push(chunk: string, now: number): void {
+    this.text += chunk;
+    if (this.goAt === undefined) {
+      const i = this.text.indexOf(GO_MARK);
+      if (i < 0) return;
+      this.goAt = now;
+      this.text = this.text.slice(i + GO_MARK.length);
+      // the result may have come in the same read: then there is no usable mark interval
+    }
+    if (this.endAt === undefined && END_RE.test(this.text)) this.endAt = now;
+  }
+  /** the interval (0 when both came in one read), or undefined when either mark is missing */
+  ms(): number | undefined {
+    return this.goAt !== undefined && this.endAt !== undefined ? this.endAt - this.goAt : undefined;
+  }
 }
 
 export function runProcess(
   cmd: string,
   args: readonly string[],
   opts: { timeoutMs: number; workDir: string; cwd?: string; env?: NodeJS.ProcessEnv },
-): ProcessRun {
+): Promise<ProcessRun> {
   const timeFile = join(opts.workDir, 'time.out');
   const useTime = existsSync(GNU_TIME);
   const [c, a] = useTime ? [GNU_TIME, ['-f', '%M', '-o', timeFile, cmd, ...args]] : [cmd, [...args]];
   if (useTime) rmSync(timeFile, { force: true });
-  const t0 = performance.now();
-  const r = spawnSync(c, a, {
-    encoding: 'latin1',
-    timeout: opts.timeoutMs,
-    killSignal: 'SIGKILL',
-    maxBuffer: 256 * 1024 * 1024,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(opts.cwd ? { cwd: opts.cwd } : {}),
-    ...(opts.env ? { env: opts.env } : {}),
+  return new Promise((resolveRun) => {
+    const t0 = performance.now();
+    const clock = new MarkClock();
+    const out: string[] = [];
+    const err: string[] = [];
+    let timedOut = false;
+    let spawnError: string | undefined;
+    const child = spawn(c, a, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      ...(opts.env ? { env: opts.env } : {}),
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, opts.timeoutMs);
+    child.stdout.setEncoding('latin1');
+    child.stderr.setEncoding('latin1');
+    child.stdout.on('data', (s: string) => {
+      clock.push(s, performance.now());
+      out.push(s);
+    });
+    child.stderr.on('data', (s: string) => void err.push(s));
+    child.on('error', (e) => {
+      spawnError = e.message;
+    });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      const wallMs = performance.now() - t0;
+      let maxRssKb: number | undefined;
+      if (useTime && existsSync(timeFile)) maxRssKb = parseTimeMaxRss(readFileSync(timeFile, 'utf8'));
+      resolveRun({
+        stdout: out.join(''),
+        stderr: err.join(''),
+        status,
+        signal,
+        wallMs,
+        markedMs: clock.ms(),
+        maxRssKb,
+        timedOut,
+        ...(spawnError ? { spawnError } : {}),
+      });
+    });
   });
-  const wallMs = performance.now() - t0;
-  let maxRssKb: number | undefined;
-  if (useTime && existsSync(timeFile)) maxRssKb = parseTimeMaxRss(readFileSync(timeFile, 'utf8'));
-  const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
-  return {
-    stdout: r.stdout ?? '',
-    stderr: r.stderr ?? '',
-    status: r.status,
-    signal: r.signal,
-    wallMs,
-    maxRssKb,
-    timedOut,
-    ...(r.error && !timedOut ? { spawnError: r.error.message } : {}),
-  };
 }
 
 /** Is `cmd` on PATH (or an existing path)? */

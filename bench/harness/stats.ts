@@ -39,14 +39,16 @@ export const MIN_MEASURABLE_MS = 100;
 export const MAX_ITERATIONS = 0xffffffff;
 
 /**
- * One calibration step: a trial of `n` iterations took `deltaMs` beyond start-up. When that is long
- * enough to extrapolate from, the final count for `targetMs`; otherwise a bigger trial (×10 when the
- * trial was lost in the noise, else enough to reach the threshold with margin, at most ×100).
+ * One calibration step: a trial of `n` iterations took `deltaMs` beyond start-up. When that is within
+ * [0.5, 2] × `targetMs` (or cannot grow), the final count scaled to the target; otherwise another trial
+ * scaled toward the target (×10 when the trial was lost in the noise, growth at most ×100). Trials are
+ * repeated rather than extrapolated from once because JIT-compiling engines (V8, v86) speed up as they
+ * warm, so a short trial under-estimates them.
  */
 export function calibrate(n: number, deltaMs: number, targetMs: number): { final: boolean; n: number } {
-  const enough = Math.max(MIN_MEASURABLE_MS, 0.3 * targetMs);
-  if (deltaMs >= enough || n >= MAX_ITERATIONS)
-    return { final: true, n: Math.min(MAX_ITERATIONS, Math.max(1, Math.round((n * targetMs) / Math.max(deltaMs, 1e-3)))) };
-  const grow = deltaMs > 20 ? Math.min(100, Math.ceil((1.5 * enough) / deltaMs)) : 10;
-  return { final: false, n: Math.min(MAX_ITERATIONS, Math.max(n + 1, n * grow)) };
+  const scaled = Math.min(MAX_ITERATIONS, Math.max(1, Math.round((n * targetMs) / Math.max(deltaMs, 1e-3))));
+  if ((deltaMs >= 0.5 * targetMs && deltaMs <= 2 * targetMs) || n >= MAX_ITERATIONS) return { final: true, n: scaled };
+  if (deltaMs < Math.min(20, MIN_MEASURABLE_MS)) return { final: false, n: Math.min(MAX_ITERATIONS, n * 10) };
+  if (deltaMs > 2 * targetMs) return { final: true, n: scaled };
+  return { final: false, n: Math.min(MAX_ITERATIONS, Math.max(n + 1, Math.min(n * 100, scaled))) };
 }

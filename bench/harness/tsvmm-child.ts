@@ -1,8 +1,8 @@
 // Runs one benchmark image on tsvmm (src/machine, the interpreter or the KVM backend) in a process of
 // its own, so its peak memory is its own, and prints one JSON line:
-//   { outcome, exitCode, serial, ms, maxRssKb, detail }
-// `ms` is the time machine.run() took (image load and Node start-up excluded; guest start-up is
-// subtracted by the runner from the zero-iteration run). With --profile FILE the run is recorded with
+//   { outcome, exitCode, serial, wallMs, markedMs, maxRssKb, detail }
+// `wallMs` is the time machine.run() took (image load and Node start-up excluded), `markedMs` the time
+// from the guest's BENCH-GO line to its result line on the serial port. With --profile FILE the run is recorded with
 // V8's CPU profiler (node:inspector Profiler domain) into FILE (.cpuprofile, Chrome DevTools format).
 // Usage: node --import tsx bench/harness/tsvmm-child.ts --backend interp|kvm --image FILE
 //        [--entry multiboot32|long64] [--timeout-ms N] [--memory-mb N] [--profile FILE]
@@ -12,6 +12,7 @@ import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import type { Backend } from '../../src/vcpu/backend.ts';
 import { createMachine } from '../../src/machine/machine.ts';
+import { MarkClock } from './process.ts';
 
 async function backendFor(name: string): Promise<Backend> {
   if (name === 'kvm') return (await import('../../src/vcpu/kvm/index.ts')).createKvmBackend();
@@ -37,11 +38,17 @@ async function main(): Promise<void> {
   const backend = await backendFor(o.backend);
   const image = new Uint8Array(readFileSync(o.image));
   const chunks: number[] = [];
+  const clock = new MarkClock();
   const machine = createMachine({
     backend,
     memoryBytes: Number(o['memory-mb'] ?? 256) * 1024 * 1024,
     cpuid: backend.supportedCpuid(),
-    serial: { out: (b) => { for (const x of b) chunks.push(x); } },
+    serial: {
+      out: (b) => {
+        for (const x of b) chunks.push(x);
+        clock.push(Buffer.from(b).toString('latin1'), performance.now());
+      },
+    },
   });
   let session: Session | undefined;
   try {
@@ -54,7 +61,8 @@ async function main(): Promise<void> {
     }
     const t0 = performance.now();
     const r = await machine.run({ timeoutMs: Number(o['timeout-ms'] ?? 600000) });
-    const ms = performance.now() - t0;
+    const runMs = performance.now() - t0;
+    const marked = clock.ms();
     if (session && o.profile) {
       const { profile } = await session.post('Profiler.stop');
       writeFileSync(o.profile, JSON.stringify(profile));
@@ -64,7 +72,8 @@ async function main(): Promise<void> {
       outcome: r.outcome,
       exitCode: r.exitCode ?? null,
       serial: r.serial || Buffer.from(chunks).toString('latin1'),
-      ms,
+      wallMs: runMs,
+      markedMs: marked ?? null,
       maxRssKb: process.resourceUsage().maxRSS,
       detail: r.detail,
     };

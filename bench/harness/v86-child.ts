@@ -1,7 +1,8 @@
 // Runs one benchmark disk image under v86 (npm package `v86`, an x86 PC emulator with an x86-to-wasm
 // JIT) in this Node process, booting it with a SeaBIOS image (Debian's `seabios` package), and prints
-// one JSON line: { serial, ms, maxRssKb, timedOut }. `ms` runs from emulator start to the arrival of
-// the workload's result line (the disk's guest never exits by itself: it halts).
+// one JSON line: { serial, wallMs, markedMs, maxRssKb, timedOut }. `wallMs` runs from emulator start
+// to the arrival of the workload's result line (the disk's guest never exits by itself: it halts),
+// `markedMs` from its BENCH-GO line to its result line.
 // Usage: node --import tsx bench/harness/v86-child.ts --v86 DIR --bios FILE --vga-bios FILE --disk FILE
 //        [--no-jit] [--timeout-ms N] [--memory-mb N]
 
@@ -9,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { MarkClock } from './process.ts';
 
 interface V86Instance {
   add_listener(event: string, fn: (v: number) => void): void;
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
   const timeoutMs = Number(o['timeout-ms'] ?? 600000);
   const memoryMb = Number(o['memory-mb'] ?? 256);
   let serial = '';
+  const clock = new MarkClock();
   const start = performance.now();
   let done = false;
   const emulator = new mod.V86({
@@ -61,14 +64,16 @@ async function main(): Promise<void> {
   const finish = async (timedOut: boolean): Promise<void> => {
     if (done) return;
     done = true;
-    const ms = performance.now() - start;
+    const wallMs = performance.now() - start;
     await emulator.stop();
-    const line = JSON.stringify({ serial, ms, maxRssKb: process.resourceUsage().maxRSS, timedOut });
+    const marked = clock.ms();
+    const line = JSON.stringify({ serial, wallMs, markedMs: marked ?? null, maxRssKb: process.resourceUsage().maxRSS, timedOut });
     process.stdout.write(line + '\n', () => process.exit(0));
   };
   const timer = setTimeout(() => void finish(true), timeoutMs);
   emulator.add_listener('serial0-output-byte', (b: number) => {
     serial += String.fromCharCode(b);
+    clock.push(String.fromCharCode(b), performance.now());
     if (b === 10 && /BENCH(-FAULT)? /.test(serial)) {
       clearTimeout(timer);
       void finish(false);

@@ -39,13 +39,13 @@ export function bochsrc(disk: string, logFile: string): string {
   ].join('\n');
 }
 
-export function runBochs(disk: string, ctx: RunContext): EngineRun {
+export async function runBochs(disk: string, ctx: RunContext): Promise<EngineRun> {
   const rc = join(ctx.workDir, 'bochsrc');
   const cmds = join(ctx.workDir, 'bochs-debugger.rc');
   writeFileSync(rc, bochsrc(disk, join(ctx.workDir, 'bochs.log')));
   writeFileSync(cmds, 'c\nquit\n');
-  const p = runProcess(BOCHS, ['-q', '-rc', cmds, '-f', rc], { timeoutMs: ctx.timeoutMs, workDir: ctx.workDir });
-  const base = { ms: p.wallMs, output: p.stdout, ...(p.maxRssKb !== undefined ? { maxRssKb: p.maxRssKb } : {}) };
+  const p = await runProcess(BOCHS, ['-q', '-rc', cmds, '-f', rc], { timeoutMs: ctx.timeoutMs, workDir: ctx.workDir });
+  const base = { wallMs: p.wallMs, ...(p.markedMs !== undefined ? { markedMs: p.markedMs } : {}), output: p.stdout, ...(p.maxRssKb !== undefined ? { maxRssKb: p.maxRssKb } : {}) };
   if (p.spawnError) return { ...base, error: p.spawnError };
   if (p.timedOut) return { ...base, error: `timed out after ${ctx.timeoutMs} ms` };
   if (!/Shutdown port: shutdown requested/.test(p.stdout + p.stderr))

@@ -6,8 +6,11 @@ import type { Mode } from '../harness/workloads.ts';
 export type Availability = { ok: true; detail?: string } | { ok: false; reason: string };
 
 export interface EngineRun {
-  /** the time the engine took: wall time of the process, or what a child runner measured inside */
-  readonly ms: number;
+  /** the process's wall time (child runners: the time of the emulator's run inside the process) */
+  readonly wallMs: number;
+  /** from the guest's BENCH-GO line to its result line as the output arrived (0: both in one read);
+   *  undefined when the marks were not seen */
+  readonly markedMs?: number;
   /** everything the guest printed (serial / port 0xE9 text), possibly among the engine's own log text */
   readonly output: string;
   readonly maxRssKb?: number;
@@ -42,5 +45,5 @@ export interface Engine {
   /** excluded from ratios (e.g. KVM on PVM) */
   readonly reference: boolean;
   available(): Promise<Availability>;
-  run(image: string, ctx: RunContext): EngineRun;
+  run(image: string, ctx: RunContext): Promise<EngineRun>;
 }

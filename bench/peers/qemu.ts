@@ -24,9 +24,9 @@ export function qemuArgs(accel: 'tcg' | 'kvm', image: string, extra: readonly st
   ];
 }
 
-export function runQemu(accel: 'tcg' | 'kvm', image: string, ctx: RunContext, extra: readonly string[] = []): EngineRun {
-  const p = runProcess(QEMU, qemuArgs(accel, image, extra), { timeoutMs: ctx.timeoutMs, workDir: ctx.workDir });
-  const base = { ms: p.wallMs, output: p.stdout, ...(p.maxRssKb !== undefined ? { maxRssKb: p.maxRssKb } : {}) };
+export async function runQemu(accel: 'tcg' | 'kvm', image: string, ctx: RunContext, extra: readonly string[] = []): Promise<EngineRun> {
+  const p = await runProcess(QEMU, qemuArgs(accel, image, extra), { timeoutMs: ctx.timeoutMs, workDir: ctx.workDir });
+  const base = { wallMs: p.wallMs, ...(p.markedMs !== undefined ? { markedMs: p.markedMs } : {}), output: p.stdout, ...(p.maxRssKb !== undefined ? { maxRssKb: p.maxRssKb } : {}) };
   if (p.spawnError) return { ...base, error: p.spawnError };
   if (p.timedOut) return { ...base, error: `timed out after ${ctx.timeoutMs} ms` };
   // isa-debug-exit with 0 → status 1; 2 (fault report) → 5

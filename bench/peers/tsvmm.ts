@@ -11,20 +11,21 @@ import type { Availability, Engine, EngineRun, RunContext } from './engine.ts';
 
 const HARNESS = join(import.meta.dirname, '../harness/tsvmm-child.ts');
 
-export function runTsvmmChild(backend: 'interp' | 'kvm', entry: 'multiboot32' | 'long64', image: string, ctx: RunContext): EngineRun {
+export async function runTsvmmChild(backend: 'interp' | 'kvm', entry: 'multiboot32' | 'long64', image: string, ctx: RunContext): Promise<EngineRun> {
   const args = ['--import', 'tsx', HARNESS, '--backend', backend, '--entry', entry, '--image', image, '--timeout-ms', String(ctx.timeoutMs)];
   if (ctx.profile) args.push('--profile', ctx.profile);
-  const p = runProcess(process.execPath, args, { timeoutMs: ctx.timeoutMs + 30000, workDir: ctx.workDir });
-  if (p.timedOut) return { ms: p.wallMs, output: p.stdout, error: `timed out after ${ctx.timeoutMs} ms` };
+  const p = await runProcess(process.execPath, args, { timeoutMs: ctx.timeoutMs + 30000, workDir: ctx.workDir });
+  if (p.timedOut) return { wallMs: p.wallMs, output: p.stdout, error: `timed out after ${ctx.timeoutMs} ms` };
   let j: Record<string, unknown>;
   try {
     j = parseChildJson(p.stdout, `tsvmm ${backend}`);
   } catch (e) {
-    return { ms: p.wallMs, output: p.stdout, error: `${(e as Error).message}\n${p.stderr.slice(-2000)}` };
+    return { wallMs: p.wallMs, output: p.stdout, error: `${(e as Error).message}\n${p.stderr.slice(-2000)}` };
   }
   const outcome = String(j.outcome);
   const out: EngineRun = {
-    ms: Number(j.ms),
+    wallMs: Number(j.wallMs),
+    ...(typeof j.markedMs === 'number' ? { markedMs: j.markedMs } : {}),
     output: String(j.serial ?? ''),
     maxRssKb: Number(j.maxRssKb) || p.maxRssKb || 0,
     ...(outcome !== 'debug-exit' ? { error: `${outcome}: ${String(j.detail)}` } : {}),

@@ -35,23 +35,24 @@ export function findV86(): string | undefined {
   return isV86Dir(peer) ? peer : undefined;
 }
 
-function runV86(jit: boolean, disk: string, ctx: RunContext): EngineRun {
+async function runV86(jit: boolean, disk: string, ctx: RunContext): Promise<EngineRun> {
   const dir = findV86();
-  if (!dir) return { ms: 0, output: '', error: 'v86 not found' };
+  if (!dir) return { wallMs: 0, output: '', error: 'v86 not found' };
   const args = ['--import', 'tsx', CHILD, '--v86', dir, '--bios', SEABIOS, '--vga-bios', SEABIOS_VGA, '--disk', disk, '--timeout-ms', String(ctx.timeoutMs)];
   if (!jit) args.push('--no-jit');
-  const p = runProcess(process.execPath, args, { timeoutMs: ctx.timeoutMs + 30000, workDir: ctx.workDir });
-  if (p.timedOut) return { ms: p.wallMs, output: p.stdout, error: `timed out after ${ctx.timeoutMs} ms` };
+  const p = await runProcess(process.execPath, args, { timeoutMs: ctx.timeoutMs + 30000, workDir: ctx.workDir });
+  if (p.timedOut) return { wallMs: p.wallMs, output: p.stdout, error: `timed out after ${ctx.timeoutMs} ms` };
   try {
     const j = parseChildJson(p.stdout, 'v86');
     return {
-      ms: Number(j.ms),
+      wallMs: Number(j.wallMs),
+      ...(typeof j.markedMs === 'number' ? { markedMs: j.markedMs } : {}),
       output: String(j.serial ?? ''),
       maxRssKb: Number(j.maxRssKb) || p.maxRssKb || 0,
       ...(j.timedOut === true ? { error: `timed out after ${ctx.timeoutMs} ms` } : {}),
     };
   } catch (e) {
-    return { ms: p.wallMs, output: p.stdout, error: `${(e as Error).message}\n${p.stderr.slice(-1000)}` };
+    return { wallMs: p.wallMs, output: p.stdout, error: `${(e as Error).message}\n${p.stderr.slice(-1000)}` };
   }
 }
 

@@ -15,8 +15,9 @@
 ;     entry32 in the same state.
 ; entry32 builds the page tables and either enables paging (BITS32) or enters long mode (BITS64);
 ; entry64 builds the same tables and switches CR3 to them. Both then run:
-;     wl_init;  t0 = RDTSC;  eax = wl_run(ecx = iterations);  t1 = RDTSC;  report
-; and report with one line on COM1 and on port 0xE9:
+;     wl_init;  print "BENCH-GO";  t0 = RDTSC;  eax = wl_run(ecx = iterations);  t1 = RDTSC;  report
+; (runners that see output as it comes time the work from the BENCH-GO line to the result line, which
+; leaves firmware and loader start-up out) and report with one line on COM1 and on port 0xE9:
 ;     BENCH <name> iters=<hex8> sum=<hex8> tsc=<hex16>\n
 ; then exit through isa-debug-exit (port 0xF4, QEMU / tsvmm), Bochs' shutdown port (0x8900) and
 ; finally CLI; HLT (v86: the runner stops it when the line has arrived).
@@ -366,6 +367,8 @@ rt_common:
         lidt [idt_desc]
 
         call wl_init
+        mov esi, msg_go                     ; start mark: runners time from this line to the result line
+        call puts
         mov ecx, [iterations]
         rdtsc
         mov [t0], eax
@@ -481,6 +484,7 @@ puthex32:
         ret
 
 hexdigits:    db '0123456789abcdef'
+msg_go:       db 'BENCH-GO', 10, 0
 msg_bench:    db 'BENCH ', 0
 msg_iters:    db ' iters=', 0
 msg_sum:      db ' sum=', 0

@@ -5,6 +5,7 @@
  * ignored; NXE/SVME/FFXSR/AUTOIBRS need their CPUID bits; LMSLE, TCE and every other bit are reserved.
  */
 #include "../guest/tsvmm.h"
+#include "../guest/contract-tables.h"
 
 const char program_name[] = "efer";
 
@@ -25,11 +26,23 @@ static int write_and_check(const char *name, u64 value, int expected, u64 expect
   return ok;
 }
 
-static void gated(const char *name, int bit, struct feature f, const char *where) {
-  char detail[96];
-  int has = cpuid_has(f);
-  snprintf(detail, sizeof(detail), "bit%d cpuid=%d(%s) rule=gated", bit, has, where);
-  write_and_check(name, base | BIT(bit), has ? NO_EXCEPTION : GP_VECTOR, base | BIT(bit), detail);
+/* The EFER rows come from the contract's table (src/arch/x86/registers/efer.ts) through the generated
+ * contract-tables.h: valid under KVM iff ungated or any gate is enumerated; architecturally iff gated. */
+static const struct ct_bit *find(int bit) {
+  for (unsigned i = 0; i < CT_EFER_NBITS; i++)
+    if (ct_efer_bits[i].bit == bit) return &ct_efer_bits[i];
+  return 0;
+}
+
+static void table_bit(const struct ct_bit *b) {
+  char name[32], detail[160];
+  int has = ct_any(b->gate, b->ngates);
+  int ok = b->kind == CT_NEVER ? 0 : arch_mode() ? has : (b->kind == CT_UNGATED || has);
+  snprintf(name, sizeof(name), "efer.%s", b->name);
+  snprintf(detail, sizeof(detail), "bit%d cpuid=%d(%s) kvm=%s%s%s", b->bit, has, b->gate_text[0] ? b->gate_text : "none",
+           b->kind == CT_UNGATED ? "ungated" : b->kind == CT_GATED ? "gated" : "never", arch_mode() ? " mode=arch" : "",
+           ok ? "" : b->kind == CT_NEVER ? " rule=efer.reserved" : " rule=efer.cpuid");
+  write_and_check(name, base | BIT(b->bit), ok ? NO_EXCEPTION : GP_VECTOR, base | BIT(b->bit), detail);
 }
 
 void run_tests(void) {
@@ -42,38 +55,31 @@ void run_tests(void) {
   if (r != NO_EXCEPTION || w != NO_EXCEPTION) return;
 
   char detail[128];
-  int syscall = cpuid_has(FEAT(0x80000001, 0, EDX, 11));
-  snprintf(detail, sizeof(detail),
-           "bit0 cpuid-SYSCALL=%d(0x80000001:EDX[11]) rule=always-allowed(KVM; the manuals gate SCE on SYSCALL)",
-           syscall);
-  write_and_check("efer.SCE", base | EFER_SCE, NO_EXCEPTION, base | EFER_SCE, detail);
-
-  write_and_check("efer.LME", base & ~EFER_LME, GP_VECTOR, base, "bit8 clear rule=no-LME-change-while-CR0.PG=1");
+  write_and_check("efer.LME", base & ~EFER_LME, GP_VECTOR, base, "bit8 clear rule=efer.lme-change-while-paging");
   write_and_check("efer.LMA", base & ~EFER_LMA, NO_EXCEPTION, base, "bit10 clear rule=LMA-write-ignored");
-
-  gated("efer.NXE", 11, FEAT(0x80000001, 0, EDX, 20), "0x80000001:EDX[20]");
-  gated("efer.SVME", 12, FEAT(0x80000001, 0, ECX, 2), "0x80000001:ECX[2]");
-
-  /* LMSLE: mainline KVM allows it only with nested SVM on hosts lacking EferLmsleUnsupported. */
-  int svm = cpuid_has(FEAT(0x80000001, 0, ECX, 2));
-  int mbz = cpuid_has(FEAT(0x80000008, 0, EBX, 20));
-  if (svm && !mbz)
-    report_skip("efer.LMSLE", "bit13 svm=1 lmsle-mbz=0: KVM's answer depends on the host, not the guest CPUID");
-  else {
-    snprintf(detail, sizeof(detail), "bit13 svm=%d lmsle-mbz=%d(0x80000008:EBX[20]) rule=reserved", svm, mbz);
-    write_and_check("efer.LMSLE", base | BIT(13), GP_VECTOR, 0, detail);
+  for (unsigned i = 0; i < CT_EFER_NBITS; i++) {
+    const struct ct_bit *b = &ct_efer_bits[i];
+    if (b->bit == 8 || b->bit == 10) continue; /* LME/LMA: the cross-register rules above */
+    if (b->bit == 13) {
+      /* LMSLE: mainline KVM allows it only with nested SVM on hosts lacking EferLmsleUnsupported. */
+      int svm = cpuid_has(FEAT(0x80000001, 0, ECX, 2));
+      int mbz = cpuid_has(FEAT(0x80000008, 0, EBX, 20));
+      if (svm && !mbz) {
+        report_skip("efer.LMSLE", "bit13 svm=1 lmsle-mbz=0: KVM's answer depends on the host rule=efer.lmsle");
+        continue;
+      }
+      snprintf(detail, sizeof(detail), "bit13 svm=%d lmsle-mbz=%d(0x80000008:EBX[20]) rule=efer.lmsle", svm, mbz);
+      write_and_check("efer.LMSLE", base | BIT(13), GP_VECTOR, 0, detail);
+      continue;
+    }
+    table_bit(b);
   }
-
-  gated("efer.FFXSR", 14, FEAT(0x80000001, 0, EDX, 25), "0x80000001:EDX[25]");
-  write_and_check("efer.TCE", base | BIT(15), GP_VECTOR, 0, "bit15 rule=reserved(KVM)");
-  gated("efer.AUTOIBRS", 21, FEAT(0x80000021, 0, EAX, 8), "0x80000021:EAX[8]");
 
   char name[32];
   for (int bit = 1; bit < 64; bit++) {
-    if (bit == 8 || bit == 10 || bit == 11 || bit == 12 || bit == 13 || bit == 14 || bit == 15 || bit == 21)
-      continue;
+    if (find(bit)) continue;
     snprintf(name, sizeof(name), "efer.bit%d", bit);
-    snprintf(detail, sizeof(detail), "bit%d rule=reserved", bit);
+    snprintf(detail, sizeof(detail), "bit%d rule=efer.reserved(undefined)", bit);
     write_and_check(name, base | BIT(bit), GP_VECTOR, 0, detail);
   }
   wrmsr_safe(MSR_EFER, base | (orig & (EFER_SCE | EFER_NXE)));

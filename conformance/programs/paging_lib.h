@@ -8,9 +8,10 @@
  *
  * Results are aggregated per group: one TSVMM-REPORT line with the number of cases, the number of
  * mismatches (the first one described), "hash=" — an FNV-1a digest of every case's checked outcome
- * (vector, error code, CR2, the entries afterwards with don't-care bits masked), which must agree
- * between backends — and "ahash=", a digest of the bits the manual leaves open (A bits of upper-level
- * entries after a fault), which may differ.
+ * (vector, error code, the entries afterwards with don't-care bits masked) — and "chash=" (every
+ * fault's CR2 relative to the accessed address), which must agree between backends, and "ahash=", a
+ * digest of what the manual leaves open (A bits of upper-level entries after a fault, the CR2 of a
+ * descriptor's accessed-flag write), which may differ.
  */
 #ifndef PAGING_LIB_H
 #define PAGING_LIB_H
@@ -481,7 +482,7 @@ static u32 pg_fnv(u32 h, u64 v) {
 
 struct pg_group {
   const char *name;
-  u32 cases, mismatches, hash, ahash;
+  u32 cases, mismatches, hash, chash, ahash;
   /* mismatches whose only fault is a CR2 holding the page base instead of the faulting address */
   u32 cr2_page_base;
   char first[240];
@@ -491,7 +492,7 @@ struct pg_group {
 static void pg_group_begin(struct pg_group *g, const char *name) {
   g->name = name;
   g->cases = g->mismatches = g->cr2_page_base = 0;
-  g->hash = g->ahash = 2166136261u;
+  g->hash = g->chash = g->ahash = 2166136261u;
   g->first[0] = g->first_cr2[0] = 0;
 }
 
@@ -524,7 +525,7 @@ static int pg_check(struct pg_group *g, const struct pg_case *c) {
   /* §4.8 A/D: after a completed access every entry used has A=1 and the leaf has D=1 after a write;
    * after a fault the faulting/leaf entry is unchanged, entries above it may have gained A */
   u64 checked = 0;
-  for (int L = 4; L >= 1 && !why; L--) {
+  for (int L = 4; L >= 1; L--) {
     u64 b = o.before[L - 1], after = o.after[L - 1], want = b, dontcare = 0;
     int wrote = c->kind == PG_WRITE || c->kind == PG_IMPLICIT_W;
     if (L > x.stop) {
@@ -533,15 +534,17 @@ static int pg_check(struct pg_group *g, const struct pg_case *c) {
     } else if (L == x.stop && (!x.fault || x.read_done)) {
       want = b | PTE_A | (wrote && !x.fault ? PTE_D : 0);
     }
-    if ((after & ~dontcare) != (want & ~dontcare)) why = L == x.stop ? "leaf-A/D" : "upper-A/D";
-    checked = checked * 3 + ((after & PTE_A) ? 1 : 0) + ((after & PTE_D) ? 2 : 0);
+    if (!why && (after & ~dontcare) != (want & ~dontcare)) why = L == x.stop ? "leaf-A/D" : "upper-A/D";
+    u64 seen = after & ~dontcare; /* the hash holds only what the manual fixes */
+    checked = checked * 4 + ((seen & PTE_A) ? 1 : 0) + ((seen & PTE_D) ? 2 : 0);
     if (dontcare) g->ahash = pg_fnv(g->ahash, after & PTE_A);
   }
   g->cases++;
   g->hash = pg_fnv(g->hash, (u64)(u32)o.vector << 32 | (o.vector == PF_VECTOR ? o.error : 0));
+  g->hash = pg_fnv(g->hash, checked);
   u64 cr2d = o.vector == PF_VECTOR ? o.cr2 - a : 0;
-  if (c->kind == PG_IMPLICIT_W && x.read_done) g->ahash = pg_fnv(g->ahash, cr2d), cr2d = 0;
-  g->hash = pg_fnv(g->hash, cr2d ^ checked);
+  if (c->kind == PG_IMPLICIT_W && x.read_done) g->ahash = pg_fnv(g->ahash, cr2d);
+  else g->chash = pg_fnv(g->chash, cr2d);
   if (!why) return 1;
   g->mismatches++;
   int page_base = why[0] == 'c' && o.cr2 == (a & ~0xFFFull) && o.cr2 != a;
@@ -566,17 +569,35 @@ static int pg_check(struct pg_group *g, const struct pg_case *c) {
  * every mismatch is a CR2 holding the page base instead of the faulting linear address (a stable
  * token for the runner's deviation table).
  */
+/* Loads the case's CPU state; a refused write is a mismatch of the group. */
+static int pg_env_ok(struct pg_group *g, const struct pg_env *e) {
+  int v = pg_apply_env(e);
+  if (v == NO_EXCEPTION) return 1;
+  if (!g->mismatches++)
+    snprintf(g->first, sizeof(g->first), "first(env): wp=%d smep=%d smap=%d nxe=%d pke=%d pkru=%#x refused with %s",
+             e->wp, e->smep, e->smap, e->nxe, e->pke, e->pkru, vector_name(v));
+  return 0;
+}
+
+/* Upper-level entries fully permissive, except level `lvl` (2..4) which gets P | `bits`. Their A bits
+ * are preset (the accessed-dirty group covers A on upper levels) so they rarely need rewriting. */
+static void pg_uppers(struct pg_case *c, int lvl, u64 bits) {
+  for (int L = 2; L <= 4; L++) c->e[L - 1] = PTE_P | PTE_RW | PTE_US | PTE_A;
+  c->e[lvl - 1] = PTE_P | PTE_A | bits;
+}
+
 static void pg_group_end(struct pg_group *g) {
   int only_cr2 = g->mismatches && g->mismatches == g->cr2_page_base;
   const char *first = only_cr2 ? g->first_cr2 : g->first;
   if (!g->mismatches) {
-    report(g->name, g->cases > 0, "cases=%u mismatches=0 hash=%08x ahash=%08x", g->cases, g->hash, g->ahash);
+    report(g->name, g->cases > 0, "cases=%u mismatches=0 hash=%08x chash=%08x ahash=%08x", g->cases, g->hash, g->chash,
+           g->ahash);
   } else {
     /* the report's detail buffer is 320 characters: cut the description so expect=/got= survive */
     char cut[190];
     snprintf(cut, sizeof(cut), "%s", first);
-    report(g->name, 0, "cases=%u mismatches=%u cr2-page-base=%u hash=%08x ahash=%08x %s expect=%s got=%s", g->cases,
-           g->mismatches, g->cr2_page_base, g->hash, g->ahash, cut, only_cr2 ? "cr2-linear" : "match",
+    report(g->name, 0, "cases=%u mismatches=%u cr2-page-base=%u hash=%08x chash=%08x ahash=%08x %s expect=%s got=%s",
+           g->cases, g->mismatches, g->cr2_page_base, g->hash, g->chash, g->ahash, cut, only_cr2 ? "cr2-linear" : "match",
            only_cr2 ? "cr2-page-base" : "mismatch");
   }
   pg_env_reset();

@@ -51,12 +51,16 @@ export interface MsrCheckOptions {
   /** IA32_MCG_CAP (machine-check bank count, MCG_CTL_P, MCG_CMCI_P, MCG_LMCE_P); default
    *  KVM_DEFAULT_MCG_CAP (32 banks, as KVM creates a vCPU) */
   readonly mcgCap?: bigint;
+  /** KVM has the local APIC in the kernel (KVM_CREATE_IRQCHIP / split irqchip); default true. Without
+   *  it kvm_x2apic_msr_read/write fail for every MSR in 800H-8FFH (a userspace LAPIC needs
+   *  KVM_CAP_X86_USER_SPACE_MSR exits to see them). */
+  readonly lapicInKernel?: boolean;
 }
 
 /** Options of checkMsrRead (a subset of MsrCheckOptions). */
 export type MsrReadOptions = Pick<
   MsrCheckOptions,
-  'hostInitiated' | 'advertised' | 'apicBase' | 'mcgCap' | 'current'
+  'hostInitiated' | 'advertised' | 'apicBase' | 'mcgCap' | 'current' | 'lapicInKernel'
 >;
 
 const U64 = (1n << 64n) - 1n;
@@ -147,6 +151,18 @@ function hostProbedRefusal(model: GuestModel, d: MsrDef, index: number, opts: Ms
   );
 }
 
+/** kvmExact without an in-kernel LAPIC: KVM has no x2APIC registers (lapic_in_kernel() is false). */
+function noLapicRefusal(model: GuestModel, index: number, opts: MsrReadOptions): Verdict | undefined {
+  if (opts.lapicInKernel !== undefined && typeof opts.lapicInKernel !== 'boolean')
+    throw new TsvmmError('CONTRACT_BAD_VALUE', 'lapicInKernel must be a boolean');
+  if (model.mode !== 'kvmExact' || opts.lapicInKernel !== false) return undefined;
+  return refuse(
+    'GP',
+    'x2apic.no-lapic',
+    `x2APIC MSR ${idx(index)}: KVM has no in-kernel local APIC (no KVM_CREATE_IRQCHIP), so every x2APIC MSR access fails`,
+  );
+}
+
 /** Machine-check MSRs (set_msr_mce / get_msr_mce): bank count, MCG_CTL_P, MCG_CMCI_P, CTL values. */
 function mceRule(
   d: MsrDef,
@@ -227,8 +243,12 @@ export function checkMsrRead(model: GuestModel, index: number, opts: MsrReadOpti
   const host = opts.hostInitiated ?? false;
   const hp = hostProbedRefusal(model, d, index, opts);
   if (hp) return hp;
-  if (d.special === 'x2apic' && opts.apicBase !== undefined)
-    return checkX2apicAccess(model, index, undefined, opts.apicBase, opts.mcgCap ?? KVM_DEFAULT_MCG_CAP);
+  if (d.special === 'x2apic') {
+    const r = noLapicRefusal(model, index, opts);
+    if (r) return r;
+    if (opts.apicBase !== undefined)
+      return checkX2apicAccess(model, index, undefined, opts.apicBase, opts.mcgCap ?? KVM_DEFAULT_MCG_CAP);
+  }
   if (d.special === 'mce') {
     const r = mceRule(d, index, undefined, host, opts.mcgCap ?? KVM_DEFAULT_MCG_CAP);
     if (r) return r;
@@ -421,14 +441,20 @@ export function checkMsrWrite(
   if (d.special === 'xss')
     return checkXssWrite(model, state, v, { hostInitiated: host, advertised: advertisedOk(opts, index) });
   const apicBase = opts.apicBase ?? state.apicBase;
-  if (d.special === 'x2apic' && apicBase !== undefined)
-    return checkX2apicAccess(model, index, v, apicBase, opts.mcgCap ?? KVM_DEFAULT_MCG_CAP);
+  if (d.special === 'x2apic') {
+    const r = noLapicRefusal(model, index, opts);
+    if (r) return r;
+    if (apicBase !== undefined)
+      return checkX2apicAccess(model, index, v, apicBase, opts.mcgCap ?? KVM_DEFAULT_MCG_CAP);
+  }
+  const why = gateReason(model, d) ?? existsReason(model, d, index, opts);
   if (d.special === 'mce') {
+    // set_msr_mce reads IA32_MCG_CAP, not CPUID; the row's architectural MCA gate binds the guest only.
+    if (why && !host) return refuse('GP', 'msr.absent', why);
     const r = mceRule(d, index, v, host, opts.mcgCap ?? KVM_DEFAULT_MCG_CAP);
     if (r) return r;
     return accept(v);
   }
-  const why = gateReason(model, d) ?? existsReason(model, d, index, opts);
   if (why) {
     if (model.mode === 'kvmExact' && d.absentIgnored?.(index >>> 0)) return accept(0n);
     if (!(host && d.hostIgnoresGate)) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createMachine, type MachineOptions } from './machine.ts';
+import { createMachine, type MachineOptions, type RunSlice } from './machine.ts';
 import { ManualClock } from './clock.ts';
 import {
   FakeBackend,
@@ -11,7 +11,7 @@ import {
   type ScriptStep,
 } from './testing/fake-backend.ts';
 import { MiB } from './layout.ts';
-import { BackendError } from '../vcpu/backend.ts';
+import { BackendError, type VcpuExit } from '../vcpu/backend.ts';
 import { pitNsAt } from '../devices/pit8254/pit.ts';
 import { FwCfgKey } from '../devices/fw-cfg/fw-cfg.ts';
 import { BootEfer } from '../loaders/boot/boot-state.ts';
@@ -245,6 +245,30 @@ test('timeout when the guest keeps running (intr exits) past the limit', async (
   assert.equal(budget.exits, 7);
   await assert.rejects(m.run({ timeoutMs: 10, maxInstructions: 5 }), { code: 'RUN_OPTIONS' });
   await assert.rejects(m.run({ timeoutMs: 0 }), { code: 'RUN_OPTIONS' });
+});
+
+test('a vCPU with a run slice gets at most the time to the next PIT edge; the slice is restored', async () => {
+  const seen: number[] = [];
+  const record = (v: FakeVcpu): VcpuExit => {
+    seen.push((v as FakeVcpu & RunSlice).runSliceMs);
+    return { reason: 'intr' };
+  };
+  const script: ScriptStep[] = [
+    record,
+    ...picInit(0x01),
+    outExit(0x43, 1, 0x34),
+    outExit(0x40, 1, 0xa9), // 1193 = 0x04a9 → about 1 kHz
+    outExit(0x40, 1, 0x04),
+    record,
+    outExit(0xf4, 1, 0),
+  ];
+  const { m, vcpu } = make(script);
+  Object.assign(vcpu, { runSliceMs: 10 });
+  const r = await m.run({ timeoutMs: 1000 });
+  assert.equal(r.outcome, 'debug-exit', r.detail);
+  assert.equal(seen[0], 10, 'no timer armed: the full slice');
+  assert.ok(seen[1]! > 0 && seen[1]! <= pitNsAt(1193) / 1e6, `PIT armed: slice ${seen[1]} ms`);
+  assert.equal((vcpu as FakeVcpu & RunSlice).runSliceMs, 10, 'restored when run() ends');
 });
 
 test('guest reset request: stop by default, reboot re-loads the image when asked', async () => {

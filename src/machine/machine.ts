@@ -115,6 +115,18 @@ export interface InstructionCounter {
   retiredInstructions(): number;
 }
 
+/**
+ * Optional vCPU capability: the longest one run() may last, in ms (the KVM backend's run slice; 0 =
+ * unbounded). The loop shortens it to the next PIT edge or the time limit, so a guest that never exits
+ * still gets every tick, and restores it when run() ends.
+ */
+export interface RunSlice {
+  runSliceMs: number;
+}
+
+/** Shortest slice the loop asks for when a timer is due (each slice costs a timer signal and an exit). */
+const MIN_RUN_SLICE_MS = 0.1;
+
 export type BootImage =
   | ({ kind: 'multiboot' } & MultibootOptions)
   | ({ kind: 'flat' } & FlatOptions)
@@ -518,10 +530,19 @@ class PcMachine implements Machine {
     const start = this.clock.nowNs();
     const deadline = start + opts.timeoutMs * 1e6;
     const insnStart = opts.maxInstructions !== undefined ? counter.retiredInstructions!() : 0;
+    const sliced =
+      typeof (this.vcpu as Partial<RunSlice>).runSliceMs === 'number'
+        ? (this.vcpu as unknown as RunSlice)
+        : undefined;
+    const baseSlice = sliced?.runSliceMs ?? 0;
     let exits = 0;
     let sinceYield = 0;
 
-    const finish = (s: Stop): RunResult => ({
+    const finish = (s: Stop): RunResult => {
+      if (sliced && sliced.runSliceMs !== baseSlice) sliced.runSliceMs = baseSlice;
+      return result(s);
+    };
+    const result = (s: Stop): RunResult => ({
       outcome: s.outcome,
       ...(s.exitCode !== undefined ? { exitCode: s.exitCode } : {}),
       ...(s.insnBytes ? { insnBytes: s.insnBytes } : {}),
@@ -558,6 +579,10 @@ class PcMachine implements Machine {
           });
         }
         this.deliverInterrupts();
+        if (sliced && baseSlice > 0) {
+          const due = Math.min(this.pit.nextEventNs() ?? deadline, deadline) - this.clock.nowNs();
+          sliced.runSliceMs = Math.min(baseSlice, Math.max(due / 1e6, MIN_RUN_SLICE_MS));
+        }
 
         let exit: VcpuExit;
         try {

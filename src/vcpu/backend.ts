@@ -132,6 +132,14 @@ export type VcpuExit =
   /** KVM_EXIT_INTR: run() returned early (signal on KVM; instruction budget on the interpreter) */
   | { reason: 'intr' }
   | { reason: 'irq_window_open' }
+  /**
+   * KVM_EXIT_X86_RDMSR / KVM_EXIT_X86_WRMSR (KVM_CAP_X86_USER_SPACE_MSR): the guest executed RDMSR /
+   * WRMSR on an index the VMM claimed with Vm.setUserspaceMsrs(). RIP is still at the instruction.
+   * Before the next run() the VMM sets `error` (true = the instruction raises #GP(0)) and, for RDMSR,
+   * `data`; run() then completes the instruction (EDX:EAX = data and RIP advanced, or the #GP).
+   */
+  | { reason: 'x86_rdmsr'; index: number; data: bigint; error: boolean }
+  | { reason: 'x86_wrmsr'; index: number; data: bigint; error: boolean }
   | { reason: 'unknown'; hardwareExitReason: bigint };
 
 export type VcpuExitReason = VcpuExit['reason'];
@@ -171,7 +179,22 @@ export interface Backend {
   createVm(): Vm;
 }
 
+/** An MSR index range [base, base + count) for Vm.setUserspaceMsrs. */
+export interface MsrRange {
+  base: number;
+  count: number;
+}
+
 export interface Vm {
+  /**
+   * Optional: KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR, KVM_MSR_EXIT_REASON_FILTER) plus
+   * KVM_X86_SET_MSR_FILTER denying `ranges`: from now on every guest RDMSR/WRMSR of an index in
+   * `ranges` leaves run() as an x86_rdmsr / x86_wrmsr exit for the VMM to complete (the machine uses
+   * it for the local APIC's MSRs: IA32_APIC_BASE 0x1B, IA32_TSC_DEADLINE 0x6E0, x2APIC 0x800-0x8FF).
+   * Returns false when the backend cannot (then the VMM hides the features needing it from CPUID).
+   * Host-initiated getMsrs/setMsrs are not affected. A backend without the method cannot either.
+   */
+  setUserspaceMsrs?(ranges: readonly MsrRange[]): boolean;
   /** Anonymous guest memory suitable for setUserMemoryRegion (mmap'd on KVM). Zero-filled. */
   allocateMemory(bytes: number): ArrayBuffer;
   setUserMemoryRegion(region: MemoryRegion): void;

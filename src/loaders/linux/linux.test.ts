@@ -5,6 +5,7 @@ import { computeLayout, E820, GiB, MiB } from '../../machine/layout.ts';
 import { setField, getNum } from '../layout/struct.ts';
 import { testMemory } from '../testing/memory.ts';
 import { buildAcpiTables } from '../../platform/acpi/tables.ts';
+import { buildMpTable } from '../../platform/mptable.ts';
 import { BOOT_PARAMS } from './boot-params.ts';
 import { BOOT_FLAG, HDRS_MAGIC, LoadFlags, parseBzImage, SETUP_HEADER, XLoadFlags } from './bzimage.ts';
 import {
@@ -102,7 +103,15 @@ test('synthetic bzImage: plan places kernel, cmdline, initrd, boot_params, e820,
   const layout = computeLayout(256 * MiB);
   const acpi = buildAcpiTables({ apicIds: [0] });
   const initrd = new Uint8Array(0x5001).fill(0xa5);
-  const plan = planLinuxBoot({ kernel: image, initrd, cmdline: 'console=ttyS0 quiet', layout, acpi });
+  const mptable = buildMpTable({ apicIds: [0] });
+  const plan = planLinuxBoot({
+    kernel: image,
+    initrd,
+    cmdline: 'console=ttyS0 quiet',
+    layout,
+    acpi,
+    mptable,
+  });
   assert.equal(plan.loadAddress, 0x1000000);
   assert.equal(plan.entry, 0x1000200);
   assert.equal(plan.regs.rip, 0x1000200n);
@@ -149,6 +158,7 @@ test('synthetic bzImage: plan places kernel, cmdline, initrd, boot_params, e820,
   assert.deepEqual(mem.read(0x1000000, 16), image.subarray(5 * 512, 5 * 512 + 16));
   assert.equal(mem.readU8(plan.initrd!.addr + 0x5000), 0xa5);
   assert.equal(new TextDecoder().decode(mem.read(acpi.rsdpAddress, 8)), 'RSD PTR ');
+  assert.equal(new TextDecoder().decode(mem.read(0x9fc00, 4)), '_MP_');
   // GDT and identity map
   assert.equal(mem.readU64(0x1000 + LINUX_BOOT_CS), LINUX_GDT_CODE64);
   assert.equal(mem.readU64(0x1000 + LINUX_BOOT_DS), LINUX_GDT_DATA);
@@ -293,5 +303,7 @@ test(
     applyLinuxBootPlan(mem, plan);
     assert.deepEqual(mem.read(plan.loadAddress, 64), bytes.subarray(img.setupBytes, img.setupBytes + 64));
     assert.equal(mem.readU16(plan.bootParamsAddr + 0x206), img.version);
+    // RIP lands on arch/x86/boot/compressed/head_64.S startup_64, which opens with CLD; CLI.
+    assert.deepEqual([...mem.read(plan.entry, 2)], [0xfc, 0xfa]);
   },
 );

@@ -13,6 +13,7 @@
 //   0x3000  command line  NUL-terminated (≤ cmdline_size and ≤ 4095 bytes)
 //   0x8000  stack top     RSP (the kernel sets its own at once)
 //   0x10000 page tables   identity map, 2 MiB pages, of max(4 GiB, top of RAM): PML4, PDPT, PDs
+//   0x9FC00 MP tables     when given (platform/mptable.ts), in the e820-reserved EBDA
 //   0xE0000 ACPI tables   when given (platform/acpi/tables.ts), reserved in the e820 map
 //   load    kernel        the protected-mode kernel at pref_address (or a caller's aligned address),
 //                         with init_size bytes of RAM free from there
@@ -89,6 +90,8 @@ export interface LinuxBootOptions {
   readonly layout: MemoryLayout;
   /** ACPI tables to place; their region is reserved in e820 and the RSDP passed in acpi_rsdp_addr */
   readonly acpi?: AcpiTables;
+  /** MP tables (platform/mptable.ts) to place, in the EBDA (already e820-reserved) */
+  readonly mptable?: { readonly address: number; readonly bytes: Uint8Array };
   /** where to load the protected-mode kernel (default pref_address); relocatable kernels only */
   readonly loadAddress?: number;
   /** for messages */
@@ -351,6 +354,7 @@ export function planLinuxBoot(opts: LinuxBootOptions): LinuxBootPlan {
   if (initrd) writes.push({ what: 'initrd', addr: initrd.addr, bytes: opts.initrd! });
   for (const b of opts.acpi?.blobs ?? [])
     writes.push({ what: `ACPI ${b.name}`, addr: b.address, bytes: b.bytes });
+  if (opts.mptable) writes.push({ what: 'MP tables', addr: opts.mptable.address, bytes: opts.mptable.bytes });
   for (const w of writes) {
     if (!inLowRam(layout, w.addr, w.bytes.length)) {
       throw new TsvmmError(

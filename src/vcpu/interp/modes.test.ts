@@ -557,3 +557,71 @@ test('XSAVE/XRSTOR (standard format, x87+SSE): state round trip, XSTATE_BV, init
   assert.equal(r.rcx, 0n, 'SSE state initialized when XSTATE_BV[1] = 0');
   assert.equal(r.r14, 13n, 'XSAVE to a misaligned area');
 });
+
+test('far CALL through a 64-bit call gate from CPL 3 to CPL 0 switches to TSS.RSP0; RETFQ returns to CPL 3', { skip }, () => {
+  const g = longGuest(`
+    mov qword ptr [0x704], 0x90000
+    push 0x2b
+    push 0x70000
+    push 0x2
+    push 0x23
+    lea rax, [rip + user]
+    push rax
+    iretq
+  user:
+    call fword ptr [rip + fp]
+    mov rbx, cs
+    mov rcx, rsp
+    hlt
+  fp:
+    .long 0
+    .word 0x3b
+  .org 0x800
+    mov r12, cs
+    mov r10, rsp
+    retfq
+  `);
+  const target = CODE_BASE + 0x800;
+  // 64-bit call gate (type 0xC, DPL 3) at GDT[7..8], selector 0x38, target 0x08:target
+  g.dv.setUint32(0x500 + 0x38, (target & 0xffff) | (0x08 << 16), true);
+  g.dv.setUint32(0x500 + 0x3c, (target & 0xffff0000) | 0xec00, true);
+  g.dv.setUint32(0x500 + 0x40, 0, true);
+  g.dv.setUint32(0x500 + 0x44, 0, true);
+  const s = g.vcpu.getSregs();
+  g.vcpu.setSregs({ ...s, gdt: { base: 0x500n, limit: 0x47 } });
+  g.runToHalt();
+  const r = g.regs();
+  assert.equal(r.r12, 0x08n);
+  assert.equal(r.r10, 0x90000n - 32n); // SS, RSP, CS, RIP pushed on the RSP0 stack
+  assert.equal(r.rbx, 0x23n);
+  assert.equal(r.rcx, 0x70000n);
+  assert.equal(r.r14, 13n); // HLT at CPL 3
+});
+
+test('TSS I/O permission bitmap at CPL 3 > IOPL: a clear bit allows the port, a set bit is #GP(0)', { skip }, () => {
+  const g = longGuest(`
+    mov qword ptr [0x704], 0x90000
+    push 0x2b
+    push 0x70000
+    push 0x2
+    push 0x23
+    lea rax, [rip + user]
+    push rax
+    iretq
+  user:
+    in al, 0x80
+    mov rbx, 1
+    in al, 0x81
+  `);
+  g.dv.setUint16(0x700 + 0x66, 0x68, true); // I/O map base
+  for (let i = 0; i < 0x11; i++) g.mem[0x768 + i] = 0xff;
+  g.mem[0x768 + 0x10] = 0xfe; // port 0x80 allowed, 0x81 denied
+  const s = g.vcpu.getSregs();
+  g.vcpu.setSregs({ ...s, tr: { ...s.tr, limit: 0x68 + 0x11 } });
+  const e = g.vcpu.run();
+  assert.equal(e.reason, 'io');
+  if (e.reason === 'io') assert.equal(e.port, 0x80);
+  g.runToHalt();
+  assert.equal(g.regs().rbx, 1n);
+  assert.equal(g.regs().r14, 13n);
+});

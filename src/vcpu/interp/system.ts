@@ -676,15 +676,68 @@ function callGate(c: Cpu, op: number, sel: number, retSel: number, retLo: number
   const tsel = desc.lo >>> 16;
   const toff = (desc.lo & 0xffff) | (desc.hi & 0xffff0000);
   const toffHi = long ? desc.xlo : 0;
+  const pcount = desc.hi & 0x1f;
   if (!readDescriptor(c, tsel)) throw gp('call gate target beyond limit', tsel & 0xfffc);
   const ta = descAttr();
   const tdpl = (ta >> A_DPL_SHIFT) & 3;
   if (!(ta & A_S) || !(ta & 8) || tdpl > c.cpl) throw gp('call gate target', tsel & 0xfffc);
-  if (op === G.OP_CALLF && !(ta & 4) && tdpl < c.cpl) throw c.unimplementedFault('call gate to inner privilege');
-  const size = long ? 8 : 4;
+  if (!(ta & A_P)) throw new CpuFault(11, tsel & 0xfffc, 0, 0, 'call gate target not present');
+  if (long && (!(ta & A_L) || ta & A_DB)) throw gp('call gate target is not a 64-bit code segment', tsel & 0xfffc);
+  if (op === G.OP_JMPF && ((ta & 4) ? tdpl > c.cpl : tdpl !== c.cpl)) throw gp('JMP through a call gate may not change privilege', tsel & 0xfffc);
+  if (op === G.OP_CALLF && !(ta & 4) && tdpl < c.cpl) {
+    callGateInner(c, tsel, tdpl, toff, toffHi, long, pcount, (a & 8) !== 0);
+    return;
+  }
+  const size = long ? 8 : (a & 8) ? 4 : 2;
   if (op === G.OP_CALLF) { c.push(size, retSel, 0); c.push(size, retLo, retHi); }
   loadCs(c, tsel, c.cpl);
   setRip(c, toff, toffHi, size);
+}
+
+/**
+ * CALL through a call gate to a more privileged non-conforming segment (SDM Vol. 3A §5.8.5,
+ * Figure 5-13): new SS:rSP from the TSS (64-bit: RSPn with a null SS), push the caller's SS:rSP, copy
+ * `count` parameters (32/16-bit gates only), push CS:rIP.
+ */
+function callGateInner(c: Cpu, tsel: number, newCpl: number, off: number, offHi: number, long: boolean, count: number, gate32: boolean): void {
+  const r = c.r;
+  const oldSs = c.segSel[SS]!, oldSpLo = r[RSP * 2]!, oldSpHi = r[RSP * 2 + 1]!;
+  const retCs = c.segSel[CS]!, retLo = r[RIP_LO]!, retHi = r[RIP_HI]!;
+  const saveSs = snapshotSeg(c, SS), saveCs = snapshotSeg(c, CS);
+  const tb = c.segBase[TR]!, tbh = c.segBaseHi[TR]!;
+  try {
+    if (long) {
+      const lo = c.readLin((tb + 4 + newCpl * 8) | 0, tbh, 4, ACC_IMPLICIT), hi = c.readLin((tb + 8 + newCpl * 8) | 0, tbh, 4, ACC_IMPLICIT);
+      if ((hi >> 15) !== (hi >> 31)) throw new CpuFault(12, 0, 0, 0, 'non-canonical RSPn in the TSS');
+      c.segSel[SS] = newCpl; c.segAttr[SS] = A_UNUSABLE | (newCpl << A_DPL_SHIFT);
+      r[RSP * 2] = lo; r[RSP * 2 + 1] = hi;
+      loadCs(c, tsel, newCpl);
+      c.push(8, oldSs, 0); c.push(8, oldSpLo, oldSpHi);
+      c.push(8, retCs, 0); c.push(8, retLo, retHi);
+      setRip(c, off, offHi, 8);
+      return;
+    }
+    const psz = gate32 ? 4 : 2;
+    const nsp = c.readLin((tb + 4 + newCpl * 8) | 0, 0, 4, ACC_IMPLICIT);
+    const nss = c.readLin((tb + 8 + newCpl * 8) | 0, 0, 2, ACC_IMPLICIT);
+    if ((nss & 0xfffc) === 0 || (nss & 3) !== newCpl) throw new CpuFault(10, nss & 0xfffc, 0, 0, 'TSS SS for the new privilege');
+    const params: number[] = [];
+    for (let i = 0; i < count; i++) params.push(c.peek(psz, i * psz));
+    if (!readDescriptor(c, nss)) throw new CpuFault(10, nss & 0xfffc, 0, 0, 'TSS SS beyond the GDT');
+    setSegFromDesc(c, SS, nss);
+    c.segAttr[SS] = descAttr() | 1;
+    r[RSP * 2] = nsp;
+    loadCs(c, tsel, newCpl);
+    c.push(psz, oldSs, 0); c.push(psz, oldSpLo, 0);
+    for (let i = count - 1; i >= 0; i--) c.push(psz, params[i]!, 0);
+    c.push(psz, retCs, 0); c.push(psz, retLo, 0);
+    setRip(c, off, 0, psz);
+  } catch (e) {
+    restoreSeg(c, SS, saveSs); restoreSeg(c, CS, saveCs);
+    r[RSP * 2] = oldSpLo; r[RSP * 2 + 1] = oldSpHi; r[RIP_LO] = retLo; r[RIP_HI] = retHi;
+    updateMode(c);
+    throw e;
+  }
 }
 
 interface SegSnap { sel: number; base: number; baseHi: number; limit: number; attr: number }
