@@ -26,18 +26,18 @@ import { bochs } from './peers/bochs.ts';
 import type { Engine, EngineRun } from './peers/engine.ts';
 import { pickTiming, type Timing } from './harness/timing.ts';
 import { installPeers } from './peers/install.ts';
-import { QEMU, qemuArgs, qemuKvm, qemuTcg } from './peers/qemu.ts';
+import { QEMU, qemuArgs, qemuKvm, qemuTcg, qemuTcgDisk } from './peers/qemu.ts';
 import { tsvmmInterp, tsvmmKvm } from './peers/tsvmm.ts';
 import { setV86Dir, v86Jit, v86NoJit } from './peers/v86.ts';
 
-export const ENGINES: readonly Engine[] = [tsvmmInterp, tsvmmKvm, qemuTcg, qemuKvm, bochs, v86Jit, v86NoJit];
+export const ENGINES: readonly Engine[] = [tsvmmInterp, tsvmmKvm, qemuTcg, qemuKvm, qemuTcgDisk, bochs, v86Jit, v86NoJit];
 
 const HELP = `usage: npm run bench -- [options]
   --runs N          measured runs per engine and workload (default 3; --quick: 1)
-  --quick           short smoke run: 1 run of ~0.2 s each, PVM references left out (not a measurement)
+  --quick           short smoke run: 1 run of ~0.3 s each, PVM references left out (not a measurement)
   --only LIST       workloads or variants, comma-separated (alu, fib64, syscall32, …)
   --engines LIST    engines, comma-separated: ${ENGINES.map((e) => e.id).join(', ')}
-  --seconds S       wall time of one measured run beyond start-up (default 1; --quick: 0.2); the
+  --seconds S       wall time of one measured run beyond start-up (default 1; --quick: 0.3); the
                     iteration count is calibrated per engine and workload to reach it
   --timeout S       time limit per run in seconds (default 600)
   --install-peers   install the missing peers (apt-get: qemu-system-x86 bochs bochsbios vgabios seabios
@@ -241,7 +241,7 @@ export async function main(argv: readonly string[], log: Progress = (s) => proce
     const quick = !!o.quick;
     const runs = o.runs !== undefined ? Number(o.runs) : quick ? 1 : 3;
     if (!Number.isInteger(runs) || runs < 1) throw new Usage(`--runs must be a positive integer, got '${o.runs}'`);
-    const seconds = o.seconds !== undefined ? Number(o.seconds) : quick ? 0.2 : 1;
+    const seconds = o.seconds !== undefined ? Number(o.seconds) : quick ? 0.3 : 1;
     if (!(seconds > 0)) throw new Usage(`--seconds must be a positive number, got '${o.seconds}'`);
     const timeoutS = o.timeout !== undefined ? Number(o.timeout) : 600;
     if (!(timeoutS > 0)) throw new Usage(`--timeout must be a positive number of seconds, got '${o.timeout}'`);

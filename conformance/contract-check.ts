@@ -48,8 +48,14 @@ function outcome(v: Verdict): Pick<ContractComparison, 'contract' | 'rule' | 're
   return v.ok ? { contract: 'ok' } : { contract: `#${v.fault}`, rule: v.rule, reason: v.reason };
 }
 
+/** What the contract needs about the backend beside the CPUID. */
+export interface PredictContext {
+  /** KVM_GET_MSR_INDEX_LIST of the KVM backend (rows KVM probes on the host exist only when listed) */
+  readonly advertised?: ReadonlySet<number>;
+}
+
 /** The contract's verdict for one report line, or undefined when the line's write can't be reconstructed. */
-export function predictLine(model: GuestModel, line: ReportLine): Verdict | undefined {
+export function predictLine(model: GuestModel, line: ReportLine, ctx: PredictContext = {}): Verdict | undefined {
   const d = line.detail;
   let m: RegExpExecArray | null;
   if (line.name.startsWith('cr0.')) {
@@ -97,8 +103,9 @@ export function predictLine(model: GuestModel, line: ReportLine): Verdict | unde
     return undefined;
   }
   if (line.name.startsWith('msr.')) {
-    if ((m = /^rdmsr\((0x[0-9a-f]+)\)/.exec(d))) return checkMsrRead(model, Number(m[1]));
-    if ((m = /^wrmsr\((0x[0-9a-f]+),(0x[0-9a-f]+)\)/.exec(d))) return checkMsrWrite(model, BASE_STATE, Number(m[1]), BigInt(m[2]!));
+    const adv = ctx.advertised ? { advertised: ctx.advertised } : {};
+    if ((m = /^rdmsr\((0x[0-9a-f]+)\)/.exec(d))) return checkMsrRead(model, Number(m[1]), adv);
+    if ((m = /^wrmsr\((0x[0-9a-f]+),(0x[0-9a-f]+)\)/.exec(d))) return checkMsrWrite(model, BASE_STATE, Number(m[1]), BigInt(m[2]!), adv);
     return undefined;
   }
   return undefined;
@@ -114,6 +121,7 @@ export function compareWithContract(
   cpuid: CpuidTable,
   mode: 'kvmExact' | 'architectural' = 'kvmExact',
   kvmModule?: KvmModule,
+  ctx: PredictContext = {},
 ): { compared: number; disagreements: ContractComparison[]; rules: Map<string, string>; predictions: Map<string, ContractComparison>; error?: string } {
   let model: GuestModel;
   const rules = new Map<string, string>();
@@ -129,7 +137,7 @@ export function compareWithContract(
     if (line.verdict === 'SKIP' || line.got === undefined) continue;
     let v: Verdict | undefined;
     try {
-      v = predictLine(model, line);
+      v = predictLine(model, line, ctx);
     } catch (e) {
       disagreements.push({ name: line.name, contract: 'error', reason: (e as Error).message });
       continue;
@@ -157,6 +165,7 @@ export function resolveContractExpectations(
   cpuid: CpuidTable,
   mode: 'kvmExact' | 'architectural' = 'kvmExact',
   kvmModule?: KvmModule,
+  ctx: PredictContext = {},
 ): ReportLine[] {
   if (!lines.some((l) => l.expect === 'contract')) return [...lines];
   let model: GuestModel | undefined;
@@ -170,7 +179,7 @@ export function resolveContractExpectations(
     if (l.expect !== 'contract' || l.verdict === 'SKIP') return l;
     let v: Verdict | undefined;
     try {
-      v = model ? predictLine(model, l) : undefined;
+      v = model ? predictLine(model, l, ctx) : undefined;
     } catch (e) {
       why = (e as Error).message;
     }

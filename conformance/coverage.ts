@@ -45,6 +45,7 @@ export const NOT_GUEST_OBSERVABLE: Readonly<Record<string, string>> = {
   'pdpte.count': 'userspace PDPTE load (KVM_SET_SREGS2)',
   'pdpte.reserved': 'needs 32-bit PAE paging; the guest library runs in long mode',
   'msr.immutable-after-run': 'userspace KVM_SET_MSRS after the first KVM_RUN',
+  'xss.not-advertised': 'userspace KVM_SET_MSRS of IA32_XSS = 0 without XSAVES',
   'cr4.vmxe-in-smm': 'needs SMM, which no tsvmm backend enters',
   'cr0.vmx-fixed': 'needs VMX operation (VMXON) inside the guest: no nested VMX on these backends',
   'cr4.vmx-fixed': 'needs VMX operation (VMXON) inside the guest: no nested VMX on these backends',

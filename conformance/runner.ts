@@ -162,6 +162,8 @@ export interface GuestRunResult {
   readonly insnBytes?: Uint8Array;
   /** the vCPU's CPUID table after the run (KVM_GET_CPUID2), when the executor could read it */
   readonly effectiveCpuid?: readonly CpuidEntry[];
+  /** the backend's MSR index list (KVM_GET_MSR_INDEX_LIST) */
+  readonly advertisedMsrs?: readonly number[];
 }
 
 /** Runs one guest once. The runner never knows which backend or machine is behind it. */
@@ -193,6 +195,7 @@ export function machineExecutor(backend: Backend, memoryBytes = 64 << 20): Guest
         ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
         ...(r.insnBytes ? { insnBytes: r.insnBytes } : {}),
         ...(effectiveCpuid ? { effectiveCpuid } : {}),
+        ...(backend.name === 'kvm' ? { advertisedMsrs: backend.msrIndexList() } : {}),
       };
     } catch (e) {
       return { outcome: 'host-error', serial: '', detail: `loading or running ${req.program} failed: ${(e as Error).message}` };
@@ -313,7 +316,9 @@ export async function runCell(exec: GuestExecutor, opts: RunCellOptions): Promis
   const maxUnavailable = opts.maxUnavailable ?? 8;
   const deviations = opts.deviations ?? CONFORMANCE_DEVIATIONS;
   const contractMode = opts.mode === 'architectural' ? 'architectural' : 'kvmExact';
-  const unavailable: UnavailableCheck[] = [];
+  const unavailable: UnavailableCheck[] = deviations
+    .filter((d) => d.skipCheck?.program === opts.program && d.backend === opts.backend && d.flavours.includes(opts.flavour))
+    .map((d) => ({ check: d.skipCheck!.check, detail: `skipped up front: recorded deviation ${d.id} (the check derails the guest here)` }));
   const problems: string[] = [];
   const notes: string[] = [];
   let runs = 0;
@@ -361,7 +366,8 @@ export async function runCell(exec: GuestExecutor, opts: RunCellOptions): Promis
 
   const judgeCpuid = result.effectiveCpuid ? CpuidTable.from(result.effectiveCpuid) : opts.policy.cpuid;
   const kvmModule = opts.flavour === 'kvm_pvm' || opts.flavour === 'kvm_intel' || opts.flavour === 'kvm_amd' ? opts.flavour : undefined;
-  report = { ...report, lines: resolveContractExpectations(report.lines, judgeCpuid, contractMode, kvmModule) };
+  const ctx = result.advertisedMsrs ? { advertised: new Set(result.advertisedMsrs) } : {};
+  report = { ...report, lines: resolveContractExpectations(report.lines, judgeCpuid, contractMode, kvmModule, ctx) };
   const lines = classify(report.lines, opts, deviations);
   problems.push(...report.problems);
   if (result.outcome !== 'debug-exit') problems.push(`the run ended with ${result.outcome}: ${result.detail}`);
@@ -413,7 +419,7 @@ export async function runCell(exec: GuestExecutor, opts: RunCellOptions): Promis
     unavailable,
     problems,
     notes,
-    contract: compareWithContract(report.lines, judgeCpuid, contractMode, kvmModule),
+    contract: compareWithContract(report.lines, judgeCpuid, contractMode, kvmModule, ctx),
     runs,
     last: {
       outcome: result.outcome,

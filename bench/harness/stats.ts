@@ -39,16 +39,15 @@ export const MIN_MEASURABLE_MS = 100;
 export const MAX_ITERATIONS = 0xffffffff;
 
 /**
- * One calibration step: a trial of `n` iterations took `deltaMs` beyond start-up. When that is within
- * [0.5, 2] × `targetMs` (or cannot grow), the final count scaled to the target; otherwise another trial
- * scaled toward the target (×10 when the trial was lost in the noise, growth at most ×100). Trials are
+ * One calibration step: a trial of `n` iterations took `deltaMs` beyond start-up. From half the target
+ * on (or when it cannot grow) the final count is scaled to the target; a shorter trial is followed by a
+ * bigger one (×10 when it was lost in the noise, else toward the target: ×2 to ×100). Trials are
  * repeated rather than extrapolated from once because JIT-compiling engines (V8, v86) speed up as they
  * warm, so a short trial under-estimates them.
  */
 export function calibrate(n: number, deltaMs: number, targetMs: number): { final: boolean; n: number } {
-  const scaled = Math.min(MAX_ITERATIONS, Math.max(1, Math.round((n * targetMs) / Math.max(deltaMs, 1e-3))));
-  if ((deltaMs >= 0.5 * targetMs && deltaMs <= 2 * targetMs) || n >= MAX_ITERATIONS) return { final: true, n: scaled };
-  if (deltaMs < Math.min(20, MIN_MEASURABLE_MS)) return { final: false, n: Math.min(MAX_ITERATIONS, n * 10) };
-  if (deltaMs > 2 * targetMs) return { final: true, n: scaled };
-  return { final: false, n: Math.min(MAX_ITERATIONS, Math.max(n + 1, Math.min(n * 100, scaled))) };
+  if (deltaMs >= 0.5 * targetMs || n >= MAX_ITERATIONS)
+    return { final: true, n: Math.min(MAX_ITERATIONS, Math.max(1, Math.round((n * targetMs) / Math.max(deltaMs, 1e-3)))) };
+  const grow = deltaMs < 20 ? 10 : Math.min(100, Math.max(2, targetMs / deltaMs));
+  return { final: false, n: Math.min(MAX_ITERATIONS, Math.max(n + 1, Math.round(n * grow))) };
 }

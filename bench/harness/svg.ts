@@ -41,21 +41,21 @@ export interface RatioRow {
 
 const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1'];
 
-/** Grouped bars of tsvmm / peer, log2 scale from 1/1024 to 4 (clamped), one colour per peer. */
+/** Grouped bars of tsvmm / peer, log2 scale from 1/4096 to 4 (clamped), one colour per peer. */
 export function ratioChart(title: string, rows: readonly RatioRow[], peers: readonly string[]): string {
   const left = 110;
   const plotW = 520;
   const bar = 12;
   const groupGap = 10;
   const top = 60;
-  const lo = -10;
+  const lo = -12;
   const hi = 2;
   const x = (r: number): number => left + ((Math.min(hi, Math.max(lo, Math.log2(r))) - lo) / (hi - lo)) * plotW;
   const groupH = Math.max(1, peers.length) * bar + groupGap;
   const height = top + rows.length * groupH + 40 + peers.length * 16;
   const width = left + plotW + 80;
   const parts: string[] = [el('text', { x: 10, y: 20, 'font-size': 14, 'font-weight': 'bold' }, { text: title })];
-  parts.push(el('text', { x: 10, y: 38, fill: '#555' }, { text: 'ratio tsvmm / peer (median MIPS), log scale; right of the 1.0 line = tsvmm faster' }));
+  parts.push(el('text', { x: 10, y: 38, fill: '#555' }, { text: 'ratio tsvmm / peer (median MIPS), log2 scale; right of the 1.0 line = tsvmm faster' }));
   for (let e = lo; e <= hi; e += 2) {
     const xv = x(2 ** e);
     parts.push(el('line', { x1: xv, y1: top - 5, x2: xv, y2: top + rows.length * groupH, stroke: e === 0 ? '#000' : '#ddd', 'stroke-width': e === 0 ? 1.5 : 1 }));

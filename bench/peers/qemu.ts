@@ -9,7 +9,7 @@ import type { Availability, Engine, EngineRun, RunContext } from './engine.ts';
 
 export const QEMU = 'qemu-system-x86_64';
 
-export function qemuArgs(accel: 'tcg' | 'kvm', image: string, extra: readonly string[] = []): string[] {
+export function qemuArgs(accel: 'tcg' | 'kvm', image: string, extra: readonly string[] = [], wrapper: 'elf' | 'disk' = 'elf'): string[] {
   return [
     '-accel', accel,
     '-m', '256',
@@ -20,12 +20,12 @@ export function qemuArgs(accel: 'tcg' | 'kvm', image: string, extra: readonly st
     '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
     '-no-reboot',
     ...extra,
-    '-kernel', image,
+    ...(wrapper === 'elf' ? ['-kernel', image] : ['-drive', `file=${image},format=raw,if=ide`]),
   ];
 }
 
-export async function runQemu(accel: 'tcg' | 'kvm', image: string, ctx: RunContext, extra: readonly string[] = []): Promise<EngineRun> {
-  const p = await runProcess(QEMU, qemuArgs(accel, image, extra), { timeoutMs: ctx.timeoutMs, workDir: ctx.workDir });
+export async function runQemu(accel: 'tcg' | 'kvm', image: string, ctx: RunContext, extra: readonly string[] = [], wrapper: 'elf' | 'disk' = 'elf'): Promise<EngineRun> {
+  const p = await runProcess(QEMU, qemuArgs(accel, image, extra, wrapper), { timeoutMs: ctx.timeoutMs, workDir: ctx.workDir });
   const base = { wallMs: p.wallMs, ...(p.markedMs !== undefined ? { markedMs: p.markedMs } : {}), output: p.stdout, ...(p.maxRssKb !== undefined ? { maxRssKb: p.maxRssKb } : {}) };
   if (p.spawnError) return { ...base, error: p.spawnError };
   if (p.timedOut) return { ...base, error: `timed out after ${ctx.timeoutMs} ms` };
@@ -68,4 +68,18 @@ export const qemuKvm: Engine = {
     return existsSync('/dev/kvm') ? { ok: true } : { ok: false, reason: 'no /dev/kvm' };
   },
   run: (image, ctx) => runQemu('kvm', image, ctx),
+};
+
+/** The disk wrapper on QEMU TCG (SeaBIOS, the boot sector): checks that both wrappers agree. Opt-in. */
+export const qemuTcgDisk: Engine = {
+  id: 'qemu-tcg-disk',
+  label: 'QEMU TCG (disk)',
+  modes: [64, 32],
+  wrapper: 'disk',
+  nominalMips: 1500,
+  tsvmm: false,
+  reference: true,
+  optIn: true,
+  available: qemuAvailable,
+  run: (image, ctx) => runQemu('tcg', image, ctx, [], 'disk'),
 };

@@ -9,10 +9,12 @@ import { runProcess } from '../harness/process.ts';
 import { parseChildJson } from '../harness/parse.ts';
 import type { Availability, Engine, EngineRun, RunContext } from './engine.ts';
 
+/** tsx resolved from here, so the child finds it whatever its working directory */
+const TSX = import.meta.resolve('tsx');
 const HARNESS = join(import.meta.dirname, '../harness/tsvmm-child.ts');
 
 export async function runTsvmmChild(backend: 'interp' | 'kvm', entry: 'multiboot32' | 'long64', image: string, ctx: RunContext): Promise<EngineRun> {
-  const args = ['--import', 'tsx', HARNESS, '--backend', backend, '--entry', entry, '--image', image, '--timeout-ms', String(ctx.timeoutMs)];
+  const args = ['--import', TSX, HARNESS, '--backend', backend, '--entry', entry, '--image', image, '--timeout-ms', String(ctx.timeoutMs)];
   if (ctx.profile) args.push('--profile', ctx.profile);
   const p = await runProcess(process.execPath, args, { timeoutMs: ctx.timeoutMs + 30000, workDir: ctx.workDir });
   if (p.timedOut) return { wallMs: p.wallMs, output: p.stdout, error: `timed out after ${ctx.timeoutMs} ms` };

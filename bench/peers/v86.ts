@@ -13,20 +13,30 @@ import type { Availability, Engine, EngineRun, RunContext } from './engine.ts';
 
 export const SEABIOS = '/usr/share/seabios/bios.bin';
 export const SEABIOS_VGA = '/usr/share/seabios/vgabios-stdvga.bin';
+/** tsx resolved from here, so the child finds it whatever its working directory */
+const TSX = import.meta.resolve('tsx');
 const CHILD = join(import.meta.dirname, '../harness/v86-child.ts');
 const ROOT = join(import.meta.dirname, '../..');
 export const V86_PEER_PREFIX = join(ROOT, 'build/bench/peers');
 
 let explicitDir: string | undefined;
+let found: string | undefined;
 /** --v86 DIR: the v86 package directory (the one holding build/libv86.mjs). */
 export function setV86Dir(dir: string | undefined): void {
   explicitDir = dir;
+  found = undefined;
 }
 
 const isV86Dir = (d: string): boolean => existsSync(join(d, 'build/libv86.mjs')) && existsSync(join(d, 'build/v86.wasm'));
 
 /** Where v86 is, in the order: --v86, `npm ls v86 --parseable` in the project, the peers prefix. */
 export function findV86(): string | undefined {
+  if (found && isV86Dir(found)) return found;
+  found = lookForV86();
+  return found;
+}
+
+function lookForV86(): string | undefined {
   if (explicitDir) return isV86Dir(explicitDir) ? explicitDir : undefined;
   const r = spawnSync('npm', ['ls', 'v86', '--parseable', '--depth=0'], { cwd: ROOT, encoding: 'utf8' });
   const fromNpm = (r.stdout ?? '').split('\n').map((l) => l.trim()).find((l) => l.endsWith('/v86'));
@@ -38,7 +48,7 @@ export function findV86(): string | undefined {
 async function runV86(jit: boolean, disk: string, ctx: RunContext): Promise<EngineRun> {
   const dir = findV86();
   if (!dir) return { wallMs: 0, output: '', error: 'v86 not found' };
-  const args = ['--import', 'tsx', CHILD, '--v86', dir, '--bios', SEABIOS, '--vga-bios', SEABIOS_VGA, '--disk', disk, '--timeout-ms', String(ctx.timeoutMs)];
+  const args = ['--import', TSX, CHILD, '--v86', dir, '--bios', SEABIOS, '--vga-bios', SEABIOS_VGA, '--disk', disk, '--timeout-ms', String(ctx.timeoutMs)];
   if (!jit) args.push('--no-jit');
   const p = await runProcess(process.execPath, args, { timeoutMs: ctx.timeoutMs + 30000, workDir: ctx.workDir });
   if (p.timedOut) return { wallMs: p.wallMs, output: p.stdout, error: `timed out after ${ctx.timeoutMs} ms` };

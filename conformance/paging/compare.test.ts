@@ -13,21 +13,28 @@ function lines(...body: string[]): readonly ReportLine[] {
 }
 
 test('parseGroupOutcome reads the group summary, and nothing from a single check', () => {
-  assert.deepEqual(parseGroupOutcome('cases=576 mismatches=0 hash=0a1b2c3d chash=00000001 ahash=811c9dc5'), {
-    cases: 576,
-    mismatches: 0,
-    hash: '0a1b2c3d',
-    chash: '00000001',
-    ahash: '811c9dc5',
-  });
+  assert.deepEqual(
+    parseGroupOutcome('cases=576 faults=7 mismatches=0 hash=0a1b2c3d chash=00000001 ahash=811c9dc5'),
+    {
+      cases: 576,
+      faults: 7,
+      mismatches: 0,
+      hash: '0a1b2c3d',
+      chash: '00000001',
+      ahash: '811c9dc5',
+    },
+  );
   assert.deepEqual(
     parseGroupOutcome(
-      'cases=192 mismatches=3 cr2-page-base=3 hash=eac19669 chash=12345678 ahash=811c9dc5 first(cr2): fetch cpl=0 expect=cr2-linear got=cr2-page-base',
+      'cases=192 faults=7 mismatches=3 cr2-page-base=3 hash=eac19669 chash=12345678 ahash=811c9dc5 first(cr2): fetch cpl=0 expect=cr2-linear got=cr2-page-base',
     ),
-    { cases: 192, mismatches: 3, hash: 'eac19669', chash: '12345678', ahash: '811c9dc5' },
+    { cases: 192, faults: 7, mismatches: 3, hash: 'eac19669', chash: '12345678', ahash: '811c9dc5' },
   );
   assert.equal(parseGroupOutcome('R/W 0->1 + INVLPG, CPL3 write expect=ok got=ok'), undefined);
-  assert.equal(parseGroupOutcome('cases=1 mismatches=0 hash=xyz chash=00000000 ahash=811c9dc5'), undefined);
+  assert.equal(
+    parseGroupOutcome('cases=1 faults=7 mismatches=0 hash=xyz chash=00000000 ahash=811c9dc5'),
+    undefined,
+  );
 });
 
 test('isInfoLine: only lines with an "info" name component', () => {
@@ -38,21 +45,21 @@ test('isInfoLine: only lines with an "info" name component', () => {
 
 test('compareBackends: equal hashes agree, a different hash or verdict disagrees, ahash differences are allowed', () => {
   const a = lines(
-    'TSVMM-REPORT PASS paging.rw-us cases=576 mismatches=0 hash=11111111 chash=00000000 ahash=22222222',
-    'TSVMM-REPORT PASS paging.fetch cases=192 mismatches=0 hash=33333333 chash=00000000 ahash=44444444',
-    'TSVMM-REPORT PASS paging.ad cases=192 mismatches=0 hash=55555555 chash=00000000 ahash=66666666',
+    'TSVMM-REPORT PASS paging.rw-us cases=576 faults=7 mismatches=0 hash=11111111 chash=00000000 ahash=22222222',
+    'TSVMM-REPORT PASS paging.fetch cases=192 faults=7 mismatches=0 hash=33333333 chash=00000000 ahash=44444444',
+    'TSVMM-REPORT PASS paging.ad cases=192 faults=7 mismatches=0 hash=55555555 chash=00000000 ahash=66666666',
     'TSVMM-REPORT PASS paging.tlb.invlpg.remap read=0x7766 expect=0x7766 got=ok',
     'TSVMM-REPORT PASS paging.tlb.info.remap-no-invlpg read stale-frame (either is allowed)',
     'TSVMM-REPORT SKIP paging.pk CPUID.7.0:ECX[3] PKU=0',
-    'TSVMM-REPORT PASS paging.only-a cases=1 mismatches=0 hash=00000000 chash=00000000 ahash=00000000',
+    'TSVMM-REPORT PASS paging.only-a cases=1 faults=7 mismatches=0 hash=00000000 chash=00000000 ahash=00000000',
   );
   const b = lines(
-    'TSVMM-REPORT PASS paging.rw-us cases=576 mismatches=0 hash=11111111 chash=00000000 ahash=99999999',
-    'TSVMM-REPORT PASS paging.fetch cases=192 mismatches=0 hash=33333334 chash=00000000 ahash=44444444',
-    'TSVMM-REPORT FAIL paging.ad cases=192 mismatches=1 hash=55555555 chash=00000000 ahash=66666666 first(leaf-A/D): x expect=match got=mismatch',
+    'TSVMM-REPORT PASS paging.rw-us cases=576 faults=7 mismatches=0 hash=11111111 chash=00000000 ahash=99999999',
+    'TSVMM-REPORT PASS paging.fetch cases=192 faults=7 mismatches=0 hash=33333334 chash=00000000 ahash=44444444',
+    'TSVMM-REPORT FAIL paging.ad cases=192 faults=7 mismatches=1 hash=55555555 chash=00000000 ahash=66666666 first(leaf-A/D): x expect=match got=mismatch',
     'TSVMM-REPORT PASS paging.tlb.invlpg.remap read=0x7766 expect=0x7766 got=ok',
     'TSVMM-REPORT PASS paging.tlb.info.remap-no-invlpg read new-frame (either is allowed)',
-    'TSVMM-REPORT PASS paging.pk cases=768 mismatches=0 hash=77777777 chash=00000000 ahash=88888888',
+    'TSVMM-REPORT PASS paging.pk cases=768 faults=7 mismatches=0 hash=77777777 chash=00000000 ahash=88888888',
   );
   const c = compareBackends(a, b, ['interp', 'kvm']);
   assert.deepEqual(c.agreed, ['paging.rw-us', 'paging.tlb.invlpg.remap']);
@@ -62,7 +69,7 @@ test('compareBackends: equal hashes agree, a different hash or verdict disagrees
   );
   assert.match(
     c.disagreements[0]!.why,
-    /interp: PASS cases=192 mismatches=0 hash=33333333 chash=00000000 \| kvm: PASS cases=192 mismatches=0 hash=33333334 chash=00000000/,
+    /interp: PASS cases=192 faults=7 mismatches=0 hash=33333333 chash=00000000 \| kvm: PASS cases=192 faults=7 mismatches=0 hash=33333334 chash=00000000/,
   );
   assert.deepEqual(
     c.allowed.map((d) => d.name),
@@ -76,10 +83,10 @@ test('compareBackends: equal hashes agree, a different hash or verdict disagrees
 
 test('compareBackends: a caller-excluded line is listed with its reason, not compared', () => {
   const a = lines(
-    'TSVMM-REPORT FAIL paging.fetch cases=2 mismatches=2 hash=00000001 chash=00000000 ahash=00000000 expect=match got=mismatch',
+    'TSVMM-REPORT FAIL paging.fetch cases=2 faults=7 mismatches=2 hash=00000001 chash=00000000 ahash=00000000 expect=match got=mismatch',
   );
   const b = lines(
-    'TSVMM-REPORT PASS paging.fetch cases=2 mismatches=0 hash=00000002 chash=00000000 ahash=00000000',
+    'TSVMM-REPORT PASS paging.fetch cases=2 faults=7 mismatches=0 hash=00000002 chash=00000000 ahash=00000000',
   );
   const c = compareBackends(a, b, ['interp', 'kvm'], (n) =>
     n === 'paging.fetch' ? { exclude: 'known bug on interp' } : {},
@@ -90,13 +97,13 @@ test('compareBackends: a caller-excluded line is listed with its reason, not com
 
 test('compareBackends: "without CR2" compares case counts and the outcome hash, not the verdict or chash', () => {
   const kvm = lines(
-    'TSVMM-REPORT PASS paging.fetch cases=192 mismatches=0 hash=aaaaaaaa chash=11111111 ahash=00000000',
+    'TSVMM-REPORT PASS paging.fetch cases=192 faults=7 mismatches=0 hash=aaaaaaaa chash=11111111 ahash=00000000',
   );
   const same = lines(
-    'TSVMM-REPORT FAIL paging.fetch cases=192 mismatches=162 cr2-page-base=162 hash=aaaaaaaa chash=22222222 ahash=00000000 expect=cr2-linear got=cr2-page-base',
+    'TSVMM-REPORT FAIL paging.fetch cases=192 faults=7 mismatches=162 cr2-page-base=162 hash=aaaaaaaa chash=22222222 ahash=00000000 expect=cr2-linear got=cr2-page-base',
   );
   const other = lines(
-    'TSVMM-REPORT FAIL paging.fetch cases=192 mismatches=162 cr2-page-base=162 hash=bbbbbbbb chash=22222222 ahash=00000000 expect=cr2-linear got=cr2-page-base',
+    'TSVMM-REPORT FAIL paging.fetch cases=192 faults=7 mismatches=162 cr2-page-base=162 hash=bbbbbbbb chash=22222222 ahash=00000000 expect=cr2-linear got=cr2-page-base',
   );
   const treat = (): { withoutCr2: string } => ({ withoutCr2: 'known CR2 bug' });
   const ok = compareBackends(same, kvm, ['interp', 'kvm'], treat);
@@ -105,7 +112,7 @@ test('compareBackends: "without CR2" compares case counts and the outcome hash, 
   const bad = compareBackends(other, kvm, ['interp', 'kvm'], treat);
   assert.deepEqual(
     bad.disagreements.map((d) => d.why),
-    ['interp: cases=192 hash=bbbbbbbb | kvm: cases=192 hash=aaaaaaaa'],
+    ['interp: cases=192 faults=7 hash=bbbbbbbb | kvm: cases=192 faults=7 hash=aaaaaaaa'],
   );
   // without the treatment the verdicts differ
   assert.equal(compareBackends(same, kvm, ['interp', 'kvm']).disagreements.length, 1);
@@ -113,10 +120,10 @@ test('compareBackends: "without CR2" compares case counts and the outcome hash, 
 
 test('the known fetch-CR2 bug matches only its own kind of failure, on the interpreter only', () => {
   const [cr2Only] = lines(
-    'TSVMM-REPORT FAIL paging.fetch cases=192 mismatches=162 cr2-page-base=162 hash=eac19669 chash=00000000 ahash=811c9dc5 first(cr2): fetch want=#PF(0x9) saw=#PF(0x9) expect=cr2-linear got=cr2-page-base',
+    'TSVMM-REPORT FAIL paging.fetch cases=192 faults=7 mismatches=162 cr2-page-base=162 hash=eac19669 chash=00000000 ahash=811c9dc5 first(cr2): fetch want=#PF(0x9) saw=#PF(0x9) expect=cr2-linear got=cr2-page-base',
   );
   const [other] = lines(
-    'TSVMM-REPORT FAIL paging.fetch cases=192 mismatches=163 cr2-page-base=162 hash=eac19669 chash=00000000 ahash=811c9dc5 first(vector): fetch want=#PF(0x9) saw=ok expect=match got=mismatch',
+    'TSVMM-REPORT FAIL paging.fetch cases=192 faults=7 mismatches=163 cr2-page-base=162 hash=eac19669 chash=00000000 ahash=811c9dc5 first(vector): fetch want=#PF(0x9) saw=ok expect=match got=mismatch',
   );
   assert.equal(cr2Only!.expect, 'cr2-linear');
   assert.equal(

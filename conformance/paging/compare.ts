@@ -11,6 +11,8 @@ import type { ReportLine } from '../report.ts';
 
 export interface GroupOutcome {
   readonly cases: number;
+  /** cases the guest's reference predicate expected to fault */
+  readonly faults: number;
   readonly mismatches: number;
   readonly hash: string;
   readonly chash: string;
@@ -18,13 +20,20 @@ export interface GroupOutcome {
 }
 
 const GROUP_RE =
-  /(?:^| )cases=(\d+) mismatches=(\d+)(?: cr2-page-base=\d+)? hash=([0-9a-f]{8}) chash=([0-9a-f]{8}) ahash=([0-9a-f]{8})(?: |$)/;
+  /(?:^| )cases=(\d+) faults=(\d+) mismatches=(\d+)(?: cr2-page-base=\d+)? hash=([0-9a-f]{8}) chash=([0-9a-f]{8}) ahash=([0-9a-f]{8})(?: |$)/;
 
 /** The group summary of a paging report line, or undefined for a single check. */
 export function parseGroupOutcome(detail: string): GroupOutcome | undefined {
   const m = GROUP_RE.exec(detail);
   if (!m) return undefined;
-  return { cases: Number(m[1]), mismatches: Number(m[2]), hash: m[3]!, chash: m[4]!, ahash: m[5]! };
+  return {
+    cases: Number(m[1]),
+    faults: Number(m[2]),
+    mismatches: Number(m[3]),
+    hash: m[4]!,
+    chash: m[5]!,
+    ahash: m[6]!,
+  };
 }
 
 /** Lines whose outcome the manual leaves to the implementation. */
@@ -56,8 +65,8 @@ function outcomeText(l: ReportLine, partial: boolean): string {
   const g = parseGroupOutcome(l.detail);
   if (!g) return `${l.verdict} ${l.detail}`;
   return partial
-    ? `cases=${g.cases} hash=${g.hash}`
-    : `${l.verdict} cases=${g.cases} mismatches=${g.mismatches} hash=${g.hash} chash=${g.chash}`;
+    ? `cases=${g.cases} faults=${g.faults} hash=${g.hash}`
+    : `${l.verdict} cases=${g.cases} faults=${g.faults} mismatches=${g.mismatches} hash=${g.hash} chash=${g.chash}`;
 }
 
 /** How a caller wants a line treated: left out, or (group lines) compared without verdict and CR2. */

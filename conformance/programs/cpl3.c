@@ -83,10 +83,10 @@ void run_tests(void) {
 
   u64 cr4 = read_cr4();
   if (cpuid_has(FEAT(1, 0, ECX, 26)) && wrcr4_safe(cr4 | X86_CR4_OSXSAVE) == NO_EXCEPTION) {
-    expect_user("cpl3.xsetbv", u_xsetbv, GP_VECTOR, "CR4.OSXSAVE=1 rule=XSETBV-needs-CPL0");
+    expect_user("cpl3.xsetbv", u_xsetbv, GP_VECTOR, "CR4.OSXSAVE=1 rule=xsetbv.cpl");
     wrcr4_safe(cr4);
   } else {
-    report_skip("cpl3.xsetbv", "no XSAVE");
+    report_skip("cpl3.xsetbv", "no XSAVE rule=xsetbv.cpl");
   }
 
   wrcr4_safe(cr4 & ~X86_CR4_TSD);

@@ -147,6 +147,13 @@ void run_tests(void) {
     if (got == NO_EXCEPTION) wrmsr_safe(0x2ff, def);
     expect_vector("msr.IA32_MTRR_DEF_TYPE.reserved", GP_VECTOR, got, "wrmsr(0x2ff,%#lx) rule=msr.reserved", def | BIT(20));
   } else report_skip("msr.IA32_MTRR_DEF_TYPE.reserved", "no MTRR rule=msr.reserved");
+  u64 misc = 0;
+  if (rdmsr_safe(0x1a0, &misc) == NO_EXCEPTION) {
+    int got = wrmsr_safe(0x1a0, misc ^ BIT(11));
+    if (got == NO_EXCEPTION) wrmsr_safe(0x1a0, misc);
+    expect_vector("msr.IA32_MISC_ENABLE.read-only-bits", GP_VECTOR, got, "wrmsr(0x1a0,%#lx) was=%#lx rule=misc-enable.read-only",
+                  misc ^ BIT(11), misc);
+  } else report_skip("msr.IA32_MISC_ENABLE.read-only-bits", "IA32_MISC_ENABLE not readable rule=misc-enable.read-only");
   apic_base_rules();
   feature_control_rules();
 }

@@ -11,6 +11,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   disasm: () => import('./commands/disasm.ts'),
   mmu: () => import('./commands/mmu.ts'),
   run: () => import('./commands/run.ts'),
+  test: () => import('./commands/test.ts'),
 };
 
 function usage(): string {

@@ -131,7 +131,7 @@ test('2: IA32_UCODE_REV: reset value by KVM module, userspace sets any value, gu
   assert.throws(() => deriveGuestModel(AMD, { kvmModule: 'kvm_arm' as never }), /kvm_intel, kvm_amd or kvm_pvm/);
 });
 
-test('2: IA32_DEBUGCTL follows the vendor module (VMX drops BTF/LBR, SVM keeps 5:0, PVM ignores)', () => {
+test('2: IA32_DEBUGCTL follows the vendor module (VMX drops BTF/LBR, SVM keeps LBR only, PVM ignores)', () => {
   const intel = deriveGuestModel(INTEL);
   assert.equal(ok(checkMsrWrite(intel, S, Msr.DEBUGCTL, 0x2n)), 0n, 'BTF dropped');
   assert.equal(ok(checkMsrWrite(intel, S, Msr.DEBUGCTL, 0x1n)), 0n, 'LBR dropped without guest LBRs');
@@ -141,7 +141,8 @@ test('2: IA32_DEBUGCTL follows the vendor module (VMX drops BTF/LBR, SVM keeps 5
   assert.equal(ok(checkMsrWrite(bld, S, Msr.DEBUGCTL, 0x8006n)), 0x8004n, 'BLD and RTM_DEBUG kept, BTF dropped');
 
   const amd = deriveGuestModel(AMD, { kvmModule: 'kvm_amd', hostSupported: withFeatures(AMD, ['svm', 'lbrv']) });
-  assert.equal(ok(checkMsrWrite(amd, S, Msr.DEBUGCTL, 0x3fn)), 0x3fn);
+  assert.equal(ok(checkMsrWrite(amd, S, Msr.DEBUGCTL, 0x3fn)), 0x1n, 'LBR kept, BTF and 5:2 dropped');
+  assert.equal(ok(checkMsrWrite(amd, S, Msr.DEBUGCTL, 0x2n)), 0n);
   no(checkMsrWrite(amd, S, Msr.DEBUGCTL, 0x40n), 'debugctl.reserved');
   const noLbrv = deriveGuestModel(AMD, { kvmModule: 'kvm_amd', hostSupported: withFeatures(AMD, 'lbrv', false) });
   assert.equal(ok(checkMsrWrite(noLbrv, S, Msr.DEBUGCTL, U64, { current: 0n })), 0n, 'ignored without LBRV');

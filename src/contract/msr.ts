@@ -283,8 +283,8 @@ const DEBUGCTL = { LBR: 1n, BTF: 2n, BUS_LOCK_DETECT: 4n, FREEZE_LBRS_ON_PMI: 1n
  *  - kvm_intel (vmx_set_msr, vmx_get_supported_debugctl): BUS_LOCK_DETECT with the feature (userspace:
  *    host support), RTM_DEBUG with RTM; LBR needs the guest's PMU LBRs (not modelled: treated as
  *    unsupported); unsupported BTF/LBR are silently dropped, any other unsupported bit #GPs.
- *  - kvm_amd (svm_set_msr): with LBR virtualization bits 63:6 are reserved; without it the write is
- *    ignored.
+ *  - kvm_amd (svm_set_msr): with LBR virtualization LBR (bit 0) is kept, BTF and bits 5:2 are dropped,
+ *    bits 63:6 #GP; without LBR virtualization the write is ignored.
  *  - kvm_pvm (pvm_set_msr "It is ignored now"): every value accepted, the MSR reads 0 (seen on this
  *    machine: KVM_SET_MSRS of 0x1D9 = 1, 0xFFFF, ~0 all accepted, read back 0).
  * architectural: Intel bits LBR, BTF, BUS_LOCK_DETECT (with the feature), RTM (with RTM); AMD bits 5:0.
@@ -309,7 +309,11 @@ function debugctlWrite(model: GuestModel, v: bigint, host: boolean, current: big
       // reports it in 8000000AH:EDX[1] when nested SVM is on; without that table assume modern hardware.
       const lbrv = model.hostSupported ? tableHas(model.hostSupported, 'lbrv') : true;
       if (!lbrv) return accept(current ?? 0n);
-      return v & ~0x3fn ? reserved(v & ~0x3fn, 'SVM with LBR virtualization keeps bits 5:0 only') : accept(v);
+      // bits 5:2 (old AMD PB0-PB3) and BTF are dropped ("Drop DEBUGCTL[5:2]", d0eac42f5cec "Suppress
+      // DEBUGCTL.BTF on AMD", 2025, also in stable); DEBUGCTL_RESERVED_BITS = ~LBR then faults 63:6.
+      // (AMD Bus Lock Detect in DEBUGCTL is a Nov-2025 posting, not modelled.)
+      if (v & ~0x3fn) return reserved(v & ~0x3fn, 'SVM keeps LBR (bit 0) only and drops bits 5:1');
+      return accept(v & DEBUGCTL.LBR);
     }
     case 'kvm_intel': {
       const supported =

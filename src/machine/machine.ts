@@ -17,9 +17,15 @@
 //   0xF4-0xF7      isa-debug-exit
 //   0x3F8-0x3FF    16550A UART (COM1)         IRQ4
 //   0x510-0x51B    fw_cfg (selector, data, DMA)
+// platform 'pc' adds (platform.ts): local APICs (MMIO 0xFEE00000, MSRs through x86_rdmsr/x86_wrmsr
+// exits), the IOAPIC (MMIO 0xFEC00000), the RTC/CMOS (0x70-0x71, IRQ8), the ACPI PM blocks
+// (0x600-0x60B, SCI = IRQ9), ACPI tables + e820 for Linux; ISA IRQs then reach both the 8259 and the
+// IOAPIC (platform/irq-routing.ts) and each vCPU's interrupt comes from its LAPIC or, through LINT0
+// virtual wire, the 8259. SMP: N vCPUs interleaved on this thread; APs wait for INIT/SIPI.
 //
 // Outcomes: 'debug-exit' (guest wrote the debug-exit port; exitCode = (v << 1) | 1), 'shutdown'
-// (triple fault, system_event shutdown, or a guest reset request with onReset 'stop'), 'hlt' (halted
+// (triple fault, system_event shutdown, a guest reset request with onReset 'stop', or an ACPI S5
+// power-off, which sets RunResult.poweredOff), 'hlt' (halted
 // with nothing that could ever wake it), 'timeout' (time or instruction/exit budget), 'backend-error'
 // (KVM internal error / failed entry / unknown exit: the backend could not run the guest; never a guest
 // verdict), 'host-error' (a bug or refusal in tsvmm itself).
@@ -55,6 +61,12 @@ import {
 import { loadMultiboot, type MultibootOptions } from '../loaders/multiboot/multiboot.ts';
 import { loadFlat, type FlatOptions } from '../loaders/flat/flat.ts';
 import type { BootState } from '../loaders/boot/boot-state.ts';
+import { applyLinuxBootPlan, planLinuxBoot } from '../loaders/linux/linux.ts';
+import type { LocalApic } from '../devices/lapic/lapic.ts';
+import type { IrqLine } from '../devices/device.ts';
+import { ACPI_S5_SLP_TYP } from '../platform/acpi/pm.ts';
+import { initState, sipiState } from '../platform/smp.ts';
+import { cpuSignature, enableApicMsrExits, pcCpuidForVcpu, PcPlatform } from './platform.ts';
 
 export type RunOutcome = 'debug-exit' | 'shutdown' | 'hlt' | 'timeout' | 'backend-error' | 'host-error';
 
@@ -62,6 +74,8 @@ export interface RunResult {
   readonly outcome: RunOutcome;
   /** 'debug-exit' only: (value << 1) | 1 */
   readonly exitCode?: number;
+  /** 'shutdown' only: the guest powered off cleanly (ACPI S5 through PM1a_CNT), not a fault or reset */
+  readonly poweredOff?: boolean;
   /** everything the guest wrote to COM1 during this run (UTF-8 decoded) */
   readonly serial: string;
   /** one human-readable line: why the run ended */
@@ -88,8 +102,17 @@ export interface MachineOptions {
   memoryBytes: number;
   /** the guest CPUID table (KVM_SET_CPUID2), also published as fw_cfg "etc/tsvmm/cpu-policy" */
   cpuid: readonly CpuidEntry[];
-  /** only 1 for now */
+  /** vCPUs (default 1); more than 1 needs platform 'pc' (local APICs for INIT/SIPI) */
   vcpus?: number;
+  /**
+   * 'minimal' (default): 8259/8254/UART/fw_cfg and one vCPU, the machine the conformance guests use.
+   * 'pc': adds local APICs, IOAPIC, RTC/CMOS, ACPI PM and tables, e820 (platform.ts), SMP.
+   */
+  platform?: 'minimal' | 'pc';
+  /** 'pc': guest TSC frequency used for IA32_TSC_DEADLINE (default 2 GHz) */
+  tscHz?: number;
+  /** 'pc': RTC wall-clock seconds since 1970 at clock time 0 (default: the host's time) */
+  rtcEpochSec?: number;
   serial?: SerialOptions;
   /** a MachineClock (or a plain Clock; waiting then uses host timers). Default: the host clock. */
   clock?: Clock | MachineClock;
@@ -130,6 +153,8 @@ const MIN_RUN_SLICE_MS = 0.1;
 export type BootImage =
   | ({ kind: 'multiboot' } & MultibootOptions)
   | ({ kind: 'flat' } & FlatOptions)
+  /** a Linux bzImage (64-bit boot protocol, loaders/linux): ACPI tables and e820 from the platform */
+  | { kind: 'linux'; kernel: Uint8Array; initrd?: Uint8Array; cmdline?: string; kernelName?: string }
   /** a ready-made entry state (the caller already wrote memory) */
   | { kind: 'state'; state: BootState };
 
@@ -137,7 +162,11 @@ export interface Machine {
   readonly memory: GuestMemory;
   readonly layout: MemoryLayout;
   readonly bus: Bus;
+  /** the boot processor (vcpus[0]) */
   readonly vcpu: Vcpu;
+  readonly vcpus: readonly Vcpu[];
+  /** the PC platform parts (platform 'pc' only) */
+  readonly platform: PcPlatform | undefined;
   readonly pic: PicPair;
   readonly pit: Pit8254;
   readonly uart: Uart16550;
@@ -159,6 +188,7 @@ const YIELD_EVERY_EXITS = 256;
 interface Stop {
   outcome: RunOutcome;
   detail: string;
+  poweredOff?: boolean;
   exitCode?: number;
   insnBytes?: Uint8Array;
 }
@@ -167,25 +197,41 @@ function insnHex(b: Uint8Array | undefined): string {
   return b && b.length ? [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ') : '(none)';
 }
 
+/** One vCPU of the machine and its run-loop state. */
+interface VcpuSlot {
+  readonly index: number;
+  readonly vcpu: Vcpu;
+  /** its local APIC (platform 'pc') */
+  readonly lapic: LocalApic | undefined;
+  /** CPUID.1:EAX, for the INIT / SIPI state */
+  readonly signature: number;
+  /** HLT executed; runs again when an interrupt, NMI or INIT is deliverable */
+  halted: boolean;
+  windowRequested: boolean;
+  /** an ExtINT message arrived (IOAPIC or LVT): the next INTA goes to the 8259 */
+  extInt: boolean;
+}
+
 class PcMachine implements Machine {
   readonly memory: GuestMemory;
   readonly layout: MemoryLayout;
   readonly bus = new Bus();
-  readonly vcpu: Vcpu;
+  readonly vcpus: Vcpu[] = [];
   readonly pic = new PicPair();
   readonly pit: Pit8254;
   readonly uart: Uart16550;
   readonly fwCfg: FwCfg;
   readonly post = new PostPort();
   readonly clock: MachineClock;
+  readonly platform: PcPlatform | undefined;
 
   private readonly vm: Vm;
+  private readonly slots: VcpuSlot[] = [];
   private stop: Stop | undefined;
   private lastImage: BootImage | undefined;
   private reboots = 0;
   private readonly onReset: 'stop' | 'reboot';
   private readonly log: (line: string) => void;
-  private windowRequested = false;
   private pendingReboot = false;
 
   // serial capture and input
@@ -203,8 +249,16 @@ class PcMachine implements Machine {
 
   constructor(private readonly opts: MachineOptions) {
     const vcpus = opts.vcpus ?? 1;
-    if (vcpus !== 1)
-      throw new TsvmmError('SMP_UNSUPPORTED', `${vcpus} vCPUs requested; this machine runs 1 vCPU for now`);
+    const kind = opts.platform ?? 'minimal';
+    if (kind !== 'minimal' && kind !== 'pc')
+      throw new TsvmmError('PLATFORM', `platform must be 'minimal' or 'pc', not '${String(kind)}'`);
+    if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > 254)
+      throw new TsvmmError('SMP_UNSUPPORTED', `${vcpus} vCPUs requested; tsvmm runs 1-254 vCPUs`);
+    if (vcpus !== 1 && kind !== 'pc')
+      throw new TsvmmError(
+        'SMP_UNSUPPORTED',
+        `${vcpus} vCPUs requested; the 'minimal' platform runs 1 vCPU (SMP needs platform 'pc' for the local APICs)`,
+      );
     checkMemorySize(opts.memoryBytes);
     this.layout = computeLayout(opts.memoryBytes);
     this.clock = asMachineClock(opts.clock);
@@ -220,18 +274,58 @@ class PcMachine implements Machine {
         return buf;
       });
       this.memory = new GuestMemory(this.layout, buffers);
-      this.vcpu = this.vm.createVcpu(0);
-      this.vcpu.setCpuid(opts.cpuid);
+      const apicMsrs = kind === 'pc' && enableApicMsrExits(this.vm);
+      if (kind === 'pc' && !apicMsrs)
+        this.log(
+          `the ${opts.backend.name} backend does not forward the APIC MSRs (Vm.setUserspaceMsrs): x2APIC and TSC-deadline hidden from the guest CPUID`,
+        );
+      for (let i = 0; i < vcpus; i++) {
+        const vcpu = this.vm.createVcpu(i);
+        this.vcpus.push(vcpu);
+        const cpuid = kind === 'pc' ? pcCpuidForVcpu(opts.cpuid, i, { apicMsrs }) : opts.cpuid;
+        vcpu.setCpuid(cpuid);
+      }
     } catch (e) {
+      for (const v of this.vcpus) v.destroy();
       this.vm.destroy(); // no half-built VM left behind (KVM file descriptors, mappings)
       throw e;
     }
 
-    const serialOut = opts.serial?.out;
-    this.uart = new Uart16550((b) => this.serialOut(b, serialOut), this.pic.irqLine(COM1_IRQ));
-    this.pit = new Pit8254(this.clock, this.pic.irqLine(PIT_IRQ));
     this.fwCfg = new FwCfg({ cpus: vcpus, ramBytes: opts.memoryBytes, memory: this.memory });
     this.fwCfg.addFile(TSVMM_CPU_POLICY_FILE, encodeCpuPolicy(opts.cpuid));
+    this.platform =
+      kind === 'pc'
+        ? new PcPlatform({
+            vcpus,
+            clock: this.clock,
+            layout: this.layout,
+            bus: this.bus,
+            pic: this.pic,
+            fwCfg: this.fwCfg,
+            ...(opts.tscHz !== undefined ? { tscHz: opts.tscHz } : {}),
+            ...(opts.rtcEpochSec !== undefined ? { rtcEpochSec: opts.rtcEpochSec } : {}),
+            onSleep: (typ) => this.sleep(typ),
+            kick: () => this.wake.abort(),
+          })
+        : undefined;
+    const signature = cpuSignature(opts.cpuid);
+    this.vcpus.forEach((vcpu, index) =>
+      this.slots.push({
+        index,
+        vcpu,
+        lapic: this.platform?.lapics[index],
+        signature,
+        halted: false,
+        windowRequested: false,
+        extInt: false,
+      }),
+    );
+    /** ISA IRQ n: the 8259 alone, or the 8259 and the IOAPIC through the router */
+    const isa = (n: number): IrqLine => (this.platform ? this.platform.router.isaLine(n) : this.pic.irqLine(n));
+
+    const serialOut = opts.serial?.out;
+    this.uart = new Uart16550((b) => this.serialOut(b, serialOut), isa(COM1_IRQ));
+    this.pit = new Pit8254(this.clock, isa(PIT_IRQ));
     const requestReset = (why: string): void => this.guestReset(why);
 
     const b = this.bus;
@@ -257,6 +351,10 @@ class PcMachine implements Machine {
       );
   }
 
+  get vcpu(): Vcpu {
+    return this.vcpus[0]!;
+  }
+
   private serialOut(bytes: Uint8Array, sink: ((b: Uint8Array) => void) | undefined): void {
     sink?.(bytes);
     if (this.serialBytes + bytes.length <= this.serialLimit) {
@@ -278,6 +376,19 @@ class PcMachine implements Machine {
       exitCode: status,
       detail: `guest wrote ${hex(value)} to the debug-exit port: exit status ${status}`,
     };
+  }
+
+  /** ACPI sleep request (PM1a_CNT SLP_EN): S5 is power-off; other states are not modelled. */
+  private sleep(slpTyp: number): void {
+    if (slpTyp === ACPI_S5_SLP_TYP) {
+      this.stop ??= {
+        outcome: 'shutdown',
+        poweredOff: true,
+        detail: `the guest powered off (ACPI S5: SLP_TYP ${slpTyp} | SLP_EN written to PM1a_CNT)`,
+      };
+    } else {
+      this.log(`guest asked for ACPI sleep type ${slpTyp}; only S5 (power-off) is modelled, ignored`);
+    }
   }
 
   private guestReset(why: string): void {
@@ -303,30 +414,47 @@ class PcMachine implements Machine {
       case 'state':
         state = image.state;
         break;
+      case 'linux': {
+        const plan = planLinuxBoot({
+          kernel: image.kernel,
+          ...(image.initrd ? { initrd: image.initrd } : {}),
+          cmdline: image.cmdline ?? '',
+          layout: this.layout,
+          ...(this.platform ? { acpi: this.platform.acpi } : {}),
+          ...(image.kernelName !== undefined ? { kernelName: image.kernelName } : {}),
+        });
+        state = applyLinuxBootPlan(this.memory, plan);
+        break;
+      }
     }
-    this.applyState(state);
+    this.applyState(this.vcpu, state);
     this.lastImage = image;
     return state;
   }
 
-  private applyState(state: BootState): void {
-    const sregs = { ...this.vcpu.getSregs(), ...state.sregs, pendingInterrupt: -1 };
-    this.vcpu.setSregs(sregs);
-    this.vcpu.setRegs(state.regs);
+  private applyState(vcpu: Vcpu, state: Pick<BootState, 'regs' | 'sregs'>): void {
+    const sregs = { ...vcpu.getSregs(), ...state.sregs, pendingInterrupt: -1 };
+    vcpu.setSregs(sregs);
+    vcpu.setRegs(state.regs);
   }
 
   reset(): void {
     this.bus.resetDevices();
     this.pic.reset();
-    this.windowRequested = false;
-    this.vcpu.requestInterruptWindow(false);
+    this.platform?.resetApics();
+    for (const s of this.slots) {
+      s.windowRequested = false;
+      s.halted = false;
+      s.extInt = false;
+      s.vcpu.requestInterruptWindow(false);
+    }
     if (this.lastImage) this.load(this.lastImage);
   }
 
   destroy(): void {
     this.wake.abort();
     this.inputOpen = false;
-    this.vcpu.destroy();
+    for (const v of this.vcpus) v.destroy();
     this.vm.destroy();
   }
 
@@ -363,22 +491,88 @@ class PcMachine implements Machine {
     }
   }
 
-  /** Userspace irqchip: inject the PIC's vector when the vCPU can take it, else ask for a window. */
-  private deliverInterrupts(): void {
-    if (this.pic.hasInterrupt()) {
-      if (this.vcpu.readyForInterruptInjection()) {
-        this.vcpu.injectInterrupt(this.pic.acknowledge());
-        if (this.windowRequested) {
-          this.windowRequested = false;
-          this.vcpu.requestInterruptWindow(false);
+  /** Poll every timer source (PIT, RTC, PM timer, local APIC timers) and the serial input. */
+  private pollDevices(): void {
+    this.pit.poll();
+    this.platform?.poll(this.clock.nowNs());
+    this.feedSerial();
+  }
+
+  /** The earliest time a device timer can raise an interrupt (clock ns), or undefined. */
+  private nextEventNs(): number | undefined {
+    const pit = this.pit.nextEventNs();
+    const plat = this.platform?.nextEventNs();
+    if (pit === undefined) return plat;
+    return plat === undefined || pit < plat ? pit : plat;
+  }
+
+  /**
+   * Where slot's next external interrupt comes from (platform/irq-routing.ts pendingInterruptSource,
+   * plus an ExtINT message): the 8259 (BSP only; LINT0 virtual wire, APIC off, or ExtINT), the LAPIC.
+   */
+  private interruptSource(s: VcpuSlot): 'pic' | 'apic' | null {
+    const lapic = s.lapic;
+    if (lapic?.takeExtInt()) s.extInt = true;
+    if (s.index === 0 && (!lapic || s.extInt || lapic.acceptsPicInterrupts()) && this.pic.hasInterrupt())
+      return 'pic';
+    if (lapic?.hasPendingInterrupt()) return 'apic';
+    return null;
+  }
+
+  /**
+   * INIT and start-up IPIs (SDM Vol. 3A §9.4.4, platform/smp.ts): apply the INIT state and wait for a
+   * SIPI, then start in real mode at vector << 12. Returns whether the vCPU may run now.
+   */
+  private mpReady(s: VcpuSlot): boolean {
+    const lapic = s.lapic;
+    if (!lapic) return true;
+    if (lapic.takeInit()) {
+      s.halted = false;
+      s.windowRequested = false;
+      s.extInt = false;
+      s.vcpu.requestInterruptWindow(false);
+      if (s.index === 0) this.log('INIT IPI to the BSP: registers kept (tsvmm has no firmware to re-run)');
+      else this.applyState(s.vcpu, initState(s.signature));
+    }
+    if (lapic.mpState === 'sipi-received') {
+      const vector = lapic.startFromSipi();
+      this.applyState(s.vcpu, sipiState(vector, s.signature));
+      s.halted = false;
+      this.log(`vCPU ${s.index} started by SIPI at ${hex(vector << 12)}`);
+    }
+    return lapic.mpState === 'runnable';
+  }
+
+  /** Can a halted vCPU resume (an interrupt it would take, or an NMI)? */
+  private wakeable(s: VcpuSlot): boolean {
+    if (s.lapic?.hasPendingNmi()) return true;
+    return this.interruptSource(s) !== null && s.vcpu.interruptFlag();
+  }
+
+  /** Userspace irqchip: inject the pending vector when the vCPU can take it, else ask for a window. */
+  private deliverInterrupts(s: VcpuSlot): void {
+    const v = s.vcpu;
+    if (s.lapic?.takeNmi()) v.injectNmi();
+    const src = this.interruptSource(s);
+    if (src !== null) {
+      if (v.readyForInterruptInjection()) {
+        if (src === 'pic') {
+          s.extInt = false;
+          v.injectInterrupt(this.pic.acknowledge());
+        } else {
+          v.injectInterrupt(s.lapic!.acknowledge());
         }
-      } else if (!this.windowRequested) {
-        this.windowRequested = true;
-        this.vcpu.requestInterruptWindow(true);
+        if (s.windowRequested) {
+          s.windowRequested = false;
+          v.requestInterruptWindow(false);
+        }
+      } else if (!s.windowRequested) {
+        s.windowRequested = true;
+        v.requestInterruptWindow(true);
       }
-    } else if (this.windowRequested) {
-      this.windowRequested = false;
-      this.vcpu.requestInterruptWindow(false);
+    } else if (s.windowRequested) {
+      s.windowRequested = false;
+      v.requestInterruptWindow(false);
     }
   }
 
@@ -425,6 +619,24 @@ class PcMachine implements Machine {
     }
   }
 
+  /** RDMSR/WRMSR the backend forwarded (Vm.setUserspaceMsrs): the vCPU's local APIC answers. */
+  private msrExit(exit: Extract<VcpuExit, { reason: 'x86_rdmsr' | 'x86_wrmsr' }>, s: VcpuSlot): void {
+    const lapic = s.lapic;
+    if (!lapic) {
+      exit.error = true; // no APIC on this platform: #GP, as for an MSR that does not exist
+      return;
+    }
+    if (exit.reason === 'x86_rdmsr') {
+      const r = lapic.rdmsr(exit.index >>> 0);
+      exit.error = r !== null;
+      if (r === null) exit.data = (BigInt(lapic.msrHi >>> 0) << 32n) | BigInt(lapic.msrLo >>> 0);
+    } else {
+      const d = exit.data;
+      const r = lapic.wrmsr(exit.index >>> 0, Number(d & 0xffffffffn), Number((d >> 32n) & 0xffffffffn));
+      exit.error = r !== null;
+    }
+  }
+
   private serialText(): string {
     const all = this.serialBuf.subarray(0, this.serialBytes);
     return (
@@ -432,36 +644,47 @@ class PcMachine implements Machine {
     );
   }
 
-  private rip(): bigint | undefined {
+  private rip(vcpu: Vcpu): bigint | undefined {
     try {
-      return this.vcpu.getRegs().rip;
+      return vcpu.getRegs().rip;
     } catch {
       return undefined;
     }
   }
 
-  /** One exit → maybe a Stop. Returns 'halt' when the vCPU halted with IF=1 (the loop waits). */
-  private dispatch(exit: VcpuExit): 'halt' | undefined {
+  /**
+   * One exit → maybe a Stop. Returns 'halt' when the vCPU halted and should wait for an interrupt,
+   * 'yield' when it should give up the thread (its slice ended).
+   */
+  private dispatch(exit: VcpuExit, s: VcpuSlot): 'halt' | 'yield' | undefined {
     switch (exit.reason) {
       case 'io':
         this.ioExit(exit);
         return undefined;
       case 'mmio':
+        if (this.platform && s.lapic) this.platform.lapicPage.current = s.lapic;
         this.mmioExit(exit);
         return undefined;
+      case 'x86_rdmsr':
+      case 'x86_wrmsr':
+        this.msrExit(exit, s);
+        return undefined;
       case 'hlt':
-        if (!this.vcpu.interruptFlag()) {
-          this.stop ??= {
-            outcome: 'hlt',
-            detail: 'the guest halted with interrupts disabled (HLT with RFLAGS.IF=0)',
-          };
-          return undefined;
+        if (!s.vcpu.interruptFlag()) {
+          // An AP parked with interrupts off (e.g. stop_this_cpu) waits for NMI/INIT; the BSP ends the run.
+          if (s.index === 0) {
+            this.stop ??= {
+              outcome: 'hlt',
+              detail: 'the guest halted with interrupts disabled (HLT with RFLAGS.IF=0)',
+            };
+            return undefined;
+          }
         }
         return 'halt';
       case 'shutdown':
         this.stop ??= {
           outcome: 'shutdown',
-          detail: `the guest triple-faulted (shutdown${exit.why ? `: ${exit.why}` : ''})`,
+          detail: `the guest triple-faulted (shutdown${exit.why ? `: ${exit.why}` : ''}${this.slots.length > 1 ? `, vCPU ${s.index}` : ''})`,
         };
         return undefined;
       case 'system_event':
@@ -504,9 +727,29 @@ class PcMachine implements Machine {
         };
         return undefined;
       case 'intr':
+        return 'yield';
       case 'irq_window_open':
         return undefined;
     }
+  }
+
+  /**
+   * The next vCPU to run, round-robin from `from` (the current one first): one that is runnable
+   * (past INIT/SIPI) and not halted, or halted with something now deliverable. -1 when none is.
+   */
+  private pickSlot(from: number): number {
+    const n = this.slots.length;
+    for (let k = 0; k < n; k++) {
+      const i = (from + k) % n;
+      const s = this.slots[i]!;
+      if (!this.mpReady(s)) continue;
+      if (s.halted) {
+        if (!this.wakeable(s)) continue;
+        s.halted = false;
+      }
+      return i;
+    }
+    return -1;
   }
 
   async run(opts: RunOptions): Promise<RunResult> {
@@ -530,25 +773,29 @@ class PcMachine implements Machine {
     const start = this.clock.nowNs();
     const deadline = start + opts.timeoutMs * 1e6;
     const insnStart = opts.maxInstructions !== undefined ? counter.retiredInstructions!() : 0;
-    const sliced =
-      typeof (this.vcpu as Partial<RunSlice>).runSliceMs === 'number'
-        ? (this.vcpu as unknown as RunSlice)
-        : undefined;
-    const baseSlice = sliced?.runSliceMs ?? 0;
+    // The RunSlice capability, per vCPU (all vCPUs of one backend share the property's presence).
+    const sliced = this.vcpus.map((v) =>
+      typeof (v as Partial<RunSlice>).runSliceMs === 'number' ? (v as unknown as RunSlice) : undefined,
+    );
+    const baseSlice = sliced.map((x) => x?.runSliceMs ?? 0);
     let exits = 0;
     let sinceYield = 0;
+    let cur = 0;
 
     const finish = (s: Stop): RunResult => {
-      if (sliced && sliced.runSliceMs !== baseSlice) sliced.runSliceMs = baseSlice;
+      sliced.forEach((x, i) => {
+        if (x && x.runSliceMs !== baseSlice[i]) x.runSliceMs = baseSlice[i]!;
+      });
       return result(s);
     };
     const result = (s: Stop): RunResult => ({
       outcome: s.outcome,
       ...(s.exitCode !== undefined ? { exitCode: s.exitCode } : {}),
+      ...(s.poweredOff ? { poweredOff: true } : {}),
       ...(s.insnBytes ? { insnBytes: s.insnBytes } : {}),
       serial: this.serialText(),
       detail: s.detail,
-      rip: this.rip(),
+      rip: this.rip(this.vcpus[cur] ?? this.vcpu),
       exits,
       elapsedNs: this.clock.nowNs() - start,
     });
@@ -560,8 +807,7 @@ class PcMachine implements Machine {
           this.reset();
         }
         if (this.stop) return finish(this.stop);
-        this.pit.poll();
-        this.feedSerial();
+        this.pollDevices();
         if (this.clock.nowNs() >= deadline)
           return finish({
             outcome: 'timeout',
@@ -578,32 +824,44 @@ class PcMachine implements Machine {
             detail: `instruction budget of ${opts.maxInstructions} used up`,
           });
         }
-        this.deliverInterrupts();
-        if (sliced && baseSlice > 0) {
-          const due = Math.min(this.pit.nextEventNs() ?? deadline, deadline) - this.clock.nowNs();
-          sliced.runSliceMs = Math.min(baseSlice, Math.max(due / 1e6, MIN_RUN_SLICE_MS));
+        const next = this.pickSlot(cur);
+        if (next < 0) {
+          // Every vCPU is halted or waiting for a SIPI: wait for a timer, serial input or a kick.
+          const w = await this.waitWhileHalted(deadline);
+          if (w) return finish(w);
+          sinceYield = 0;
+          continue;
+        }
+        cur = next;
+        const s = this.slots[cur]!;
+        this.deliverInterrupts(s);
+        const sl = sliced[cur];
+        const base = baseSlice[cur]!;
+        if (sl && base > 0) {
+          const due = Math.min(this.nextEventNs() ?? deadline, deadline) - this.clock.nowNs();
+          sl.runSliceMs = Math.min(base, Math.max(due / 1e6, MIN_RUN_SLICE_MS));
         }
 
         let exit: VcpuExit;
         try {
-          exit = this.vcpu.run();
+          exit = s.vcpu.run();
         } catch (e) {
           if (e instanceof BackendError) {
             return finish({
               outcome: 'backend-error',
-              detail: `KVM_RUN failed: ${e.code}: ${e.message}${e.reason ? ` (${e.reason})` : ''}`,
+              detail: `KVM_RUN failed${this.slots.length > 1 ? ` on vCPU ${cur}` : ''}: ${e.code}: ${e.message}${e.reason ? ` (${e.reason})` : ''}`,
             });
           }
           throw e;
         }
         exits++;
         sinceYield++;
-        const r = this.dispatch(exit);
+        const r = this.dispatch(exit, s);
         if (r === 'halt') {
-          const w = await this.waitWhileHalted(deadline);
-          if (w) return finish(w);
-          sinceYield = 0;
-        } else if (exit.reason === 'intr' || sinceYield >= YIELD_EVERY_EXITS) {
+          s.halted = true;
+          cur = (cur + 1) % this.slots.length;
+        } else if (r === 'yield' || sinceYield >= YIELD_EVERY_EXITS) {
+          if (r === 'yield') cur = (cur + 1) % this.slots.length;
           sinceYield = 0;
           await new Promise<void>((res) => setImmediate(res));
         }
@@ -619,19 +877,21 @@ class PcMachine implements Machine {
     }
   }
 
-  /** HLT with IF=1: wait for the next PIT edge or serial input, until something is deliverable. */
+  /** No vCPU can run: wait for the next timer event or serial input, until one can. */
   private async waitWhileHalted(deadline: number): Promise<Stop | undefined> {
     for (;;) {
-      this.pit.poll();
-      this.feedSerial();
-      if (this.pic.hasInterrupt() || this.stop) return undefined;
+      this.pollDevices();
+      if (this.stop) return undefined;
+      if (this.slots.some((s) => (s.lapic ? s.lapic.mpState !== 'init-received' : true) && this.wakeable(s)))
+        return undefined;
+      if (this.slots.some((s) => s.lapic?.mpState === 'sipi-received')) return undefined;
       const now = this.clock.nowNs();
       if (now >= deadline)
         return {
           outcome: 'timeout',
           detail: 'the guest was halted waiting for an interrupt when the time limit came',
         };
-      const next = this.pit.nextEventNs();
+      const next = this.nextEventNs();
       if (next === undefined && !this.inputOpen && this.rxHead >= this.rxQueue.length) {
         return {
           outcome: 'hlt',
@@ -645,7 +905,7 @@ class PcMachine implements Machine {
   }
 }
 
-/** Build the PC: RAM, bus, devices, one vCPU with the given CPUID. */
+/** Build the PC: RAM, bus, devices, the vCPUs with the given CPUID (and the 'pc' platform parts). */
 export function createMachine(opts: MachineOptions): Machine {
   return new PcMachine(opts);
 }

@@ -1,10 +1,12 @@
-// `tsvmm run`: boot a multiboot (or flat) image on the tsvmm PC (src/machine) with the KVM or
+// `tsvmm run`: boot a multiboot (or flat) image, or a Linux bzImage (--kernel, the Linux x86 boot
+// protocol, Documentation/arch/x86/boot.rst) on the tsvmm PC (src/machine) with the KVM or
 // interpreter backend, serial on the terminal, and the guest's isa-debug-exit status as the process
 // exit status (QEMU's convention: (value << 1) | 1, always odd). Even statuses are tsvmm's own:
 //
 //   status  meaning
 //   odd     the guest wrote the debug-exit port (0xF4)
-//   0       the guest halted with interrupts disabled (HLT, IF=0) or with nothing left to wake it
+//   0       the guest powered off (ACPI S5), or halted with interrupts disabled (HLT, IF=0) or with
+//           nothing left to wake it
 //   2       usage error (bad option)
 //   4       the guest shut down: triple fault, or it asked for a reset
 //   6       time limit (--timeout) reached
@@ -38,6 +40,9 @@ const OPTIONS = {
   cpu: { type: 'string' },
   memory: { type: 'string', short: 'm' },
   smp: { type: 'string' },
+  kernel: { type: 'string' },
+  initrd: { type: 'string' },
+  platform: { type: 'string' },
   append: { type: 'string' },
   module: { type: 'string', multiple: true },
   timeout: { type: 'string' },
@@ -51,12 +56,18 @@ const OPTIONS = {
 } as const satisfies ParseArgsConfig['options'];
 
 const HELP = `usage: tsvmm run [options] IMAGE
-Boot IMAGE (multiboot v1: ELF32, ELF64 or a.out kludge; or a flat binary with --flat) on the tsvmm PC.
+       tsvmm run [options] --kernel BZIMAGE [--initrd INITRD] [--append CMDLINE]
+Boot IMAGE (multiboot v1: ELF32, ELF64 or a.out kludge; or a flat binary with --flat) on the tsvmm PC,
+or a Linux bzImage with the 64-bit boot protocol (ACPI tables and e820 map built for the machine).
+  --kernel BZIMAGE           a Linux kernel (bzImage, boot protocol 2.12+); no IMAGE then
+  --initrd FILE              the initramfs for --kernel
+  --platform pc|minimal      pc = local APICs, IOAPIC, RTC, ACPI (default with --kernel);
+                             minimal = 8259/8254/UART only, 1 vCPU (default for IMAGE)
   --backend kvm|interp|auto  vCPU backend (default auto: kvm when /dev/kvm is usable, else interp)
   --cpu SPEC                 guest CPU policy: host | MODEL, then +feat,-feat (default host)
   --memory SIZE, -m SIZE     guest RAM, e.g. 256M, 1G, 65536K (plain number = MiB; default 256M)
-  --smp N                    vCPUs (only 1 for now)
-  --append ARGS              the multiboot command line
+  --smp N                    vCPUs (more than 1 needs --platform pc)
+  --append ARGS              the kernel (--kernel) or multiboot command line
   --module "FILE [ARGS]"     a multiboot module (repeatable); its string is the whole argument
   --timeout SECONDS          stop the guest after this long (default: no limit)
   --entry multiboot32|long64 entry mode (default: long64 on kvm, multiboot32 on interp);
@@ -66,7 +77,7 @@ Boot IMAGE (multiboot v1: ELF32, ELF64 or a.out kludge; or a flat binary with --
   --serial FILE              COM1 output to FILE instead of the terminal
   --no-stdin                 do not connect stdin to COM1 input
   -v, --verbose              report unclaimed I/O and the run summary on stderr
-exit status: odd = guest debug-exit status ((value << 1) | 1); 0 halted; 2 usage; 4 shutdown
+exit status: odd = guest debug-exit status ((value << 1) | 1); 0 powered off or halted; 2 usage; 4 shutdown
 (triple fault or reset); 6 timeout; 8 backend error; 10 host error (image refused, backend unavailable)`;
 
 class UsageError extends Error {}
@@ -265,11 +276,26 @@ export async function runCommand(args: string[], io: CliIo, deps: RunDeps = defa
   let serialFd: number | undefined;
   let stdinUsed = false;
   try {
-    if (v.positionals.length !== 1)
-      throw new UsageError(
-        v.positionals.length === 0 ? 'no IMAGE given' : `one IMAGE expected, got ${v.positionals.length}`,
-      );
-    const imagePath = v.positionals[0]!;
+    const kernelPath = o.kernel;
+    if (kernelPath !== undefined) {
+      if (v.positionals.length !== 0)
+        throw new UsageError(`--kernel boots a bzImage: give no IMAGE as well (got '${v.positionals[0]}')`);
+      if (kernelPath === '') throw new UsageError('--kernel needs a file name');
+      for (const opt of ['flat', 'flat-entry', 'entry', 'module'] as const)
+        if (o[opt] !== undefined) throw new UsageError(`--${opt} is for multiboot/flat images, not --kernel`);
+    } else {
+      if (o.initrd !== undefined) throw new UsageError('--initrd needs --kernel BZIMAGE');
+      if (v.positionals.length !== 1)
+        throw new UsageError(
+          v.positionals.length === 0
+            ? 'no IMAGE (or --kernel BZIMAGE) given'
+            : `one IMAGE expected, got ${v.positionals.length}`,
+        );
+    }
+    const imagePath = kernelPath ?? v.positionals[0]!;
+    const platform = o.platform ?? (kernelPath !== undefined ? 'pc' : 'minimal');
+    if (platform !== 'pc' && platform !== 'minimal')
+      throw new UsageError(`--platform must be pc or minimal, got '${platform}'`);
     const backendOpt = o.backend ?? 'auto';
     if (!['kvm', 'interp', 'auto'].includes(backendOpt))
       throw new UsageError(`--backend must be kvm, interp or auto, got '${backendOpt}'`);
@@ -282,6 +308,11 @@ export async function runCommand(args: string[], io: CliIo, deps: RunDeps = defa
     const smp = o.smp === undefined ? 1 : Number(o.smp);
     if (!Number.isInteger(smp) || smp < 1)
       throw new UsageError(`--smp must be a positive integer, got '${o.smp}'`);
+    if (smp > 1 && platform !== 'pc')
+      throw new TsvmmError(
+        'SMP_UNSUPPORTED',
+        `--smp ${smp}: more than one vCPU needs the pc platform (--platform pc) for the local APICs`,
+      );
     const timeoutMs = o.timeout === undefined ? 2 ** 40 : parsePositiveSeconds(o.timeout) * 1000;
     const entryOpt = o.entry;
     if (entryOpt !== undefined && !(ENTRY_MODES as readonly string[]).includes(entryOpt)) {
@@ -313,7 +344,15 @@ export async function runCommand(args: string[], io: CliIo, deps: RunDeps = defa
     const image = deps.readFile(imagePath);
     const entry = (entryOpt ?? (name === 'kvm' ? 'long64' : 'multiboot32')) as MultibootEntry | EntryMode;
     let boot: BootImage;
-    if (o.flat !== undefined) {
+    if (kernelPath !== undefined) {
+      boot = {
+        kind: 'linux',
+        kernel: image,
+        ...(o.initrd !== undefined ? { initrd: deps.readFile(o.initrd) } : {}),
+        cmdline: o.append ?? '',
+        kernelName: basename(kernelPath),
+      };
+    } else if (o.flat !== undefined) {
       const address = parseAddress(o.flat, '--flat');
       const mode: EntryMode = entry === 'multiboot32' ? 'protected32' : (entry as EntryMode);
       boot = {
@@ -367,17 +406,21 @@ export async function runCommand(args: string[], io: CliIo, deps: RunDeps = defa
       memoryBytes,
       cpuid,
       vcpus: smp,
+      platform,
       serial: { out, ...(input ? { input } : {}) },
       ...(o.verbose ? { log: (s: string) => io.err(`tsvmm run: ${s}`) } : {}),
     });
     let result: RunResult;
+    let wallMs = 0;
     try {
       const st = machine.load(boot);
       if (o.verbose)
         io.err(
           `tsvmm run: ${name} backend, ${memoryBytes / MiB} MiB, ${st.mode} entry at ${hex(st.regs.rip)}`,
         );
+      const t0 = performance.now();
       result = await machine.run({ timeoutMs });
+      wallMs = performance.now() - t0;
       if (o.verbose) {
         for (const space of ['pio', 'mmio'] as const) {
           const st = machine.bus.stats(space);
@@ -392,6 +435,10 @@ export async function runCommand(args: string[], io: CliIo, deps: RunDeps = defa
       flush();
       machine.destroy();
     }
+    if (kernelPath !== undefined || o.verbose)
+      io.err(
+        `tsvmm run: ${result.poweredOff ? 'powered off' : result.outcome} after ${(wallMs / 1000).toFixed(2)} s wall time (${name} backend, ${smp} vCPU${smp > 1 ? 's' : ''}, ${result.exits} exits)`,
+      );
     return report(result, io, !!o.verbose);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -426,6 +473,7 @@ function report(r: RunResult, io: CliIo, verbose: boolean): number {
       if (!verbose) io.err(`tsvmm run: ${r.detail}${rip}`);
       return RUN_EXIT.HALTED;
     case 'shutdown':
+      if (r.poweredOff) return RUN_EXIT.HALTED;
       io.err(`tsvmm run: guest shutdown: ${r.detail}${rip}`);
       return RUN_EXIT.SHUTDOWN;
     case 'timeout':
@@ -441,6 +489,6 @@ function report(r: RunResult, io: CliIo, verbose: boolean): number {
 }
 
 export const command: Command = {
-  summary: 'boot a multiboot or flat image on the KVM or interpreter backend',
+  summary: 'boot a Linux bzImage, multiboot or flat image on the KVM or interpreter backend',
   run: (args, io) => runCommand(args, io),
 };

@@ -21,15 +21,24 @@ export interface Decoded {
 }
 
 /** Decode one instruction at the start of `bytes` (at most 15 are looked at) in 16/32/64-bit mode. */
+let cpu: Cpu | undefined;
+const buf = new ArrayBuffer(0x2000);
+const bufU8 = new Uint8Array(buf);
+
 export function decodeOne(bytes: Uint8Array, bits: 16 | 32 | 64 = 64): Decoded {
-  const c = new Cpu();
-  const buf = new ArrayBuffer(0x2000);
-  new Uint8Array(buf).set(bytes.subarray(0, Math.min(bytes.length, 0x1000)), 0x1000);
-  c.mem.setSlot(0, 0, buf, 0, 0x2000, false);
+  // one private CPU, reused (a Cpu owns a decode cache: too heavy to build per call)
+  if (!cpu) {
+    cpu = new Cpu();
+    cpu.mem.setSlot(0, 0, buf, 0, 0x2000, false);
+  }
+  const c = cpu;
+  bufU8.fill(0);
+  bufU8.set(bytes.subarray(0, Math.min(bytes.length, 0x1000)), 0x1000);
+  c.invalidateFetch();
   c.cr0 = CR0_PE;
   c.feat.fill(1);
   if (bits === 64) { c.efer = EFER_LMA; c.segAttr[CS] = 0x9b | A_L; }
-  else c.segAttr[CS] = 0x9b | (bits === 32 ? A_DB : 0);
+  else { c.efer = 0; c.segAttr[CS] = 0x9b | (bits === 32 ? A_DB : 0); }
   c.segLimit[CS] = -1;
   c.code64 = bits === 64;
   c.def32 = bits === 32;
