@@ -52,6 +52,8 @@ function outcome(v: Verdict): Pick<ContractComparison, 'contract' | 'rule' | 're
 export interface PredictContext {
   /** KVM_GET_MSR_INDEX_LIST of the KVM backend (rows KVM probes on the host exist only when listed) */
   readonly advertised?: ReadonlySet<number>;
+  /** the VMM created an in-kernel local APIC (KVM_CREATE_IRQCHIP); some KVM PV MSRs need one */
+  readonly lapicInKernel?: boolean;
 }
 
 /** The contract's verdict for one report line, or undefined when the line's write can't be reconstructed. */
@@ -103,7 +105,10 @@ export function predictLine(model: GuestModel, line: ReportLine, ctx: PredictCon
     return undefined;
   }
   if (line.name.startsWith('msr.')) {
-    const adv = ctx.advertised ? { advertised: ctx.advertised } : {};
+    const adv = {
+      ...(ctx.advertised ? { advertised: ctx.advertised } : {}),
+      ...(ctx.lapicInKernel !== undefined ? { lapicInKernel: ctx.lapicInKernel } : {}),
+    };
     if ((m = /^rdmsr\((0x[0-9a-f]+)\)/.exec(d))) return checkMsrRead(model, Number(m[1]), adv);
     if ((m = /^wrmsr\((0x[0-9a-f]+),(0x[0-9a-f]+)\)/.exec(d))) return checkMsrWrite(model, BASE_STATE, Number(m[1]), BigInt(m[2]!), adv);
     return undefined;

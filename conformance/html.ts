@@ -23,7 +23,8 @@ table.m th{background:#eee;position:sticky;top:0} td.c{cursor:pointer;font-famil
 td.pass{background:#c8ecc8} td.fail{background:#f4b4b4} td.unavailable{background:#ddd;color:#555} td.dev{background:#e3f0b8}
 td.agree{color:#276b27} td.disagree{background:#f4b4b4;font-weight:bold} td.none{color:#aaa}
 td.c:hover{outline:2px solid #333} td.sel{outline:3px solid #0050b0}
-#detail{background:#fff;border:1px solid #bbb;padding:8px 12px;white-space:pre-wrap;font-family:ui-monospace,monospace;font-size:12px;min-height:60px}
+.wrap{display:flex;gap:12px;align-items:flex-start}
+#detail{background:#fff;border:1px solid #bbb;padding:8px 12px;white-space:pre-wrap;font-family:ui-monospace,monospace;font-size:12px;min-height:60px;position:sticky;top:8px;flex:1;max-height:92vh;overflow:auto}
 .l-fail{color:#b00020;font-weight:bold} .l-deviation{color:#6b6b00} .l-unavailable{color:#666} .l-skip{color:#888} .l-pass{color:#276b27}
 .legend span{display:inline-block;padding:1px 8px;margin-right:6px;border:1px solid #ccc}
 details{margin:10px 0} summary{cursor:pointer;font-weight:bold}
@@ -150,10 +151,10 @@ export function renderHtml(r: SuiteResult, opts: { title?: string; generated?: s
 <div>${escapeHtml(`${r.mode} mode · ${r.programs.length} programs · ${r.cells.length} cells`)}${opts.generated ? ` · ${escapeHtml(opts.generated)}` : ''}</div>
 <div class="sum">${failed ? `<b class="f">${escapeHtml(data.summary)}</b>` : escapeHtml(data.summary)}</div>
 <div class="legend"><span class="l" style="background:#c8ecc8">pass</span><span style="background:#e3f0b8">pass with recorded deviations</span><span style="background:#f4b4b4">fail / disagree</span><span style="background:#ddd">oracle unavailable</span> click a cell for its report lines and the contract's reasons</div>
-<table class="m"><thead><tr>${head}</tr></thead><tbody>
+<div class="wrap"><table class="m"><thead><tr>${head}</tr></thead><tbody>
 ${body.join('\n')}
 </tbody></table>
-<div id="detail">(click a cell)</div>
+<div id="detail">(click a cell)</div></div>
 <details><summary>backends and policies</summary><ul>${policies}</ul></details>
 ${cov}
 <script type="application/json" id="data">${scriptJson(data)}</script>

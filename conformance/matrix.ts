@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { CpuidTable, type CpuidEntry } from '../src/arch/x86/cpuid/table.ts';
 import type { Backend } from '../src/vcpu/backend.ts';
 import { TsvmmError } from '../src/util/result.ts';
-import type { HostFlavour } from './deviations.ts';
+import { CPUID_TABLE_DEVIATION, type HostFlavour } from './deviations.ts';
+import { featureByName } from '../src/arch/x86/cpuid/features.ts';
 import { manifestOf } from './programs/manifest.ts';
 import {
   machineExecutor,
@@ -151,6 +152,17 @@ export async function buildBackendPolicies(
     });
   }
   return out;
+}
+
+/**
+ * On hosts with the recorded set-cpuid2-merges-host-features deviation, turning off a feature that lives
+ * in CPUID leaf 1 or 7 has no effect (KVM ORs the host's bits back in), so the variant would only repeat
+ * the base policy: such variants are not run there (the interpreter still runs them).
+ */
+export function mergedBackHere(feature: string, flavour: HostFlavour): boolean {
+  if (!CPUID_TABLE_DEVIATION.flavours.includes(flavour) || CPUID_TABLE_DEVIATION.except.includes(feature)) return false;
+  const loc = featureByName(feature);
+  return loc !== undefined && CPUID_TABLE_DEVIATION.leaves.includes(loc.leaf);
 }
 
 function sameTable(a: CpuidTable, b: CpuidTable): boolean {

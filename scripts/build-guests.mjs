@@ -2,7 +2,7 @@
 // conformance/guest/) into build/guests/<program>.elf with the machine's gcc/binutils: freestanding,
 // no libc, one linker script. Reproducible from the project's sources only (no build ids, no absolute
 // paths). Without gcc it prints why and exits 0: the guest-running tests then skip.
-// Usage: node scripts/build-guests.mjs [--quiet] [--out DIR]   (default DIR: build/guests)
+// Usage: node scripts/build-guests.mjs [--quiet] [--out DIR] [--no-gen]   (default DIR: build/guests)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -61,6 +61,17 @@ const probe = spawnSync('gcc', ['--version'], { encoding: 'utf8' });
 if (probe.error || probe.status !== 0) {
   console.warn('build-guests: gcc not found; conformance guests not built (their tests will skip).');
   process.exit(0);
+}
+
+// The guests include conformance/guest/contract-tables.h, generated from the contract's tables
+// (tools/gen/conformance-bits.ts): regenerate it first so the guests always decide with the current
+// tables (a test checks the committed file is up to date). --no-gen skips this.
+if (!process.argv.includes('--no-gen')) {
+  const g = spawnSync(process.execPath, ['--import', 'tsx', 'tools/gen/conformance-bits.ts'], { cwd: root, encoding: 'utf8' });
+  if (g.status !== 0) {
+    console.error(`build-guests: regenerating contract-tables.h failed:\n${g.stdout}${g.stderr}`);
+    process.exit(1);
+  }
 }
 
 rmSync(outDir, { recursive: true, force: true });

@@ -1,11 +1,11 @@
 // Unit tests of the paging matrix's backend comparison (compare.ts) on report lines shaped like the
-// ones conformance/programs/paging_lib.h prints, and of the known-bug table's matching.
+// ones conformance/programs/paging_lib.h prints, and of the paging deviation table's matching.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseReport, type ReportLine } from '../report.ts';
 import { findDeviation } from '../deviations.ts';
 import { compareBackends, isInfoLine, parseGroupOutcome } from './compare.ts';
-import { PAGING_KNOWN_BUGS } from './known-bugs.ts';
+import { PAGING_DEVIATIONS } from './deviations.ts';
 
 function lines(...body: string[]): readonly ReportLine[] {
   const r = parseReport(['TSVMM-BEGIN paging_x entry=long64', ...body, ''].join('\n'));
@@ -127,9 +127,25 @@ test('the known fetch-CR2 bug matches only its own kind of failure, on the inter
   );
   assert.equal(cr2Only!.expect, 'cr2-linear');
   assert.equal(
-    findDeviation('interp', 'none', cr2Only!, PAGING_KNOWN_BUGS)?.id,
+    findDeviation('interp', 'none', cr2Only!, PAGING_DEVIATIONS)?.id,
     'interp-fetch-pf-cr2-page-base',
   );
-  assert.equal(findDeviation('interp', 'none', other!, PAGING_KNOWN_BUGS), undefined);
-  assert.equal(findDeviation('kvm', 'kvm_pvm', cr2Only!, PAGING_KNOWN_BUGS), undefined);
+  assert.equal(findDeviation('interp', 'none', other!, PAGING_DEVIATIONS), undefined);
+  assert.equal(findDeviation('kvm', 'kvm_pvm', cr2Only!, PAGING_DEVIATIONS), undefined);
+});
+
+test('the kvm_pvm page-split write deviation matches its own line and tokens only', () => {
+  const [written] = lines(
+    'TSVMM-REPORT FAIL paging.page-cross.no-partial-write faulting-writes=5 first-page-written=2 expect=first-page-untouched got=first-page-written',
+  );
+  const [other] = lines(
+    'TSVMM-REPORT FAIL paging.page-cross cases=24 faults=11 mismatches=1 hash=00000000 chash=00000000 ahash=00000000 expect=first-page-untouched got=first-page-written',
+  );
+  assert.equal(
+    findDeviation('kvm', 'kvm_pvm', written!, PAGING_DEVIATIONS)?.id,
+    'pvm-page-split-write-partial',
+  );
+  assert.equal(findDeviation('kvm', 'kvm_intel', written!, PAGING_DEVIATIONS), undefined);
+  assert.equal(findDeviation('interp', 'none', written!, PAGING_DEVIATIONS), undefined);
+  assert.equal(findDeviation('kvm', 'kvm_pvm', other!, PAGING_DEVIATIONS), undefined);
 });

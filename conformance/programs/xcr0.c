@@ -99,8 +99,8 @@ void run_tests(void) {
   supported = ((u64)cpuid_reg(0xD, 0, EDX) << 32) | cpuid_reg(0xD, 0, EAX);
   report("xcr0.supported-has-x87", (supported & XFEATURE_X87) != 0, "0xD.0 EDX:EAX=%#lx", supported);
 
-  expect_vector("xcr0.x87-only", NO_EXCEPTION, xsetbv_safe(0, XFEATURE_X87), "value=0x1");
-  expect_vector("xcr0.x87-required", GP_VECTOR, xsetbv_safe(0, 0), "value=0x0 rule=xcr0.x87");
+  expect_vector("xcr0.X87.only", NO_EXCEPTION, xsetbv_safe(0, XFEATURE_X87), "value=0x1");
+  expect_vector("xcr0.X87.required", GP_VECTOR, xsetbv_safe(0, 0), "value=0x0 rule=xcr0.x87");
   expect_vector("xcr0.ecx-nonzero", GP_VECTOR, xsetbv_safe(1, XFEATURE_X87), "ecx=1 rule=xsetbv.index");
   if (supported & XFEATURE_AVX)
     expect_vector("xcr0.avx-needs-sse", GP_VECTOR, xsetbv_safe(0, XFEATURE_X87 | XFEATURE_AVX),

@@ -34,7 +34,17 @@ export {
 } from './xsave.ts';
 export { checkDr6Write, checkDr7Write, dr6Fixed } from './dr.ts';
 export { checkSregs, type SregsControl, type SregsOptions } from './sregs.ts';
-export { checkMsrRead, checkMsrWrite, kvmCpuidBase, msrDef, pvHas, type MsrCheckOptions } from './msr.ts';
+export {
+  checkMsrRead,
+  checkMsrWrite,
+  kvmCpuidBase,
+  msrDef,
+  msrReset,
+  pvHas,
+  type MsrCheckOptions,
+  type MsrReadOptions,
+} from './msr.ts';
+export { checkX2apicAccess, isX2apicMode } from './x2apic.ts';
 export {
   DEFAULT_HOST_VMX,
   checkVmxMsrRestore,

@@ -127,7 +127,8 @@ export const MODE_DIFFERENCES: readonly ModeDifference[] = [
     rule: 'msr.x2apic-eoi-nonzero',
     kvm: 'a WRMSR of a nonzero value to the x2APIC EOI register (0x80B) is accepted and performs the EOI',
     architectural: 'the SDM (Vol. 3A §11.12.1.2) requires 0: a nonzero write raises #GP',
-    source: 'SDM Vol. 3A §11.12.1.2; lapic.c kvm_lapic_reg_write (APIC_EOI: apic_set_eoi without a value check) [R]',
+    source:
+      'SDM Vol. 3A §11.12.1.2; lapic.c kvm_lapic_reg_write (APIC_EOI: apic_set_eoi without a value check) [R]',
   },
   {
     rule: 'msr.pkrs',

@@ -39,8 +39,8 @@ export interface MsrCheckOptions {
   /** KVM's module-wide VMX maximum, for userspace writes of 480H-491H (deriveVmxMsrs().kvmMax) */
   readonly vmxMax?: VmxMsrs;
   /**
-   * The MSRs the host's KVM advertises (KVM_GET_MSR_INDEX_LIST = msrs_to_save ∪ emulated_msrs, as
-   * probed on that host). kvm_do_msr_access lets userspace read, and write 0 to, an MSR whose handler
+   * The MSRs the host's KVM advertises: KVM_GET_MSR_INDEX_LIST (msrs_to_save ∪ emulated_msrs, as
+   * probed on that host) ∪ KVM_GET_MSR_FEATURE_INDEX_LIST (for DE_CFG, listed only there). kvm_do_msr_access lets userspace read, and write 0 to, an MSR whose handler
    * says "unsupported" only when it is on this list; rows marked hostProbed do not exist at all
    * when absent from it (kvmExact). Undefined: every MSR in the table is taken as advertised.
    */
@@ -126,7 +126,10 @@ export function msrReset(model: GuestModel, d: MsrDef): bigint {
 
 function optsArg(opts: MsrReadOptions): void {
   if (opts.advertised !== undefined && !(opts.advertised instanceof Set))
-    throw new TsvmmError('CONTRACT_BAD_VALUE', 'advertised must be a Set of MSR indices (KVM_GET_MSR_INDEX_LIST)');
+    throw new TsvmmError(
+      'CONTRACT_BAD_VALUE',
+      'advertised must be a Set of MSR indices (KVM_GET_MSR_INDEX_LIST)',
+    );
   if (opts.apicBase !== undefined) u64Arg(opts.apicBase, 'apicBase');
   if (opts.mcgCap !== undefined) u64Arg(opts.mcgCap, 'mcgCap');
 }
@@ -141,7 +144,12 @@ function notAdvertised(index: number): string {
 }
 
 /** kvmExact, hostProbed row, not advertised: KVM has no handler for it on this host. */
-function hostProbedRefusal(model: GuestModel, d: MsrDef, index: number, opts: MsrReadOptions): Verdict | undefined {
+function hostProbedRefusal(
+  model: GuestModel,
+  d: MsrDef,
+  index: number,
+  opts: MsrReadOptions,
+): Verdict | undefined {
   if (model.mode !== 'kvmExact' || !d.hostProbed || advertisedOk(opts, index)) return undefined;
   return refuse(
     'GP',
@@ -259,14 +267,20 @@ export function checkMsrRead(model: GuestModel, index: number, opts: MsrReadOpti
   const why = gateReason(model, d) ?? existsReason(model, d, index, opts);
   if (why) {
     if (model.mode === 'kvmExact' && d.absentIgnored?.(index >>> 0)) return accept(0n);
+    if (host && d.hostIgnoresGate && d.access !== 'wo') return accept(msrReset(model, d));
     if (!(host && !d.absentIn)) return refuse('GP', 'msr.absent', why);
     if (!advertisedOk(opts, index)) return refuse('GP', 'msr.absent', why + notAdvertised(index));
     return accept(0n);
   }
   if (!host && d.hostOnly)
     return refuse('GP', 'msr.host-only', `${d.name} (${idx(index)}) is accessible to userspace only`);
-  if (!host && d.access === 'wo')
-    return refuse('GP', 'msr.write-only', `${d.name} (${idx(index)}) is write-only`);
+  if (d.access === 'wo') {
+    // kvm_get_msr_common has no case for write-only MSRs (PRED_CMD, FLUSH_CMD): "unsupported", which
+    // userspace may read (as 0) only when KVM advertises the MSR.
+    if (!host) return refuse('GP', 'msr.write-only', `${d.name} (${idx(index)}) is write-only`);
+    if (model.mode === 'kvmExact' && !d.pvGate && !advertisedOk(opts, index))
+      return refuse('GP', 'msr.write-only', `${d.name} (${idx(index)}) is write-only${notAdvertised(index)}`);
+  }
   return accept(msrReset(model, d));
 }
 
@@ -280,9 +294,10 @@ const DEBUGCTL = { LBR: 1n, BTF: 2n, BUS_LOCK_DETECT: 4n, FREEZE_LBRS_ON_PMI: 1n
 
 /**
  * WRMSR IA32_DEBUGCTL. kvmExact follows the vendor module:
- *  - kvm_intel (vmx_set_msr, vmx_get_supported_debugctl): BUS_LOCK_DETECT with the feature (userspace:
- *    host support), RTM_DEBUG with RTM; LBR needs the guest's PMU LBRs (not modelled: treated as
- *    unsupported); unsupported BTF/LBR are silently dropped, any other unsupported bit #GPs.
+ *  - kvm_intel (vmx_set_msr, vmx_get_supported_debugctl): BUS_LOCK_DETECT and RTM_DEBUG (2025) with
+ *    the guest feature (userspace: host support); LBR/FREEZE_LBRS_ON_PMI need the PMU's LBRs (not
+ *    modelled: treated as unsupported); unsupported BTF/LBR are silently dropped (vmx_is_valid_debugctl),
+ *    any other unsupported bit #GPs.
  *  - kvm_amd (svm_set_msr): with LBR virtualization LBR (bit 0) is kept, BTF and bits 5:2 are dropped,
  *    bits 63:6 #GP; without LBR virtualization the write is ignored.
  *  - kvm_pvm (pvm_set_msr "It is ignored now"): every value accepted, the MSR reads 0 (seen on this
@@ -291,7 +306,11 @@ const DEBUGCTL = { LBR: 1n, BTF: 2n, BUS_LOCK_DETECT: 4n, FREEZE_LBRS_ON_PMI: 1n
  */
 function debugctlWrite(model: GuestModel, v: bigint, host: boolean, current: bigint | undefined): Verdict {
   const reserved = (bad: bigint, why: string): Verdict =>
-    refuse('GP', 'debugctl.reserved', `IA32_DEBUGCTL value ${hexv(v)} sets unsupported bits ${hexv(bad)}: ${why}`);
+    refuse(
+      'GP',
+      'debugctl.reserved',
+      `IA32_DEBUGCTL value ${hexv(v)} sets unsupported bits ${hexv(bad)}: ${why}`,
+    );
   if (model.mode === 'architectural') {
     const valid = model.amdLike
       ? 0x3fn
@@ -299,7 +318,9 @@ function debugctlWrite(model: GuestModel, v: bigint, host: boolean, current: big
         DEBUGCTL.BTF |
         (model.has('bus_lock_detect') ? DEBUGCTL.BUS_LOCK_DETECT : 0n) |
         (model.has('rtm') ? DEBUGCTL.RTM : 0n);
-    return v & ~valid ? reserved(v & ~valid, model.amdLike ? 'AMD defines bits 5:0' : 'reserved or feature absent') : accept(v);
+    return v & ~valid
+      ? reserved(v & ~valid, model.amdLike ? 'AMD defines bits 5:0' : 'reserved or feature absent')
+      : accept(v);
   }
   switch (model.kvmModule) {
     case 'kvm_pvm':
@@ -317,11 +338,19 @@ function debugctlWrite(model: GuestModel, v: bigint, host: boolean, current: big
     }
     case 'kvm_intel': {
       const supported =
-        (model.has('bus_lock_detect') || (host && tableHas(model.hostSupported ?? model.table, 'bus_lock_detect'))
+        (model.has('bus_lock_detect') ||
+        (host && tableHas(model.hostSupported ?? model.table, 'bus_lock_detect'))
           ? DEBUGCTL.BUS_LOCK_DETECT
-          : 0n) | (model.has('rtm') ? DEBUGCTL.RTM : 0n);
+          : 0n) |
+        (model.has('rtm') || (host && tableHas(model.hostSupported ?? model.table, 'rtm'))
+          ? DEBUGCTL.RTM
+          : 0n);
       const bad = v & ~supported & ~(DEBUGCTL.BTF | DEBUGCTL.LBR);
-      if (bad) return reserved(bad, 'VMX accepts BUS_LOCK_DETECT and RTM_DEBUG with their features (LBR bits need guest LBRs)');
+      if (bad)
+        return reserved(
+          bad,
+          'VMX accepts BUS_LOCK_DETECT and RTM_DEBUG with their features (LBR bits need guest LBRs)',
+        );
       return accept(v & supported);
     }
   }
@@ -470,6 +499,24 @@ export function checkMsrWrite(
   }
   if (!host && d.hostOnly)
     return refuse('GP', 'msr.host-only', `${d.name} (${idx(index)}) is accessible to userspace only`);
+  if (host && d.hostReadOnly)
+    return refuse(
+      'GP',
+      'msr.read-only',
+      `${d.name} (${idx(index)}) is read-only to userspace too (KVM_SET_MSRS has no handler for it)`,
+    );
+  if (
+    d.lapicWrites &&
+    model.mode === 'kvmExact' &&
+    opts.lapicInKernel === false &&
+    (d.lapicWrites === 'any' || v !== 0n)
+  )
+    return refuse(
+      'GP',
+      'msr.needs-lapic',
+      `${d.name} (${idx(index)}): KVM accepts ${d.lapicWrites === 'any' ? 'no write' : 'only 0'} without an in-kernel local APIC`,
+    );
+  if (host && d.hostAnyValue) return accept(d.adjust ? d.adjust(model, v) : v);
   if (host && d.feature && opts.vcpuHasRun && opts.current !== undefined && opts.current !== v)
     return refuse(
       'GP',

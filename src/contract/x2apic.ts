@@ -52,7 +52,11 @@ export function checkX2apicAccess(
   }
   if (value === undefined) {
     if (reg.access === 'wo')
-      return refuse('GP', 'x2apic.write-only', `RDMSR ${idx(i)}: the x2APIC ${reg.name} register is write-only`);
+      return refuse(
+        'GP',
+        'x2apic.write-only',
+        `RDMSR ${idx(i)}: the x2APIC ${reg.name} register is write-only`,
+      );
     return accept(0n);
   }
   if (reg.access === 'ro')

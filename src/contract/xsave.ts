@@ -109,9 +109,9 @@ export function checkXssWrite(
   // IA32_XSS, i.e. when kvm_caps.supported_xss ≠ 0 (kvm_probe_msr_to_save, the CET series that put
   // XSS in msrs_to_save_base). Seen on 6.18.44 kvm_pvm: XSS not listed, KVM_SET_MSRS {0xDA0: 0} fails.
   if (!model.has('xsaves')) {
-    if (!host)
-      return refuse('GP', 'xss.no-xsaves', `IA32_XSS needs XSAVES: ${model.absentReason('xsaves')}`);
-    if (value === 0n && (opts.advertised ?? true)) return accept(0n, { cpuidDirty: (state.xss ?? 0n) !== 0n });
+    if (!host) return refuse('GP', 'xss.no-xsaves', `IA32_XSS needs XSAVES: ${model.absentReason('xsaves')}`);
+    if (value === 0n && (opts.advertised ?? true))
+      return accept(0n, { cpuidDirty: (state.xss ?? 0n) !== 0n });
     if (value === 0n)
       return refuse(
         'GP',

@@ -305,7 +305,7 @@ class PcMachine implements Machine {
             ...(opts.tscHz !== undefined ? { tscHz: opts.tscHz } : {}),
             ...(opts.rtcEpochSec !== undefined ? { rtcEpochSec: opts.rtcEpochSec } : {}),
             onSleep: (typ) => this.sleep(typ),
-            kick: () => this.wake.abort(),
+            kick: () => this.kick(),
           })
         : undefined;
     const signature = cpuSignature(opts.cpuid);
@@ -520,20 +520,33 @@ class PcMachine implements Machine {
   }
 
   /**
+   * A local APIC accepted something (IRR, NMI, INIT, SIPI, ExtINT): wake the loop if it waits, and take
+   * INITs at once, so that a start-up IPI sent right after the INIT (before the target vCPU is next
+   * scheduled) finds it in wait-for-SIPI instead of being wiped by a late INIT.
+   */
+  private kick(): void {
+    this.wake.abort();
+    for (let i = 0; i < this.slots.length; i++) this.takeInit(this.slots[i]!);
+  }
+
+  private takeInit(s: VcpuSlot): void {
+    if (!s.lapic?.takeInit()) return;
+    s.halted = false;
+    s.windowRequested = false;
+    s.extInt = false;
+    s.vcpu.requestInterruptWindow(false);
+    if (s.index === 0) this.log('INIT IPI to the BSP: registers kept (tsvmm has no firmware to re-run)');
+    else this.applyState(s.vcpu, initState(s.signature));
+  }
+
+  /**
    * INIT and start-up IPIs (SDM Vol. 3A §9.4.4, platform/smp.ts): apply the INIT state and wait for a
    * SIPI, then start in real mode at vector << 12. Returns whether the vCPU may run now.
    */
   private mpReady(s: VcpuSlot): boolean {
     const lapic = s.lapic;
     if (!lapic) return true;
-    if (lapic.takeInit()) {
-      s.halted = false;
-      s.windowRequested = false;
-      s.extInt = false;
-      s.vcpu.requestInterruptWindow(false);
-      if (s.index === 0) this.log('INIT IPI to the BSP: registers kept (tsvmm has no firmware to re-run)');
-      else this.applyState(s.vcpu, initState(s.signature));
-    }
+    this.takeInit(s);
     if (lapic.mpState === 'sipi-received') {
       const vector = lapic.startFromSipi();
       this.applyState(s.vcpu, sipiState(vector, s.signature));

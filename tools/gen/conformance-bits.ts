@@ -9,7 +9,7 @@
 // A gate is a CPUID bit location {leaf, subleaf, reg, bit}; reg 0..3 = EAX..EDX. The pseudo feature
 // perf_global_ctrl (CPUID.0AH:EAX[7:0] ≥ 2) is written as bit 0xFF on leaf 0xA EAX.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { featureByName } from '../../src/arch/x86/cpuid/features.ts';
 import { requiredFeatures, type Requires } from '../../src/arch/x86/registers/bits.ts';
@@ -232,8 +232,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       console.error(`${OUT_PATH} is out of date: run node --import tsx tools/gen/conformance-bits.ts`);
       process.exit(1);
     }
-  } else {
-    writeFileSync(OUT_PATH, generateConformanceTables());
+  } else if (!isUpToDate()) {
+    // write-then-rename: a guest build running at the same time never sees a half-written header
+    const tmp = `${OUT_PATH}.${process.pid}.tmp`;
+    writeFileSync(tmp, generateConformanceTables());
+    renameSync(tmp, OUT_PATH);
     console.log(`wrote ${OUT_PATH}`);
   }
 }

@@ -218,3 +218,52 @@ test('real interpreter backend and CPU policy engine: a flat binary through the 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--kernel: a bzImage boots on the pc platform with --append/--initrd; ACPI power-off exits 0 and the wall time is reported', async () => {
+  const { syntheticBzImage } = await import('../../loaders/testing/bzimage.ts');
+  const h = harness([outString(0x3f8, 'Linux version'), outExit(0x604, 2, (5 << 10) | (1 << 13))], {
+    files: { bz: syntheticBzImage(), rd: new Uint8Array(4096).fill(7) },
+  });
+  const status = await runCommand(
+    ['--kernel', 'bz', '--initrd', 'rd', '--append', 'console=ttyS0', '--smp', '2', '--no-stdin'],
+    h.io,
+    h.deps,
+  );
+  assert.equal(status, 0, h.err.join('\n'));
+  assert.match(h.err.join('\n'), /powered off after \d+\.\d\d s wall time \(interp backend, 2 vCPUs/);
+  assert.equal(String.fromCharCode(...h.stdout), 'Linux version');
+  const vm = h.backends[0]!.vms[0]!;
+  assert.equal(vm.vcpus.length, 2);
+  assert.equal(vm.vcpus[0]!.regs.rip, 0x1000200n, '64-bit entry = load address + 0x200');
+  assert.equal(vm.vcpus[0]!.regs.rsi, 0x2000n, 'RSI = boot_params');
+});
+
+test('--kernel usage errors and refused kernels are clear', async () => {
+  const { syntheticBzImage } = await import('../../loaders/testing/bzimage.ts');
+  const files = { bz: syntheticBzImage(), 'junk.bin': new Uint8Array(64), 'zero.bin': new Uint8Array(0) };
+  const usage: [string[], RegExp][] = [
+    [['--kernel', 'bz', 'guest.elf'], /give no IMAGE/],
+    [['--initrd', 'bz', 'guest.elf'], /--initrd needs --kernel/],
+    [['--kernel', 'bz', '--flat', '0x1000'], /--flat is for multiboot/],
+    [['--kernel', 'bz', '--module', 'x'], /--module is for multiboot/],
+    [['--kernel', 'bz', '--platform', 'isa'], /--platform must be pc or minimal/],
+  ];
+  for (const [args, re] of usage) {
+    const h = harness([], { files });
+    assert.equal(await runCommand(args, h.io, h.deps), RUN_EXIT.USAGE, args.join(' '));
+    assert.match(h.err.join('\n'), re, args.join(' '));
+  }
+  const refused: [string[], RegExp][] = [
+    [['--kernel', 'junk.bin'], /junk\.bin.*\[LINUX_/],
+    [['--kernel', 'zero.bin'], /\[LINUX_/],
+    [['--kernel', 'missing'], /cannot read 'missing'/],
+    [['--kernel', 'bz', '--initrd', 'missing'], /cannot read 'missing'/],
+    [['--kernel', 'bz', '--memory', '8M'], /LINUX_NOT_ENOUGH_MEMORY/],
+    [['--smp', '2', '--platform', 'minimal', 'guest.elf'], /SMP_UNSUPPORTED/],
+  ];
+  for (const [args, re] of refused) {
+    const h = harness([], { files });
+    assert.equal(await runCommand(args, h.io, h.deps), RUN_EXIT.HOST_ERROR, args.join(' '));
+    assert.match(h.err.join('\n'), re, args.join(' '));
+  }
+});

@@ -113,3 +113,36 @@ test(
     }
   },
 );
+
+test(
+  'KVM backend probes whether KVM_SET_SREGS validates EFER, so the oracle predicts this kernel (spec §1.6)',
+  { skip: kvmSkip },
+  () => {
+    const be = createKvmBackend();
+    const vm = be.createVm();
+    try {
+      const mem = vm.allocateMemory(0x100000);
+      vm.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0n, memory: mem });
+      const v = vm.createVcpu(0);
+      v.setCpuid(minimal(be.supportedCpuid()));
+      const base = enterMode(v, mem, 'long64', 0x1000);
+      const TCE = 1n << 15n; // reserved under every KVM (spec §3.1)
+      let kvmAccepted = true;
+      try {
+        v.setSregs({ ...base, efer: base.efer | TCE });
+      } catch (e) {
+        kvmAccepted = false;
+        assert.ok(e instanceof BackendError && e.code === 'EINVAL');
+      }
+      // whichever this kernel does, the probed oracle predicted it: no disagreement is logged
+      assert.deepEqual(
+        (be.oracle?.log ?? []).map((d) => d.input),
+        [],
+        `KVM ${kvmAccepted ? 'accepted' : 'refused'} EFER.TCE and the oracle agreed`,
+      );
+    } finally {
+      vm.destroy();
+      be.close();
+    }
+  },
+);

@@ -9,6 +9,7 @@ import {
   deriveGuestModel,
   type ControlState,
   type GuestModel,
+  type KvmModule,
   type Verdict,
 } from '../../contract/index.ts';
 import type { ContractOracle, OracleContext, Prediction } from './oracle.ts';
@@ -16,6 +17,18 @@ import type { ContractOracle, OracleContext, Prediction } from './oracle.ts';
 export interface ContractOracleOptions {
   /** KVM_GET_SUPPORTED_CPUID, as the model's hostSupported layer */
   readonly supported?: readonly CpuidEntry[];
+  /** which vendor module runs KVM here (its MSR rules differ: DEBUGCTL, UCODE_REV…); default from the guest vendor */
+  readonly kvmModule?: KvmModule;
+  /** KVM_GET_MSR_INDEX_LIST ∪ KVM_GET_MSR_FEATURE_INDEX_LIST: the MSRs userspace may always read / write 0 */
+  readonly advertised?: ReadonlySet<number>;
+  /** KVM_SET_SREGS validates EFER (the 2026 kvm_is_valid_sregs patch; spec §1.6); false on older kernels */
+  readonly sregsEferCheck?: boolean;
+}
+
+/** The KVM vendor module loaded on this host, from /sys/module (undefined when unknown). */
+export function detectKvmModule(exists: (path: string) => boolean): KvmModule | undefined {
+  for (const m of ['kvm_pvm', 'kvm_intel', 'kvm_amd'] as const) if (exists(`/sys/module/${m}`)) return m;
+  return undefined;
 }
 
 function toPrediction(v: Verdict): Prediction {
@@ -30,7 +43,12 @@ export function contractOracle(opts: ContractOracleOptions = {}): ContractOracle
   const model = (cpuid: readonly CpuidEntry[]): GuestModel => {
     let m = models.get(cpuid);
     if (!m) {
-      m = deriveGuestModel(CpuidTable.from(cpuid), { mode: 'kvmExact', hostSupported });
+      m = deriveGuestModel(CpuidTable.from(cpuid), {
+        mode: 'kvmExact',
+        hostSupported,
+        ...(opts.kvmModule ? { kvmModule: opts.kvmModule } : {}),
+        ...(opts.sregsEferCheck !== undefined ? { sregsEferCheck: opts.sregsEferCheck } : {}),
+      });
       models.set(cpuid, m);
     }
     return m;
@@ -49,6 +67,10 @@ export function contractOracle(opts: ContractOracleOptions = {}): ContractOracle
           hostInitiated: true,
           current: ctx.msr(index),
           vcpuHasRun: ctx.hasRun,
+          apicBase: ctx.sregs().apicBase,
+          // tsvmm creates no in-kernel irqchip: x2APIC MSRs are not KVM's to answer
+          lapicInKernel: false,
+          ...(opts.advertised ? { advertised: opts.advertised } : {}),
         }),
       );
     },

@@ -9,7 +9,7 @@ import { BackendError } from '../backend.ts';
 import { Ioctl, KvmCap, KVM_API_VERSION } from './ioctls.ts';
 import { KvmMsrList } from './layout.ts';
 import { isErrnoError, kvmIoctl, loadNative, O_CLOEXEC, O_RDWR, type KvmNative } from './native.ts';
-import { contractOracle } from './contract-oracle.ts';
+import { contractOracle, detectKvmModule, type ContractOracleOptions } from './contract-oracle.ts';
 import { OracleCheck, type OracleOptions } from './oracle.ts';
 import { cpuid2Buffer, decodeCpuid2, decodeMsrs, encodeMsrs } from './structs.ts';
 import { KvmVm } from './vm.ts';
@@ -67,9 +67,47 @@ export class KvmBackend implements Backend {
         ? undefined
         : new OracleCheck(
             typeof c === 'string'
-              ? { oracle: contractOracle({ supported: this.supportedCpuid() }), mode: c }
+              ? { oracle: contractOracle(this.oracleOptions()), mode: c }
               : c,
           );
+  }
+
+  /**
+   * What the contract needs to predict this KVM: its supported CPUID, vendor module, advertised MSRs,
+   * and whether KVM_SET_SREGS validates EFER (kernel-version dependent, spec §1.6) — probed once on a
+   * scratch vCPU with EFER.TCE (bit 15, reserved under every KVM) rather than guessed from `uname`.
+   */
+  private oracleOptions(): ContractOracleOptions {
+    const kvmModule = detectKvmModule(existsSync);
+    let sregsEferCheck: boolean | undefined;
+    let vm: Vm | undefined;
+    try {
+      vm = this.createVm();
+      const vcpu = vm.createVcpu(0);
+      const s = vcpu.getSregs();
+      try {
+        vcpu.setSregs({ ...s, efer: s.efer | (1n << 15n) });
+        sregsEferCheck = false;
+      } catch (e) {
+        if (e instanceof BackendError && e.code === 'EINVAL') sregsEferCheck = true;
+      }
+    } catch {
+      // no probe possible: leave the contract's default
+    } finally {
+      vm?.destroy();
+    }
+    let advertised: Set<number> | undefined;
+    try {
+      advertised = new Set([...this.msrIndexList(), ...this.msrFeatureIndexList()]);
+    } catch {
+      advertised = undefined;
+    }
+    return {
+      supported: this.supportedCpuid(),
+      ...(kvmModule ? { kvmModule } : {}),
+      ...(advertised ? { advertised } : {}),
+      ...(sregsEferCheck !== undefined ? { sregsEferCheck } : {}),
+    };
   }
 
   private ioctl(name: keyof typeof Ioctl, arg: number | ArrayBufferView): number {

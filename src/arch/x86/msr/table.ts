@@ -9,6 +9,10 @@
 //  - reserved bits set → #GP (guest) / failure (userspace).
 //  - 'feature' rows are immutable after the first KVM_RUN except rewriting the same value
 //    (kvm_is_immutable_feature_msr).
+//  - 'hostProbed' rows do not exist at all (kvmExact) when the caller's advertised list lacks them.
+//  - 'absentIgnored' indices answer even when absent (writes ignored, reads 0: legacy P6/K7 PMU MSRs).
+// Every MSR in this machine's KVM_GET_MSR_INDEX_LIST has a row (contract/kvm-disagreements.test.ts).
+// The PMU rows are coarse: existence from CPUID.0AH / 80000001H / 80000022H and access only.
 
 import type { Requires } from '../registers/bits.ts';
 
@@ -83,9 +87,18 @@ export interface MsrDef {
    *  advertised list (KVM_GET_MSR_INDEX_LIST) and the MSR is not on it, every access fails (e.g.
    *  IA32_FEATURE_CONTROL lives in vmx.c/pvm.c-on-Intel only; KVM probes it with RDMSR on the host) */
   readonly hostProbed?: true;
-  /** the gate binds the guest only: userspace may write any non-reserved value without it (the
-   *  handler checks `!host_initiated && !guest_cpu_cap_has(...)`, e.g. VIRT_SPEC_CTRL) */
+  /** the gate binds the guest only: userspace may read, and write any non-reserved value, without it
+   *  (the handler checks `!host_initiated && !guest_cpu_cap_has(...)`: VIRT_SPEC_CTRL, SPEC_CTRL,
+   *  PRED_CMD, FLUSH_CMD, TSC_AUX, VM_HSAVE_PA) */
   readonly hostIgnoresGate?: true;
+  /** userspace cannot write it either (no KVM_SET_MSRS handler, e.g. IA32_MTRRCAP) */
+  readonly hostReadOnly?: true;
+  /** userspace writes skip the value checks too (stored as given, `adjust` still applies), e.g.
+   *  MSR_VM_HSAVE_PA: "allow KVM_SET_MSR to set an invalid value" for migration from old kernels */
+  readonly hostAnyValue?: true;
+  /** KVM needs its in-kernel LAPIC for writes: 'nonzero' (only 0 without it, async PF enable) or
+   *  'any' (every write fails without it, async PF interrupt vector) */
+  readonly lapicWrites?: 'nonzero' | 'any';
   /** existence beyond `gate` (PMU counter counts, MCE bank count): the reason it is absent */
   readonly exists?: (m: MsrView, index: number, c: MsrContext) => string | undefined;
   /** the indices that, when absent (gate/exists), KVM still accepts (any write, reads 0) instead of
@@ -291,7 +304,8 @@ export const MSR_TABLE: readonly MsrDef[] = [
     reset: 0x3_0000n,
     access: 'rw',
     hostOnly: true,
-    doc: 'SDM 4 Table 2-2 (9EH); userspace-only (guest RDMSR/WRMSR #GP) [R]',
+    hostProbed: true,
+    doc: "SDM 4 Table 2-2 (9EH); userspace-only (guest RDMSR/WRMSR #GP); exists only with KVM SMM support (emulated_msrs, has_emulated_msr; absent from this KVM's list, KVM_GET_MSRS fails)",
   },
   {
     index: Msr.PLATFORM_INFO,
@@ -342,7 +356,14 @@ export const MSR_TABLE: readonly MsrDef[] = [
     name: 'MSR_K7_HWCR',
     reset: 0x0100_0000n,
     access: 'rw',
-    doc: 'APM 2 Appendix A (C001_0015H); KVM accepts a few bits only [R]',
+    // kvm_set_msr_common MSR_K7_HWCR: bits 3 (TLB cache disable), 6 (flush filter), 8 (IGNNE) are
+    // dropped; McStatusWrEn (18) and TscFreqSel (24) are kept; anything else fails (guest and userspace).
+    check: (_m, v) =>
+      v & ~((1n << 3n) | (1n << 6n) | (1n << 8n) | (1n << 18n) | (1n << 24n))
+        ? 'KVM accepts only McStatusWrEn (18) and TscFreqSel (24) (and ignores bits 3, 6, 8)'
+        : undefined,
+    adjust: (_m, v) => v & ~((1n << 3n) | (1n << 6n) | (1n << 8n)),
+    doc: 'APM 2 Appendix A (C001_0015H); kvm_set_msr_common MSR_K7_HWCR (this KVM refuses 1, 0xFFFF, ~0 from userspace)',
   },
   {
     index: Msr.AMD_VM_CR,
@@ -356,10 +377,17 @@ export const MSR_TABLE: readonly MsrDef[] = [
     index: Msr.AMD_VM_HSAVE_PA,
     name: 'MSR_VM_HSAVE_PA',
     gate: 'svm',
+    hostIgnoresGate: true,
+    hostAnyValue: true,
     reset: 0n,
     access: 'rw',
     reserved: 0xfffn,
-    doc: 'APM 2 §15.30.4 (C001_0117H): 4-KiB aligned [R]',
+    check: (m, v) =>
+      v & physHigh(m) ? `bits at or above MAXPHYADDR ${m.maxPhysAddr} are reserved` : undefined,
+    adjust: (_m, v) => v & ~0xfffn,
+    doc:
+      'APM 2 §15.30.4 (C001_0117H): 4-KiB aligned; svm_set_msr: the guest needs a valid page address (page_address_valid), ' +
+      'userspace may write any value (stored & PAGE_MASK; seen on this KVM: 1, 0xFFFF, ~0 accepted)',
   },
   {
     index: Msr.AMD_DE_CFG,
@@ -367,6 +395,7 @@ export const MSR_TABLE: readonly MsrDef[] = [
     reset: 0n,
     access: 'ro',
     feature: true,
+    hostProbed: true,
     doc: 'APM (C001_1029H): LFENCE serializing etc.; read-only to the guest [R]',
   },
 
@@ -424,6 +453,7 @@ export const MSR_TABLE: readonly MsrDef[] = [
     index: Msr.SPEC_CTRL,
     name: 'IA32_SPEC_CTRL',
     gate: ['spec_ctrl', 'amd_ibrs', 'amd_ssbd', 'virt_ssbd', 'amd_stibp'],
+    hostIgnoresGate: true,
     reset: 0n,
     access: 'rw',
     reserved: (m) =>
@@ -439,6 +469,7 @@ export const MSR_TABLE: readonly MsrDef[] = [
     index: Msr.PRED_CMD,
     name: 'IA32_PRED_CMD',
     gate: ['spec_ctrl', 'amd_ibpb'],
+    hostIgnoresGate: true,
     reset: 0n,
     access: 'wo',
     reserved: ~1n & ((1n << 64n) - 1n),
@@ -450,6 +481,7 @@ export const MSR_TABLE: readonly MsrDef[] = [
     gate: 'mtrr',
     reset: 0x508n,
     access: 'ro',
+    hostReadOnly: true,
     doc: 'SDM 4 Table 2-2 (FEH); KVM reports VCNT=8, FIX, WC (0x508)',
   },
   {
@@ -465,6 +497,7 @@ export const MSR_TABLE: readonly MsrDef[] = [
     index: Msr.FLUSH_CMD,
     name: 'IA32_FLUSH_CMD',
     gate: 'flush_l1d',
+    hostIgnoresGate: true,
     reset: 0n,
     access: 'wo',
     reserved: ~1n & ((1n << 64n) - 1n),
@@ -736,6 +769,7 @@ export const MSR_TABLE: readonly MsrDef[] = [
     index: Msr.TSC_AUX,
     name: 'IA32_TSC_AUX',
     gate: ['rdtscp', 'rdpid'],
+    hostIgnoresGate: true,
     reset: 0n,
     access: 'rw',
     check: (m, v) =>
@@ -766,6 +800,7 @@ export const MSR_TABLE: readonly MsrDef[] = [
     reset: 0n,
     access: 'rw',
     reserved: 0x30n,
+    lapicWrites: 'nonzero',
     doc: 'msr.rst: async PF (bits 5:4 reserved) [R]',
   },
   {
@@ -802,6 +837,7 @@ export const MSR_TABLE: readonly MsrDef[] = [
     reset: 0n,
     access: 'rw',
     reserved: ~0xffn & ((1n << 64n) - 1n),
+    lapicWrites: 'any',
     doc: 'msr.rst: async PF interrupt vector [R]',
   },
   {
@@ -943,7 +979,8 @@ export const MSR_TABLE: readonly MsrDef[] = [
       const p = intelPmu(m);
       return p.version >= 2 ? undefined : `needs architectural PMU version ≥ 2: ${PMU_TEXT} = ${p.version}`;
     },
-    check: (_m, _v, i) => (i === Msr.PERF_GLOBAL_STATUS ? 'IA32_PERF_GLOBAL_STATUS is read-only to WRMSR' : undefined),
+    check: (_m, _v, i) =>
+      i === Msr.PERF_GLOBAL_STATUS ? 'IA32_PERF_GLOBAL_STATUS is read-only to WRMSR' : undefined,
     doc: 'SDM 4 Table 2-2 (38DH-390H); GLOBAL_STATUS is read-only (userspace may set it: not modelled); reserved bits not modelled',
   },
   {
