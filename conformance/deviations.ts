@@ -161,19 +161,6 @@ export const CONFORMANCE_DEVIATIONS: readonly ConformanceDeviation[] = [
     evidence: `${SEEN}: msrgate program, "msr.MSR_IA32_LASTBRANCH_LASTINT_FROM_TO_IP.read rdmsr(0x1db) gate=lbrv expect=#GP got=ok".`,
   },
   {
-    id: 'de-cfg-not-implemented',
-    kind: 'host',
-    backend: 'kvm',
-    flavours: ['kvm_pvm'],
-    check: /^msr\.MSR_AMD64_DE_CFG\.read$/,
-    expect: 'ok',
-    got: '#GP',
-    what:
-      "RDMSR MSR_AMD64_DE_CFG (0xC0011029) raises #GP. Upstream it is a feature MSR served by svm_get_msr (kvm_amd); " +
-      'kvm_pvm does not implement it.',
-    evidence: `${SEEN}: msrgate program, "msr.MSR_AMD64_DE_CFG.read rdmsr(0xc0011029) gate=none expect=ok got=#GP" under every policy.`,
-  },
-  {
     id: 'kvm-wall-clock-readable',
     kind: 'contract',
     backend: 'kvm',
@@ -271,20 +258,7 @@ export const CONFORMANCE_DEVIATIONS: readonly ConformanceDeviation[] = [
       're-verified against the source: for the contract owner.',
     evidence: `${SEEN}: msrgate program, "msr.IA32_MISC_ENABLE.read-only-bits wrmsr(0x1a0,0x801) was=0x1 rule=misc-enable.read-only expect=#GP got=ok" under every policy; the interpreter (which follows the contract) raises #GP.`,
   },
-  {
-    id: 'pvm-page-cross-cr2',
-    kind: 'host',
-    backend: 'kvm',
-    flavours: ['kvm_pvm'],
-    check: /^paging\.page-cross(\.nxe)?$/,
-    expect: 'match',
-    got: 'mismatch',
-    what:
-      'A data access that crosses into a not-present or reserved page faults with CR2 = 0 instead of the linear address ' +
-      'of the faulting byte (SDM Vol. 3A §4.7, CR2 on #PF). Seen only for page-crossing accesses, which KVM\'s emulator ' +
-      'splits; the paging programs (owned by the paging engineer) show it.',
-    evidence: `${SEEN}: paging_exec program, "paging.page-cross … first(value): read cpl=0 nxe=0 second-pte=0x63 want=ok saw=ok cr2=0x0(want 0x8000001000) expect=match got=mismatch".`,
-  },
+
   {
     id: 'pvm-page-cross-partial-write',
     kind: 'host',
@@ -314,20 +288,7 @@ export const CONFORMANCE_DEVIATIONS: readonly ConformanceDeviation[] = [
     evidence:
       'seen 2026-11-23: paging_exec/paging_rsvd/paging_sys programs on the interp backend, e.g. "paging.fetch … want=#PF(0x9) saw=#PF(0x9) expect=cr2-linear got=cr2-page-base", "paging.pk … expect=cr2-linear got=cr2-page-base".',
   },
-  {
-    id: 'interp-x2apic-msr-in-xapic-mode',
-    kind: 'bug',
-    backend: 'interp',
-    flavours: ['none'],
-    check: /^msr\.x2apic-id\.xapic-mode$/,
-    expect: '#GP',
-    got: 'ok',
-    what:
-      'OPEN BUG in the interpreter: RDMSR 0x802 (x2APIC ID) succeeds while IA32_APIC_BASE.EXTD=0. The SDM (Vol. 3A ' +
-      '§11.12.1.2, x2APIC register address space) and KVM (kvm_x2apic_msr_read: #GP unless x2APIC mode) raise #GP; ' +
-      'on KVM this check passes.',
-    evidence: 'seen 2026-11-23: msr program on the interp backend under every policy, expect=#GP got=ok.',
-  },
+
 ];
 
 /** The deviation that explains this FAIL line on this backend and host, if any. */

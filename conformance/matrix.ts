@@ -134,6 +134,8 @@ export async function buildBackendPolicies(
     } catch (e) {
       throw new TsvmmError('CONFORMANCE_POLICY', `--cpu ${s.spec} for the ${backend.name} backend: ${(e as Error).message}`);
     }
+    const bad = g.refusals.find((r) => r.code === 'unknown-feature' || r.code === 'bad-spec' || r.code === 'unknown-model');
+    if (bad) throw new TsvmmError('CONFORMANCE_POLICY', `--cpu ${s.spec}: ${bad.message}`);
     const refused = g.refusals.map((r) => r.feature ?? r.code).filter((x): x is string => typeof x === 'string');
     const isModel = !s.off && !s.spec.startsWith('host');
     if (s.off && baseTable && sameTable(baseTable, g.table)) {
@@ -296,7 +298,8 @@ export function workerSlot(mode: SuiteMode): ExecutorSlot {
     const isTs = WORKER_URL.pathname.endsWith('.ts');
     const c = fork(fileURLToPath(WORKER_URL), [], {
       serialization: 'advanced',
-      execArgv: isTs ? ['--import', 'tsx'] : [],
+      // tsx by absolute URL: the worker must find it whatever the current directory is
+      execArgv: isTs ? ['--import', import.meta.resolve('tsx')] : [],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     let stderr = '';

@@ -101,13 +101,20 @@ export function summaryLine(c: SuiteResult['counts']): string {
   return `${c.passed} passed, ${c.failed} failed${c.skipped ? `, ${c.skipped} skipped` : ''}`;
 }
 
+async function allModelNames(): Promise<string[]> {
+  const { modelNames } = await import('../src/cpuid/models/index.ts');
+  return modelNames();
+}
+
 export async function runSuite(o: SuiteOptions): Promise<SuiteResult> {
   const mode = o.mode ?? 'kvm-exact';
   const all = listPrograms();
   const programs = all.filter((p) => matchesPattern(p, o.pattern));
   if (!programs.length) throw new TsvmmError('CONFORMANCE_PATTERN', `no conformance program matches '${o.pattern}' (programs: ${all.join(' ')})`);
   const base = o.cpu ?? 'host';
-  const models = o.cpu ? [] : (o.models ?? DEFAULT_MODELS);
+  // every named model is tried; buildBackendPolicies keeps, per backend, DEFAULT_MODELS and the models
+  // it refuses nothing of ("where the backend supports them")
+  const models = o.cpu ? [] : (o.models ?? (await allModelNames()));
   const specs = o.cpu ? [{ name: o.cpu, spec: o.cpu }] : neededPolicySpecs(programs, base, models);
 
   const infos: BackendInfo[] = [];
@@ -243,10 +250,23 @@ export function formatSuite(r: SuiteResult, opts: { verbose?: boolean } = {}): s
   const flav = r.backends.find((b) => b.name === 'kvm')?.flavour;
   if (flav && CPUID_TABLE_DEVIATION.flavours.includes(flav))
     out.push(`note: ${CPUID_TABLE_DEVIATION.id}: on this host KVM rewrites CPUID leaves 1 and 7, so some "-feature" policies are the full policy on kvm (lines then differ in expectation, not in outcome).`);
+  const unused = unusedDeviations(r);
+  if (unused.length) out.push(`note: recorded deviations not seen in this run (stale, or for programs/policies not run): ${unused.join(' ')}`);
   if (r.coverage) out.push('', ...formatCoverage(r.coverage));
   else out.push('', 'coverage: not computed (a PATTERN or --cpu run cannot speak for every rule)');
   out.push('', summaryLine(r.counts));
   return out;
+}
+
+/** Recorded deviations for the backends and hosts of this run that no line needed (full runs only). */
+export function unusedDeviations(r: SuiteResult): string[] {
+  if (!r.coverage) return [];
+  const used = new Set<string>();
+  for (const c of r.cells) for (const l of c.lines) if (l.deviation) used.add(l.deviation.id);
+  const ran = r.backends.filter((b) => !b.unavailable);
+  return CONFORMANCE_DEVIATIONS.filter(
+    (d) => !d.skipCheck && !used.has(d.id) && ran.some((b) => b.name === d.backend && d.flavours.includes(b.flavour)),
+  ).map((d) => d.id);
 }
 
 // ---- JSON ----------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 // paths). Without gcc it prints why and exits 0: the guest-running tests then skip.
 // Usage: node scripts/build-guests.mjs [--quiet] [--out DIR] [--no-gen]   (default DIR: build/guests)
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -65,8 +65,10 @@ if (probe.error || probe.status !== 0) {
 
 // The guests include conformance/guest/contract-tables.h, generated from the contract's tables
 // (tools/gen/conformance-bits.ts): regenerate it first so the guests always decide with the current
-// tables (a test checks the committed file is up to date). --no-gen skips this.
-if (!process.argv.includes('--no-gen')) {
+// tables (a test checks the committed file is up to date). --no-gen skips this, and so does a source
+// tree without the generator or without tsx (e.g. a copy of the guest sources): the committed header is used.
+const canGen = existsSync(join(root, 'tools/gen/conformance-bits.ts')) && existsSync(join(root, 'node_modules/tsx'));
+if (!process.argv.includes('--no-gen') && canGen) {
   const g = spawnSync(process.execPath, ['--import', 'tsx', 'tools/gen/conformance-bits.ts'], { cwd: root, encoding: 'utf8' });
   if (g.status !== 0) {
     console.error(`build-guests: regenerating contract-tables.h failed:\n${g.stdout}${g.stderr}`);

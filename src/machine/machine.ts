@@ -154,7 +154,15 @@ export type BootImage =
   | ({ kind: 'multiboot' } & MultibootOptions)
   | ({ kind: 'flat' } & FlatOptions)
   /** a Linux bzImage (64-bit boot protocol, loaders/linux): ACPI tables and e820 from the platform */
-  | { kind: 'linux'; kernel: Uint8Array; initrd?: Uint8Array; cmdline?: string; kernelName?: string }
+  | {
+      kind: 'linux';
+      kernel: Uint8Array;
+      initrd?: Uint8Array;
+      cmdline?: string;
+      kernelName?: string;
+      /** unpack vmlinux on the host and enter startup_64 (loaders/linux/payload.ts) */
+      hostDecompress?: boolean;
+    }
   /** a ready-made entry state (the caller already wrote memory) */
   | { kind: 'state'; state: BootState };
 
@@ -176,6 +184,8 @@ export interface Machine {
   /** Load an image into guest memory and set the vCPU to its entry state. */
   load(image: BootImage): BootState;
   run(opts: RunOptions): Promise<RunResult>;
+  /** End the current run at the next exit with outcome 'timeout' and this detail (host-side stop). */
+  requestStop(detail: string): void;
   /** Reset devices and, when an image was loaded, load it again (a warm reboot). */
   reset(): void;
   destroy(): void;
@@ -391,6 +401,11 @@ class PcMachine implements Machine {
     }
   }
 
+  requestStop(detail: string): void {
+    this.stop ??= { outcome: 'timeout', detail: `stopped by the host: ${detail}` };
+    this.wake.abort();
+  }
+
   private guestReset(why: string): void {
     if (this.onReset === 'stop' || this.reboots >= MAX_REBOOTS) {
       const more = this.onReset === 'reboot' ? ` (after ${this.reboots} reboots)` : '';
@@ -422,6 +437,7 @@ class PcMachine implements Machine {
           layout: this.layout,
           ...(this.platform ? { acpi: this.platform.acpi } : {}),
           ...(image.kernelName !== undefined ? { kernelName: image.kernelName } : {}),
+          ...(image.hostDecompress ? { hostDecompress: true } : {}),
         });
         state = applyLinuxBootPlan(this.memory, plan);
         break;

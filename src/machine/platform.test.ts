@@ -205,10 +205,25 @@ test('pc platform: without userspace MSR exits x2APIC and TSC-deadline are hidde
   const backend = new FakeBackend([]);
   const cpuid = [
     { function: 0, index: 0, flags: 0, eax: 0xb, ebx: 0, ecx: 0, edx: 0 },
-    { function: 1, index: 0, flags: 0, eax: 0x806f0, ebx: 0x00010800, ecx: (1 << 21) | (1 << 24) | 1, edx: 0 },
+    {
+      function: 1,
+      index: 0,
+      flags: 0,
+      eax: 0x806f0,
+      ebx: 0x00010800,
+      ecx: (1 << 21) | (1 << 24) | 1,
+      edx: 0,
+    },
     { function: 0xb, index: 0, flags: 1, eax: 0, ebx: 1, ecx: 0x100, edx: 0 },
   ];
-  const m = createMachine({ backend, memoryBytes: 64 * MiB, cpuid, platform: 'pc', vcpus: 3, clock: new ManualClock() });
+  const m = createMachine({
+    backend,
+    memoryBytes: 64 * MiB,
+    cpuid,
+    platform: 'pc',
+    vcpus: 3,
+    clock: new ManualClock(),
+  });
   const vcpus = backend.vms[0]!.vcpus;
   assert.equal(vcpus.length, 3);
   vcpus.forEach((v, i) => {
@@ -228,7 +243,9 @@ test('pc platform: without userspace MSR exits x2APIC and TSC-deadline are hidde
   // fw_cfg: CPU count and the e820 map (with the ACPI region reserved)
   m.bus.write('pio', 0x510, 2, FwCfgKey.NB_CPUS);
   assert.equal(m.bus.read('pio', 0x511, 1), 3);
-  assert.ok(m.platform!.e820.some((e) => e.type === E820.RESERVED && e.base === m.platform!.acpi.region.base));
+  assert.ok(
+    m.platform!.e820.some((e) => e.type === E820.RESERVED && e.base === m.platform!.acpi.region.base),
+  );
   assert.ok(FW_CFG_E820_FILE.length > 0);
   m.destroy();
 });
@@ -243,10 +260,9 @@ test('minimal platform: unchanged CPUID, no APIC devices, SMP refused with a cle
   assert.throws(() => createMachine({ backend, memoryBytes: 16 * MiB, cpuid, vcpus: 2 }), {
     code: 'SMP_UNSUPPORTED',
   });
-  assert.throws(
-    () => createMachine({ backend, memoryBytes: 16 * MiB, cpuid, platform: 'bogus' as 'pc' }),
-    { code: 'PLATFORM' },
-  );
+  assert.throws(() => createMachine({ backend, memoryBytes: 16 * MiB, cpuid, platform: 'bogus' as 'pc' }), {
+    code: 'PLATFORM',
+  });
 });
 
 test('pc platform: ACPI S5 (SLP_TYP 5 | SLP_EN to PM1a_CNT) powers the guest off', async () => {
@@ -260,7 +276,12 @@ test('pc platform: ACPI S5 (SLP_TYP 5 | SLP_EN to PM1a_CNT) powers the guest off
 
 test('pc platform: load linux writes ACPI tables and passes the RSDP and the reserved region in boot_params', () => {
   const { m, vcpu } = make([]);
-  const st = m.load({ kind: 'linux', kernel: syntheticBzImage(), cmdline: 'console=ttyS0', kernelName: 'synth' });
+  const st = m.load({
+    kind: 'linux',
+    kernel: syntheticBzImage(),
+    cmdline: 'console=ttyS0',
+    kernelName: 'synth',
+  });
   assert.equal(st.regs.rip, 0x1000200n);
   assert.equal(vcpu.regs.rsi, BigInt(LINUX_BOOT_PARAMS_ADDR));
   const acpi = m.platform!.acpi;
@@ -273,9 +294,13 @@ test('pc platform: load linux writes ACPI tables and passes the RSDP and the res
     base: Number(bp.getBigUint64(BOOT_PARAMS.e820_table[0] + i * 20, true)),
     type: bp.getUint32(BOOT_PARAMS.e820_table[0] + i * 20 + 16, true),
   }));
-  assert.ok(entries.some((e) => e.base === acpi.region.base && e.type === E820.RESERVED), JSON.stringify(entries));
-  assert.throws(() => m.load({ kind: 'linux', kernel: new Uint8Array(100) }), (e: Error & { code?: string }) =>
-    /^LINUX_|^BZIMAGE/.test(e.code ?? ''),
+  assert.ok(
+    entries.some((e) => e.base === acpi.region.base && e.type === E820.RESERVED),
+    JSON.stringify(entries),
+  );
+  assert.throws(
+    () => m.load({ kind: 'linux', kernel: new Uint8Array(100) }),
+    (e: Error & { code?: string }) => /^LINUX_|^BZIMAGE/.test(e.code ?? ''),
   );
   m.destroy();
 });

@@ -60,7 +60,11 @@ export interface CpuidEdits {
 }
 
 /** The guest CPUID of vCPU `apicId` on the PC platform (see the header). Returns a new table. */
-export function pcCpuidForVcpu(table: readonly CpuidEntry[], apicId: number, edits: CpuidEdits): CpuidEntry[] {
+export function pcCpuidForVcpu(
+  table: readonly CpuidEntry[],
+  apicId: number,
+  edits: CpuidEdits,
+): CpuidEntry[] {
   return table.map((e) => {
     if (e.function === 1) {
       let ecx = e.ecx;
@@ -118,7 +122,14 @@ export class PcPlatform {
     const apicIds = Array.from({ length: opts.vcpus }, (_, i) => i);
     for (const id of apicIds) {
       this.lapics.push(
-        new LocalApic({ id, bsp: id === 0, bus: this.apicBus, clock: opts.clock, tsc: this.tsc, kick: opts.kick }),
+        new LocalApic({
+          id,
+          bsp: id === 0,
+          bus: this.apicBus,
+          clock: opts.clock,
+          tsc: this.tsc,
+          kick: opts.kick,
+        }),
       );
     }
     this.parkAps();

@@ -38,10 +38,14 @@ const AP = `
   hlt
 `;
 
-async function bringUp(backend: Backend, vcpus: number): Promise<{ exitCode?: number; detail: string; outcome: string }> {
+async function bringUp(
+  backend: Backend,
+  vcpus: number,
+): Promise<{ exitCode?: number; detail: string; outcome: string }> {
   const bsp = assemble(BSP, BSP_ORIGIN);
   const ap = assemble(AP, AP_ORIGIN);
-  if (!bsp.ok || !ap.ok) throw new Error(`assembly failed: ${!bsp.ok ? bsp.reason : ''} ${!ap.ok ? ap.reason : ''}`);
+  if (!bsp.ok || !ap.ok)
+    throw new Error(`assembly failed: ${!bsp.ok ? bsp.reason : ''} ${!ap.ok ? ap.reason : ''}`);
   const m = createMachine({
     backend,
     memoryBytes: 32 * MiB,
@@ -53,7 +57,11 @@ async function bringUp(backend: Backend, vcpus: number): Promise<{ exitCode?: nu
     m.memory.write(AP_ORIGIN, ap.code);
     m.load({ kind: 'flat', image: bsp.code, address: BSP_ORIGIN, mode: 'protected32' });
     const r = await m.run({ timeoutMs: 20_000 });
-    return { ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}), detail: r.detail, outcome: r.outcome };
+    return {
+      ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
+      detail: r.detail,
+      outcome: r.outcome,
+    };
   } finally {
     m.destroy();
   }
@@ -76,7 +84,12 @@ test('SMP with one vCPU: the SIPI to a missing APIC goes nowhere; the BSP keeps 
   const bsp = assemble(BSP, BSP_ORIGIN);
   assert.ok(bsp.ok);
   const backend = createInterpBackend({ budget: 20_000 });
-  const m = createMachine({ backend, memoryBytes: 32 * MiB, cpuid: backend.supportedCpuid(), platform: 'pc' });
+  const m = createMachine({
+    backend,
+    memoryBytes: 32 * MiB,
+    cpuid: backend.supportedCpuid(),
+    platform: 'pc',
+  });
   try {
     m.load({ kind: 'flat', image: bsp.code, address: BSP_ORIGIN, mode: 'protected32' });
     const r = await m.run({ timeoutMs: 300 });

@@ -258,12 +258,12 @@ test('--kernel usage errors and refused kernels are clear', async () => {
     [['--kernel', 'zero.bin'], /\[LINUX_/],
     [['--kernel', 'missing'], /cannot read 'missing'/],
     [['--kernel', 'bz', '--initrd', 'missing'], /cannot read 'missing'/],
-    [['--kernel', 'bz', '--memory', '8M'], /LINUX_NOT_ENOUGH_MEMORY/],
+    [['--kernel', 'bz', '--memory', '2M'], /LINUX_NOT_ENOUGH_MEMORY/],
     [['--smp', '2', '--platform', 'minimal', 'guest.elf'], /SMP_UNSUPPORTED/],
   ];
   for (const [args, re] of refused) {
     const h = harness([], { files });
-    assert.equal(await runCommand(args, h.io, h.deps), RUN_EXIT.HOST_ERROR, args.join(' '));
+    assert.equal(await runCommand([...args, '--timeout', '1'], h.io, h.deps), RUN_EXIT.HOST_ERROR, args.join(' '));
     assert.match(h.err.join('\n'), re, args.join(' '));
   }
 });

@@ -43,6 +43,7 @@ const OPTIONS = {
   kernel: { type: 'string' },
   initrd: { type: 'string' },
   platform: { type: 'string' },
+  'host-decompress': { type: 'boolean' },
   append: { type: 'string' },
   module: { type: 'string', multiple: true },
   timeout: { type: 'string' },
@@ -61,6 +62,8 @@ Boot IMAGE (multiboot v1: ELF32, ELF64 or a.out kludge; or a flat binary with --
 or a Linux bzImage with the 64-bit boot protocol (ACPI tables and e820 map built for the machine).
   --kernel BZIMAGE           a Linux kernel (bzImage, boot protocol 2.12+); no IMAGE then
   --initrd FILE              the initramfs for --kernel
+  --host-decompress          unpack the kernel's vmlinux on the host (gzip; xz/zstd with the host's
+                             tools) and enter startup_64 directly, skipping the in-guest decompressor
   --platform pc|minimal      pc = local APICs, IOAPIC, RTC, ACPI (default with --kernel);
                              minimal = 8259/8254/UART only, 1 vCPU (default for IMAGE)
   --backend kvm|interp|auto  vCPU backend (default auto: kvm when /dev/kvm is usable, else interp)
@@ -218,7 +221,8 @@ export const defaultRunDeps: RunDeps = {
   },
   async createBackend(name) {
     if (name === 'kvm') return (await importKvm()).createKvmBackend();
-    return (await importInterp()).createInterpBackend();
+    // 100k instructions per run(): the loop polls timers (LAPIC, PIT) and switches vCPUs between runs.
+    return (await importInterp()).createInterpBackend({ budget: INTERP_BUDGET });
   },
   async kvmAvailable() {
     try {
@@ -229,6 +233,9 @@ export const defaultRunDeps: RunDeps = {
   },
   guestCpuid: policyCpuid,
 };
+
+/** Interpreter instructions per run() (its `intr` slice; the interpreter has no RunSlice yet). */
+const INTERP_BUDGET = 100_000;
 
 const ENTRY_MODES = ['multiboot32', 'long64', 'real16', 'protected32'] as const;
 
@@ -285,6 +292,7 @@ export async function runCommand(args: string[], io: CliIo, deps: RunDeps = defa
         if (o[opt] !== undefined) throw new UsageError(`--${opt} is for multiboot/flat images, not --kernel`);
     } else {
       if (o.initrd !== undefined) throw new UsageError('--initrd needs --kernel BZIMAGE');
+      if (o['host-decompress']) throw new UsageError('--host-decompress needs --kernel BZIMAGE');
       if (v.positionals.length !== 1)
         throw new UsageError(
           v.positionals.length === 0
@@ -351,6 +359,7 @@ export async function runCommand(args: string[], io: CliIo, deps: RunDeps = defa
         ...(o.initrd !== undefined ? { initrd: deps.readFile(o.initrd) } : {}),
         cmdline: o.append ?? '',
         kernelName: basename(kernelPath),
+        ...(o['host-decompress'] ? { hostDecompress: true } : {}),
       };
     } else if (o.flat !== undefined) {
       const address = parseAddress(o.flat, '--flat');

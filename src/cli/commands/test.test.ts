@@ -92,4 +92,8 @@ test('a failing run exits 1 and says so in the summary line', { skip: hasGcc ? f
   const n = capture();
   assert.equal(await main(['test', '--backend', 'interp', '--guests', dir, 'zzz'], n.io), 1);
   assert.match(n.err.join('\n'), /no conformance program matches 'zzz'/);
+  // a policy naming an unknown feature is refused, not run as something else
+  const f = capture();
+  assert.equal(await main(['test', '--backend', 'interp', '--guests', dir, '--cpu', 'host,+nosuchfeature', 'guestlib'], f.io), 1);
+  assert.match(f.err.join('\n'), /--cpu host,\+nosuchfeature: .*unknown feature 'nosuchfeature'/);
 });

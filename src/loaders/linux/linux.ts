@@ -59,6 +59,7 @@ import { setField } from '../layout/struct.ts';
 import { buildE820, encodeE820 } from '../../platform/e820.ts';
 import type { AcpiTables } from '../../platform/acpi/tables.ts';
 import { BOOT_PARAMS, BOOT_PARAMS_SIZE, E820_TABLE_MAX, E820_TABLE_OFFSET } from './boot-params.ts';
+import { extractVmlinux } from './payload.ts';
 import {
   ENTRY_64_OFFSET,
   LoadFlags,
@@ -96,6 +97,11 @@ export interface LinuxBootOptions {
   readonly loadAddress?: number;
   /** for messages */
   readonly kernelName?: string;
+  /**
+   * Unpack the compressed vmlinux on the host and enter startup_64 directly (payload.ts): skips the
+   * kernel's own decompressor (and KASLR). The kernel must then fit at its link address.
+   */
+  readonly hostDecompress?: boolean;
 }
 
 export interface MemoryWrite {
@@ -349,8 +355,27 @@ export function planLinuxBoot(opts: LinuxBootOptions): LinuxBootPlan {
     { what: 'boot_params', addr: LINUX_BOOT_PARAMS_ADDR, bytes: bp },
     { what: 'command line', addr: LINUX_CMDLINE_ADDR, bytes: cmdBytes },
     { what: 'identity page tables', addr: BOOT_PAGING_ADDR, bytes: pageTables },
-    { what: 'kernel', addr: load, bytes: img.kernel },
   ];
+  let entry = load + ENTRY_64_OFFSET;
+  if (opts.hostDecompress) {
+    const { elf, bytes } = extractVmlinux(img, what);
+    elf.segments.forEach((seg, i) => {
+      if (seg.memsz === 0) return;
+      if (seg.paddr < load || seg.paddr + seg.memsz > kernelEnd) {
+        throw new TsvmmError(
+          'LINUX_PAYLOAD_LAYOUT',
+          `${what}: vmlinux segment ${i} at ${hex(seg.paddr)}+${hex(seg.memsz)} lies outside the kernel's area ${hex(load)}-${hex(kernelEnd)}; host decompression runs the kernel at its link address (give the guest more memory)`,
+        );
+      }
+      writes.push({ what: `vmlinux segment ${i}`, addr: seg.paddr, bytes: bytes.subarray(seg.offset, seg.offset + seg.filesz) });
+    });
+    const e = Number(elf.entry);
+    if (!(e >= load && e < kernelEnd))
+      throw new TsvmmError('LINUX_PAYLOAD_LAYOUT', `${what}: the vmlinux entry ${hex(e)} is outside the kernel's area`);
+    entry = e;
+  } else {
+    writes.push({ what: 'kernel', addr: load, bytes: img.kernel });
+  }
   if (initrd) writes.push({ what: 'initrd', addr: initrd.addr, bytes: opts.initrd! });
   for (const b of opts.acpi?.blobs ?? [])
     writes.push({ what: `ACPI ${b.name}`, addr: b.address, bytes: b.bytes });
@@ -364,7 +389,6 @@ export function planLinuxBoot(opts: LinuxBootOptions): LinuxBootPlan {
     }
   }
 
-  const entry = load + ENTRY_64_OFFSET;
   const regs: Regs = {
     ...zeroRegs(),
     rip: BigInt(entry),

@@ -6,7 +6,10 @@ import { setField } from '../layout/struct.ts';
 import { BOOT_FLAG, HDRS_MAGIC, LoadFlags, SETUP_HEADER, XLoadFlags } from '../linux/bzimage.ts';
 
 /** `entry64` lands at kernel offset 0x200; the rest of the kernel is padding (0xF4 = HLT). */
-export function syntheticBzImage(entry64: Uint8Array = new Uint8Array([0xf4]), initSize = 0x100000): Uint8Array {
+export function syntheticBzImage(
+  entry64: Uint8Array = new Uint8Array([0xf4]),
+  initSize = 0x100000,
+): Uint8Array {
   const setupSects = 4;
   const kernelBytes = 0x1000;
   const b = new Uint8Array((setupSects + 1) * 512 + kernelBytes);

@@ -654,6 +654,13 @@ export class Cpu {
   pageGen = new Int32Array(0);
   codeMap = new Uint8Array(0);
 
+  constructor() {
+    this.mem.onWrite = (pa: number): void => {
+      const page = pa >>> 12;
+      if (this.codeMap[page]) this.codeWrite(page);
+    };
+  }
+
   /** a guest write hit a page holding decoded instructions */
   codeWrite(page: number): void {
     this.codeMap[page] = 0;

@@ -52,7 +52,12 @@ export class PhysMemory {
     return s ? s.dv.getInt32(pa - s.gpa, true) : -1;
   }
 
+  /** called for writes that bypass the CPU's store path (the MMU's A/D-bit updates), so a page
+   *  holding decoded instructions is invalidated (set by the CPU) */
+  onWrite: ((pa: number) => void) | undefined;
+
   writeU32(pa: number, v: number): void {
+    this.onWrite?.(pa);
     if (pa + 4 <= this.ramSize) {
       this.ram.setInt32(pa, v, true);
       return;
