@@ -9,7 +9,7 @@
 // `main(argv)` is the whole command, so bench/run.ts can delegate to it.
 
 import { mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -299,6 +299,7 @@ export async function main(argv: readonly string[], log: Progress = (s) => proce
       if (a.ok) usable.push(e);
       else log(`bench: ${e.label} not run: ${a.reason}`);
     }
+    const loadStart = loadavg()[0]!;
     const measurements: Measurement[] = [];
     const skipped: Results['skipped'][number][] = [];
     const workRoot = join(outDir, 'work');
@@ -326,7 +327,7 @@ export async function main(argv: readonly string[], log: Progress = (s) => proce
       tool: 'tsvmm-bench',
       version: 1,
       date: new Date().toISOString(),
-      host: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', platform: `${process.platform} ${process.arch}` },
+      host: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', platform: `${process.platform} ${process.arch}`, loadavg: [loadStart, loadavg()[0]!] },
       quick,
       runs,
       engines: infos,

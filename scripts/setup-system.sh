@@ -11,6 +11,12 @@ for pair in gcc:gcc ld:binutils objdump:binutils nasm:nasm cpuid:cpuid make:make
   python3:python3 /usr/include/linux/kvm.h:linux-libc-dev iasl:acpica-tools; do
   have "${pair%%:*}" || need+=("${pair#*:}")
 done
+# Benchmark peers, only with --bench-peers (`npm run bench -- --install-peers` does the same):
+# QEMU TCG, Bochs, SeaBIOS for v86, GNU time
+[ "${1:-}" = --bench-peers ] && for pair in qemu-system-x86_64:qemu-system-x86 bochs:bochs /usr/share/bochs/BIOS-bochs-latest:bochsbios \
+  /usr/share/vgabios/vgabios.bin:vgabios /usr/share/seabios/bios.bin:seabios /usr/bin/time:time; do
+  have "${pair%%:*}" || need+=("${pair#*:}")
+done
 # Debian's stock kernel: the guest the Linux-boot tests and benchmarks run (issue 8)
 compgen -G '/boot/vmlinuz-*' >/dev/null || need+=(linux-image-amd64)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi

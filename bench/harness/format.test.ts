@@ -55,6 +55,9 @@ test('formatted results: MIPS cells, FAIL, n/a, notes, ratios, memory, missing e
   assert.match(s, /bochs pf32: checksum 1 ≠ reference 2/);
   assert.match(s, /v86 \(JIT\): v86 not found/);
   assert.match(s, /tsvmm interpreter\s+2\n/);
+  assert.doesNotMatch(s, /load average/);
+  const busy = formatResults({ ...RESULTS, host: { ...RESULTS.host, loadavg: [5, 7.25] } });
+  assert.match(busy, /load average 5\.0 → 7\.3 on 2 CPUs/);
 });
 
 test('JSON: NaN becomes null, ratios included, round-trips', () => {

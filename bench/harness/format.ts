@@ -35,7 +35,14 @@ export interface Results {
   readonly tool: 'tsvmm-bench';
   readonly version: 1;
   readonly date: string;
-  readonly host: { readonly node: string; readonly cpus: number; readonly cpuModel: string; readonly platform: string };
+  readonly host: {
+    readonly node: string;
+    readonly cpus: number;
+    readonly cpuModel: string;
+    readonly platform: string;
+    /** 1-minute load average at the start and the end: other work on the machine skews every figure */
+    readonly loadavg?: readonly [number, number];
+  };
   readonly quick: boolean;
   readonly runs: number;
   readonly engines: readonly EngineInfo[];
@@ -94,6 +101,9 @@ export function formatResults(r: Results): string {
   const get = (e: string, v: string): Measurement | undefined => r.measurements.find((m) => m.engine === e && m.variant === v);
   const out: string[] = [];
   out.push(`MIPS, median (min) over ${r.runs} run(s), start-up subtracted${r.quick ? ' — QUICK smoke run, not a measurement' : ''}`);
+  const la = r.host.loadavg;
+  if (la && Math.max(...la) > r.host.cpus * 0.75)
+    out.push(`(load average ${la[0].toFixed(1)} → ${la[1].toFixed(1)} on ${r.host.cpus} CPUs: other work was running; absolute figures are low, ratios noisy)`);
   out.push(
     textTable(
       ['workload', ...engines.map((e) => e.label)],

@@ -247,6 +247,7 @@ test('--kernel usage errors and refused kernels are clear', async () => {
     [['--kernel', 'bz', '--flat', '0x1000'], /--flat is for multiboot/],
     [['--kernel', 'bz', '--module', 'x'], /--module is for multiboot/],
     [['--kernel', 'bz', '--platform', 'isa'], /--platform must be pc or minimal/],
+    [['--host-decompress', 'guest.elf'], /--host-decompress needs --kernel/],
   ];
   for (const [args, re] of usage) {
     const h = harness([], { files });
@@ -259,6 +260,7 @@ test('--kernel usage errors and refused kernels are clear', async () => {
     [['--kernel', 'missing'], /cannot read 'missing'/],
     [['--kernel', 'bz', '--initrd', 'missing'], /cannot read 'missing'/],
     [['--kernel', 'bz', '--memory', '2M'], /LINUX_NOT_ENOUGH_MEMORY/],
+    [['--kernel', 'bz', '--host-decompress'], /LINUX_NO_PAYLOAD/],
     [['--smp', '2', '--platform', 'minimal', 'guest.elf'], /SMP_UNSUPPORTED/],
   ];
   for (const [args, re] of refused) {
