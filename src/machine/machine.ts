@@ -287,12 +287,13 @@ class PcMachine implements Machine {
       const apicMsrs = kind === 'pc' && enableApicMsrExits(this.vm);
       if (kind === 'pc' && !apicMsrs)
         this.log(
-          `the ${opts.backend.name} backend does not forward the APIC MSRs (Vm.setUserspaceMsrs): x2APIC and TSC-deadline hidden from the guest CPUID`,
+          `the ${opts.backend.name} backend does not forward the APIC MSRs (Vm.setUserspaceMsrs): x2APIC hidden from the guest CPUID`,
         );
       for (let i = 0; i < vcpus; i++) {
         const vcpu = this.vm.createVcpu(i);
         this.vcpus.push(vcpu);
-        const cpuid = kind === 'pc' ? pcCpuidForVcpu(opts.cpuid, i, { apicMsrs }) : opts.cpuid;
+        const cpuid =
+          kind === 'pc' ? pcCpuidForVcpu(opts.cpuid, i, { apicMsrs, tscDeadline: false }) : opts.cpuid;
         vcpu.setCpuid(cpuid);
       }
     } catch (e) {

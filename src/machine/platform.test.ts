@@ -5,7 +5,7 @@ import { ManualClock } from './clock.ts';
 import { FakeBackend, FakeVm, outExit, type FakeVcpu, type ScriptStep } from './testing/fake-backend.ts';
 import { E820, MiB } from './layout.ts';
 import type { MsrRange, VcpuExit } from '../vcpu/backend.ts';
-import { LAPIC_MSR_RANGES, FW_CFG_E820_FILE } from './platform.ts';
+import { LAPIC_MSR_RANGES, FW_CFG_E820_FILE, pcCpuidForVcpu } from './platform.ts';
 import { FwCfgKey } from '../devices/fw-cfg/fw-cfg.ts';
 import { ACPI_PM_BASE, Pm1Cnt, PmReg } from '../platform/acpi/pm.ts';
 import { syntheticBzImage } from '../loaders/testing/bzimage.ts';
@@ -303,4 +303,18 @@ test('pc platform: load linux writes ACPI tables and passes the RSDP and the res
     (e: Error & { code?: string }) => /^LINUX_|^BZIMAGE/.test(e.code ?? ''),
   );
   m.destroy();
+});
+
+test('pcCpuidForVcpu: x2APIC follows the APIC MSR hook, TSC-deadline also needs a matching TSC', () => {
+  const t = [
+    { function: 1, index: 0, flags: 0, eax: 0x806f0, ebx: 0x0a010800, ecx: (1 << 21) | (1 << 24), edx: 0 },
+  ];
+  const ecx = (edits: { apicMsrs: boolean; tscDeadline: boolean }): number =>
+    pcCpuidForVcpu(t, 5, edits)[0]!.ecx;
+  assert.equal(ecx({ apicMsrs: true, tscDeadline: true }), (1 << 21) | (1 << 24));
+  assert.equal(ecx({ apicMsrs: true, tscDeadline: false }), 1 << 21);
+  assert.equal(ecx({ apicMsrs: false, tscDeadline: true }), 0);
+  const l1 = pcCpuidForVcpu(t, 5, { apicMsrs: false, tscDeadline: false })[0]!;
+  assert.equal(l1.ebx, 0x05010800, 'APIC ID replaced, the rest of EBX kept');
+  assert.equal(t[0]!.ecx, (1 << 21) | (1 << 24), 'the input table is not modified');
 });

@@ -7,10 +7,10 @@
 //
 // Per-vCPU CPUID (what firmware/QEMU set per vCPU, SDM Vol. 2A CPUID): leaf 1 EBX[31:24] = initial
 // APIC ID, leaves 0xB/0x1F EDX = x2APIC ID, leaf 1 EDX[9] APIC = 1 (the platform has local APICs).
-// x2APIC (1:ECX[21]) and TSC-deadline (1:ECX[24]) are only offered when the backend forwards the APIC
-// MSRs to the VMM (Vm.setUserspaceMsrs, KVM_CAP_X86_USER_SPACE_MSR): otherwise the guest would write
-// MSRs nobody implements (KVM without an in-kernel irqchip drops IA32_TSC_DEADLINE writes and #GPs
-// x2APIC MSRs).
+// x2APIC (1:ECX[21]) is only offered when the backend forwards the APIC MSRs to the VMM
+// (Vm.setUserspaceMsrs, KVM_CAP_X86_USER_SPACE_MSR): otherwise the guest would write MSRs nobody
+// implements (KVM without an in-kernel irqchip drops IA32_TSC_DEADLINE writes and #GPs x2APIC MSRs).
+// TSC-deadline (1:ECX[24]) also needs the guest TSC to be the machine's TscSource (CpuidEdits).
 
 import type { CpuidEntry } from '../arch/x86/cpuid/table.ts';
 import type { Clock } from '../devices/device.ts';
@@ -55,8 +55,15 @@ export const FW_CFG_E820_FILE = 'etc/e820';
 const Leaf1 = { ECX_X2APIC: 1 << 21, ECX_TSC_DEADLINE: 1 << 24, EDX_APIC: 1 << 9 } as const;
 
 export interface CpuidEdits {
-  /** x2APIC and TSC-deadline are usable (the APIC MSRs reach the VMM) */
+  /** the APIC MSRs reach the VMM: x2APIC may be offered */
   readonly apicMsrs: boolean;
+  /**
+   * TSC-deadline may be offered: needs the APIC MSRs and a guest TSC that the machine's TscSource
+   * describes (IA32_TSC_DEADLINE values are converted to clock time with it). Neither backend's RDTSC
+   * follows the machine's FixedTsc yet (the interpreter counts instructions, KVM runs the host TSC),
+   * so the machine passes false.
+   */
+  readonly tscDeadline: boolean;
 }
 
 /** The guest CPUID of vCPU `apicId` on the PC platform (see the header). Returns a new table. */
@@ -68,7 +75,8 @@ export function pcCpuidForVcpu(
   return table.map((e) => {
     if (e.function === 1) {
       let ecx = e.ecx;
-      if (!edits.apicMsrs) ecx &= ~(Leaf1.ECX_X2APIC | Leaf1.ECX_TSC_DEADLINE);
+      if (!edits.apicMsrs) ecx &= ~Leaf1.ECX_X2APIC;
+      if (!edits.apicMsrs || !edits.tscDeadline) ecx &= ~Leaf1.ECX_TSC_DEADLINE;
       return {
         ...e,
         ebx: ((e.ebx & 0x00ffffff) | ((apicId & 0xff) << 24)) >>> 0,
