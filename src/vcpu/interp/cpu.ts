@@ -19,6 +19,38 @@ export const EXIT_SIGNAL = { exit: true } as const;
 
 // lazy-flags operation kinds
 export const LF_NONE = 0, LF_ADD = 1, LF_SUB = 2, LF_LOGIC = 3, LF_INC = 4, LF_DEC = 5;
+/** 64-bit IMUL r, r/m (, imm): CF = OF = "the signed product does not fit", computed on demand
+ *  (BigInt, slow path) from lfA/lfB; SF ZF PF from the truncated result; AF 0 */
+export const LF_IMUL64 = 6;
+
+let mHi = 0;
+/** unsigned 32x32 → 64: low half returned (uint32 as a double), high half in mHi */
+function mul32(a: number, b: number): number {
+  const al = a & 0xffff, ah = a >>> 16, bl = b & 0xffff, bh = b >>> 16;
+  const ll = al * bl, lh = al * bh, hl = ah * bl;
+  const mid = (ll >>> 16) + (lh & 0xffff) + (hl & 0xffff);
+  mHi = ah * bh + (lh >>> 16) + (hl >>> 16) + Math.floor(mid / 65536);
+  return ((mid & 0xffff) * 65536) + (ll & 0xffff);
+}
+
+/** Does the signed 64x64 product overflow 64 bits? (128-bit product from 32-bit pieces, no BigInt) */
+function imulOverflows64(a: number, ah: number, b: number, bh: number): boolean {
+  const p0l = mul32(a >>> 0, b >>> 0), p0h = mHi;
+  const p1l = mul32(a >>> 0, bh >>> 0), p1h = mHi;
+  const p2l = mul32(ah >>> 0, b >>> 0), p2h = mHi;
+  const p3l = mul32(ah >>> 0, bh >>> 0), p3h = mHi;
+  void p0l;
+  const t1 = p0h + p1l + p2l;
+  const w1 = t1 % 4294967296;
+  const t2 = p1h + p2h + p3l + Math.floor(t1 / 4294967296);
+  let w2 = t2 % 4294967296;
+  let w3 = (p3h + Math.floor(t2 / 4294967296)) % 4294967296;
+  // signed correction of the high 64 bits: subtract b if a < 0, a if b < 0 (mod 2^64)
+  if (ah < 0) { const n = w2 - (b >>> 0); w2 = (n + 4294967296) % 4294967296; w3 = (w3 - (bh >>> 0) - (n < 0 ? 1 : 0) + 2 * 4294967296) % 4294967296; }
+  if (bh < 0) { const n = w2 - (a >>> 0); w2 = (n + 4294967296) % 4294967296; w3 = (w3 - (ah >>> 0) - (n < 0 ? 1 : 0) + 2 * 4294967296) % 4294967296; }
+  const sign = w1 >= 2147483648 ? 4294967295 : 0;
+  return w2 !== sign || w3 !== sign;
+}
 
 const PARITY = new Uint8Array(256);
 for (let i = 0; i < 256; i++) {
@@ -196,6 +228,7 @@ export class Cpu {
       case LF_SUB: return this.ltu(this.lfA, this.lfAh, this.lfB, this.lfBh) ||
         (this.lfC !== 0 && this.lfA === this.lfB && this.lfAh === this.lfBh) ? 1 : 0;
       case LF_LOGIC: return 0;
+      case LF_IMUL64: return imulOverflows64(this.lfA, this.lfAh, this.lfB, this.lfBh) ? 1 : 0;
       default: return this.lfC;
     }
   }
@@ -225,6 +258,7 @@ export class Cpu {
       case LF_SUB: case LF_DEC:
         x = this.lfSize === 8 ? (this.lfAh ^ this.lfBh) & (this.lfAh ^ this.lfRh) : (this.lfA ^ this.lfB) & (this.lfA ^ this.lfR);
         break;
+      case LF_IMUL64: return imulOverflows64(this.lfA, this.lfAh, this.lfB, this.lfBh) ? OF : 0;
       default: return 0;
     }
     return (x & SIGN[this.lfSize]!) !== 0 ? OF : 0;
@@ -237,7 +271,7 @@ export class Cpu {
 
   getAF(): number {
     if (this.lfOp === LF_NONE) return this.fl & AF;
-    if (this.lfOp === LF_LOGIC) return 0;
+    if (this.lfOp === LF_LOGIC || this.lfOp === LF_IMUL64) return 0;
     return (this.lfA ^ this.lfB ^ this.lfR) & AF;
   }
 
@@ -628,7 +662,8 @@ export class Cpu {
 
   private fillFetch(lo: number, hi: number): void {
     if (this.code64 && (hi >> 15) !== (hi >> 31)) throw new CpuFault(13, 0, 0, 0, 'non-canonical RIP');
-    const pa = this.xlate(lo & ~0xfff, hi, ACC_FETCH);
+    // translate the byte being fetched (a #PF reports it in CR2), then map its whole page
+    const pa = this.xlate(lo, hi, ACC_FETCH) - (lo & 0xfff);
     const s = this.mem.find(pa, 0x1000);
     if (!s) throw new CpuFault(-1, -1, 0, 0, `instruction fetch from unbacked physical address 0x${pa.toString(16)}`);
     this.fU8 = s.u8;

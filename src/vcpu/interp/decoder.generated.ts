@@ -166,10 +166,11 @@ export const OP_XGETBV = 162;
 export const OP_XLAT = 163;
 export const OP_XRSTOR = 164;
 export const OP_XSAVE = 165;
-export const OP_XSAVE_OTHER = 166;
-export const OP_XSETBV = 167;
+export const OP_XSAVEOPT = 166;
+export const OP_XSAVE_OTHER = 167;
+export const OP_XSETBV = 168;
 
-export const OP_NAMES: readonly string[] = ['', 'AAA', 'AAD', 'AAM', 'AAS', 'ADCX', 'ALU', 'ANDN', 'ARPL', 'BEXTR', 'BLS', 'BOUND', 'BSF', 'BSR', 'BSWAP', 'BT', 'BZHI', 'CALL', 'CALLF', 'CBW', 'CLAC', 'CLC', 'CLD', 'CLI', 'CLTS', 'CMC', 'CMOV', 'CMPS', 'CMPXCHG', 'CMPXCHG8B', 'CPUID', 'CWD', 'DAA', 'DAS', 'DEC', 'DIV', 'ENTER', 'FLDCW', 'FNCLEX', 'FNINIT', 'FNSTCW', 'FNSTSW', 'FWAIT', 'FXRSTOR', 'FXSAVE', 'HLT', 'IDIV', 'IMUL1', 'IMUL2', 'IMUL3', 'IN', 'INC', 'INS', 'INT', 'INT1', 'INT3', 'INTO', 'INVD', 'INVLPG', 'INVPCID', 'IRET', 'JCC', 'JMP', 'JMPF', 'JRCXZ', 'LAHF', 'LAR', 'LDMXCSR', 'LEA', 'LEAVE', 'LGDT', 'LIDT', 'LLDT', 'LMSW', 'LODS', 'LOOP', 'LSL', 'LTR', 'LZCNT', 'LxS', 'MONITOR', 'MOV', 'MOVBE', 'MOVS', 'MOVSX', 'MOVSXD', 'MOVZX', 'MOV_CR_R', 'MOV_DR_R', 'MOV_EV_SW', 'MOV_R_CR', 'MOV_R_DR', 'MOV_SW_EW', 'MUL', 'MULX', 'MWAIT', 'NEG', 'NOP', 'NOT', 'OUT', 'OUTS', 'PDEP', 'POP', 'POPA', 'POPCNT', 'POPF', 'POP_SEG', 'PUSH', 'PUSHA', 'PUSHF', 'PUSH_SEG', 'RDFSBASE', 'RDMSR', 'RDPID', 'RDPKRU', 'RDPMC', 'RDRAND', 'RDTSC', 'RDTSCP', 'RET', 'RETF', 'RORX', 'RSM', 'SAHF', 'SCAS', 'SETCC', 'SGDT', 'SHIFT', 'SHIFTX', 'SHLD', 'SHRD', 'SIDT', 'SLDT', 'SMSW', 'SSE', 'SSE_LOGIC', 'SSE_MOV', 'SSE_MOVD', 'STAC', 'STC', 'STD', 'STI', 'STMXCSR', 'STOS', 'STR', 'SWAPGS', 'SYSCALL', 'SYSENTER', 'SYSEXIT', 'SYSRET', 'TEST', 'TZCNT', 'UD', 'VERR', 'VERW', 'WBINVD', 'WRFSBASE', 'WRMSR', 'WRPKRU', 'X87', 'XADD', 'XCHG', 'XGETBV', 'XLAT', 'XRSTOR', 'XSAVE', 'XSAVE_OTHER', 'XSETBV'];
+export const OP_NAMES: readonly string[] = ['', 'AAA', 'AAD', 'AAM', 'AAS', 'ADCX', 'ALU', 'ANDN', 'ARPL', 'BEXTR', 'BLS', 'BOUND', 'BSF', 'BSR', 'BSWAP', 'BT', 'BZHI', 'CALL', 'CALLF', 'CBW', 'CLAC', 'CLC', 'CLD', 'CLI', 'CLTS', 'CMC', 'CMOV', 'CMPS', 'CMPXCHG', 'CMPXCHG8B', 'CPUID', 'CWD', 'DAA', 'DAS', 'DEC', 'DIV', 'ENTER', 'FLDCW', 'FNCLEX', 'FNINIT', 'FNSTCW', 'FNSTSW', 'FWAIT', 'FXRSTOR', 'FXSAVE', 'HLT', 'IDIV', 'IMUL1', 'IMUL2', 'IMUL3', 'IN', 'INC', 'INS', 'INT', 'INT1', 'INT3', 'INTO', 'INVD', 'INVLPG', 'INVPCID', 'IRET', 'JCC', 'JMP', 'JMPF', 'JRCXZ', 'LAHF', 'LAR', 'LDMXCSR', 'LEA', 'LEAVE', 'LGDT', 'LIDT', 'LLDT', 'LMSW', 'LODS', 'LOOP', 'LSL', 'LTR', 'LZCNT', 'LxS', 'MONITOR', 'MOV', 'MOVBE', 'MOVS', 'MOVSX', 'MOVSXD', 'MOVZX', 'MOV_CR_R', 'MOV_DR_R', 'MOV_EV_SW', 'MOV_R_CR', 'MOV_R_DR', 'MOV_SW_EW', 'MUL', 'MULX', 'MWAIT', 'NEG', 'NOP', 'NOT', 'OUT', 'OUTS', 'PDEP', 'POP', 'POPA', 'POPCNT', 'POPF', 'POP_SEG', 'PUSH', 'PUSHA', 'PUSHF', 'PUSH_SEG', 'RDFSBASE', 'RDMSR', 'RDPID', 'RDPKRU', 'RDPMC', 'RDRAND', 'RDTSC', 'RDTSCP', 'RET', 'RETF', 'RORX', 'RSM', 'SAHF', 'SCAS', 'SETCC', 'SGDT', 'SHIFT', 'SHIFTX', 'SHLD', 'SHRD', 'SIDT', 'SLDT', 'SMSW', 'SSE', 'SSE_LOGIC', 'SSE_MOV', 'SSE_MOVD', 'STAC', 'STC', 'STD', 'STI', 'STMXCSR', 'STOS', 'STR', 'SWAPGS', 'SYSCALL', 'SYSENTER', 'SYSEXIT', 'SYSRET', 'TEST', 'TZCNT', 'UD', 'VERR', 'VERW', 'WBINVD', 'WRFSBASE', 'WRMSR', 'WRPKRU', 'X87', 'XADD', 'XCHG', 'XGETBV', 'XLAT', 'XRSTOR', 'XSAVE', 'XSAVEOPT', 'XSAVE_OTHER', 'XSETBV'];
 
 /** feature index -> Linux X86_FEATURE_* name (index 0 = no feature) */
 export const FEATURE_NAMES: readonly string[] = ['', 'abm', 'adx', 'bmi1', 'bmi2', 'clflush', 'cmov', 'cx8', 'fpu', 'fsgsbase', 'fxsr', 'invpcid', 'lahf_lm', 'mmx', 'movbe', 'msr', 'mwait', 'pku', 'popcnt', 'rdpid', 'rdrand', 'rdseed', 'rdtscp', 'sep', 'smap', 'syscall', 'tsc', 'xmm', 'xmm2', 'xsave', 'xsavec', 'xsaveopt', 'xsaves'];
@@ -818,11 +819,11 @@ export const ROW_OP = new Uint8Array([
   127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 119, 119, 79, 79, 81, 81, 36, 69,
   120, 120, 55, 53, 56, 60, 3, 2, 163, 159, 159, 159, 159, 159, 159, 159, 159, 37, 40, 159, 38, 39, 41, 41, 75, 75, 75, 64, 50, 50, 99, 99,
   17, 62, 63, 62, 50, 50, 99, 99, 54, 45, 25, 150, 150, 98, 96, 93, 47, 35, 46, 150, 150, 98, 96, 93, 47, 35, 46, 21, 139, 23, 141, 22,
-  140, 51, 34, 51, 34, 17, 18, 62, 63, 107, 132, 144, 72, 77, 153, 154, 126, 131, 70, 71, 133, 73, 58, 80, 95, 20, 138, 162, 167, 114, 158, 145,
+  140, 51, 34, 51, 34, 17, 18, 62, 63, 107, 132, 144, 72, 77, 153, 154, 126, 131, 70, 71, 133, 73, 58, 80, 95, 20, 138, 162, 168, 114, 158, 145,
   118, 66, 76, 146, 24, 149, 57, 155, 152, 97, 97, 97, 97, 97, 97, 97, 97, 97, 97, 97, 90, 91, 87, 88, 157, 117, 112, 115, 147, 148, 26, 26,
   26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 125, 125,
-  125, 125, 125, 125, 125, 125, 125, 125, 125, 125, 125, 125, 125, 125, 30, 15, 129, 129, 122, 15, 130, 130, 44, 43, 67, 142, 165, 164, 97, 166, 166, 166,
-  166, 97, 97, 97, 111, 111, 156, 156, 48, 28, 28, 79, 15, 79, 79, 86, 86, 104, 152, 15, 15, 15, 15, 15, 12, 151, 13, 78, 84, 84, 160, 160,
+  125, 125, 125, 125, 125, 125, 125, 125, 125, 125, 125, 125, 125, 125, 30, 15, 129, 129, 122, 15, 130, 130, 44, 43, 67, 142, 165, 164, 97, 166, 167, 167,
+  167, 97, 97, 97, 111, 111, 156, 156, 48, 28, 28, 79, 15, 79, 79, 86, 86, 104, 152, 15, 15, 15, 15, 15, 12, 151, 13, 78, 84, 84, 160, 160,
   29, 116, 116, 113, 14, 152, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134,
   134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134,
   134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134,
@@ -865,8 +866,8 @@ export const ROW_ARG = new Uint8Array([
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
   2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1,
-  2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 4, 5, 4, 5, 0, 0, 0, 2, 2, 4, 5, 1, 2, 0, 0, 0, 1, 2, 3, 3, 0, 0, 0, 0, 1, 2, 0, 0,
+  2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0,
+  1, 0, 0, 0, 4, 5, 4, 5, 0, 0, 0, 2, 2, 4, 5, 1, 2, 0, 0, 0, 1, 2, 3, 3, 0, 0, 0, 0, 1, 2, 0, 0,
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,

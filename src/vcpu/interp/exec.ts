@@ -4,7 +4,7 @@
 
 import { CpuFault } from '../../arch/x86/exceptions.ts';
 import * as G from './decoder.generated.ts';
-import { Cpu, LF_NONE, LF_INC, LF_DEC, LF_SUB, LF_LOGIC, EXIT_SIGNAL } from './cpu.ts';
+import { Cpu, LF_NONE, LF_INC, LF_DEC, LF_SUB, LF_LOGIC, LF_IMUL64, EXIT_SIGNAL } from './cpu.ts';
 import { execSystem } from './system.ts';
 import {
   RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, RIP_LO, RIP_HI, CS, SS, DS, ES,
@@ -493,10 +493,13 @@ function imulTrunc(c: Cpu, size: number, a: number, ah: number, b: number, bh: n
       if (neg) { lo = (~lo + 1) | 0; hi = lo === 0 ? (~hi + 1) | 0 : ~hi; }
       r = lo; rh = hi; ovf = false;
     } else {
-      const p = toBigS(a, ah) * toBigS(b, bh);
-      const t = BigInt.asIntN(64, p);
-      r = Number(t & 0xffffffffn) | 0; rh = Number((t >> 32n) & 0xffffffffn) | 0;
-      ovf = t !== p;
+      // low 64 bits from 32-bit pieces; CF/OF stay lazy (LF_IMUL64) since they are rarely read
+      r = mulu32(c, a, b);
+      rh = (c.vh + Math.imul(a, bh) + Math.imul(ah, b)) | 0;
+      c.lfOp = LF_IMUL64; c.lfSize = 8;
+      c.lfA = a; c.lfAh = ah; c.lfB = b; c.lfBh = bh; c.lfR = r; c.lfRh = rh;
+      c.vh = rh;
+      return r;
     }
   }
   c.flatten();

@@ -25,6 +25,9 @@ export interface InterpOptions {
   budget?: number;
 }
 
+/** TSVMM_TRACE_FAULTS=1: print every guest fault (vector, error code, reason, RIP) to stderr */
+const TRACE_FAULTS = !!process.env.TSVMM_TRACE_FAULTS;
+
 const REG_NAMES = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
 const SEG_KEYS = ['es', 'cs', 'ss', 'ds', 'fs', 'gs', 'ldt', 'tr'] as const;
 
@@ -64,6 +67,8 @@ class InterpVcpu implements Vcpu {
   private nmi = false;
   private irqWindow = false;
   private last: VcpuExit | undefined;
+  /** the last exit was an IN that already retired: its data goes to RAX on the next run() */
+  private inComplete = false;
   private readonly budget: number;
 
   constructor(readonly id: number, vm: InterpVm, opts: InterpOptions) {
@@ -274,7 +279,12 @@ class InterpVcpu implements Vcpu {
     this.hasRun = true;
     // complete the previous exit (IN data, MMIO read data), like kvm_run's shared page
     const last = this.last;
-    if (last?.reason === 'io' && last.direction === 'in') {
+    if (last?.reason === 'io' && last.direction === 'in' && this.inComplete) {
+      // IN retired at the exit: write AL/AX/EAX now (upper RAX bits: as MOV to the sub-register)
+      const d = last.data;
+      const v = last.size === 1 ? d[0]! : last.size === 2 ? d[0]! | (d[1]! << 8) : d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24);
+      c.setReg(0, last.size, v, 0);
+    } else if (last?.reason === 'io' && last.direction === 'in') {
       const d = last.data;
       c.pendInValid = true; c.pendInPort = last.port; c.pendInSize = last.size;
       c.pendInValue = last.size === 1 ? d[0]! : last.size === 2 ? d[0]! | (d[1]! << 8) : d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24);
@@ -283,6 +293,7 @@ class InterpVcpu implements Vcpu {
       c.pendMmioData.set(last.data.subarray(0, 8));
     }
     this.last = undefined;
+    this.inComplete = false;
     c.flushDecoded();
     const exit = this.loop();
     this.last = exit;
@@ -349,6 +360,10 @@ class InterpVcpu implements Vcpu {
     const c = this.cpu;
     const k = c.deferredExit;
     c.deferredExit = 0;
+    if (k === 3) {
+      this.inComplete = true;
+      return { reason: 'io', direction: 'in', port: c.exitIoPort, size: c.exitIoSize as 1 | 2 | 4, count: 1, data: new Uint8Array(c.exitIoSize) };
+    }
     if (k === 1) {
       return { reason: 'io', direction: 'out', port: c.exitIoPort, size: c.exitIoSize as 1 | 2 | 4, count: 1, data: c.exitData.slice(0, c.exitIoSize) };
     }
@@ -374,7 +389,7 @@ class InterpVcpu implements Vcpu {
       this.restart();
       c.deferredExit = 0;
       if (e.vector < 0) return this.internalError(e.reason);
-      if (process.env.TSVMM_TRACE_FAULTS) console.error(`fault ${e.toString()} at ${u64(c.startLo, c.startHi).toString(16)}`);
+      if (TRACE_FAULTS) console.error(`fault ${e.toString()} at ${u64(c.startLo, c.startHi).toString(16)}`);
       return this.deliverEvent(e.vector, e.errorCode, KIND_FAULT, e);
     }
     this.restart();

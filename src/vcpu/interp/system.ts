@@ -576,8 +576,12 @@ function io(c: Cpu, op: number): void {
   const port = op === G.OP_INS || op === G.OP_OUTS ? c.r[4]! & 0xffff : c.d.k1 === G.K_I || c.d.k2 === G.K_I ? c.d.imm & 0xff : c.r[4]! & 0xffff;
   ioAllowed(c, port, size);
   if (op === G.OP_IN) {
-    const v = portRead(c, port, size);
-    c.setReg(RAX, size, v, 0);
+    // like KVM's complete_userspace_io: the instruction retires now and AL/AX/EAX is written with
+    // the VMM's data when the next run() starts (no replay, no throw on this frequent path)
+    if (c.deferredExit !== 0) throw new CpuFault(-1, -1, 0, 0, 'two exits in one instruction');
+    c.deferredExit = 3;
+    c.exitIoPort = port; c.exitIoSize = size; c.exitIoIn = true;
+    c.exitData.fill(0);
     return;
   }
   if (op === G.OP_OUT) {
@@ -1033,6 +1037,8 @@ function sysret(c: Cpu): void {
 }
 
 function sysenter(c: Cpu, op: number): void {
+  // AMD: SYSENTER/SYSEXIT are invalid in long mode (APM Vol. 3 "SYSENTER": #UD in long mode)
+  if (c.vendorAmd && c.efer & EFER_LMA) throw ud('SYSENTER/SYSEXIT in long mode on an AMD-compatible CPU');
   if (!(c.cr0 & CR0_PE)) throw gp('SYSENTER/SYSEXIT in real mode');
   const cs = Number((c.msrs.get(MSR_SYSENTER_CS) ?? 0n) & 0xffffn);
   if ((cs & 0xfffc) === 0) throw gp('SYSENTER_CS is null');
@@ -1261,8 +1267,17 @@ function execExtended(c: Cpu, op: number): void {
       return;
     }
     case G.OP_XSAVE: case G.OP_XRSTOR: xsave(c, op === G.OP_XSAVE); return;
+    case G.OP_XSAVEOPT:
+      // XSAVEOPT = XSAVE with optional init/modified optimizations (SDM Vol. 1 §13.9): a full
+      // standard-format save is a correct execution of it
+      xsave(c, true);
+      return;
     case G.OP_XSAVE_OTHER:
-      throw c.unimplementedFault('XSAVEOPT/XSAVEC/XSAVES/XRSTORS (optimized/compacted XSAVE forms)');
+      // arg: 0 XSAVEC, 1 XSAVES, 2 XRSTORS
+      if (c.d.arg === 0) xsave(c, true, XS_COMPACT);
+      else if (c.d.arg === 1) xsave(c, true, XS_SUPERVISOR);
+      else xsave(c, false, XS_SUPERVISOR);
+      return;
     case G.OP_X87: case G.OP_SSE:
       if (op === G.OP_X87 && c.cr0 & (CR0_EM | CR0_TS)) throw new CpuFault(7, -1, 0, 0, 'x87 with CR0.EM/TS');
       if (op === G.OP_SSE) simdCheck(c);
@@ -1307,21 +1322,34 @@ function sseMov(c: Cpu): void {
 }
 
 /**
- * XSAVE/XRSTOR, standard format (SDM Vol. 1 §13.4-13.8; Vol. 2 "XSAVE", "XRSTOR"): components
- * x87 (0), SSE (1) and AVX YMM_Hi128 (2, at the CPUID 0xD.2 offset, 576). Other components in
- * RFBM = XCR0 & EDX:EAX are reported as unimplemented, never silently skipped.
+ * XSAVE family (SDM Vol. 1 §13.4-13.12; Vol. 2 "XSAVE", "XSAVEC", "XSAVES", "XRSTOR", "XRSTORS"):
+ * standard and compacted formats for components x87 (0), SSE (1) and AVX YMM_Hi128 (2). RFBM =
+ * (XCR0 [| IA32_XSS for XSAVES/XRSTORS]) & EDX:EAX; components outside 0-2 are reported as
+ * unimplemented, never silently skipped. XINUSE is reported as RFBM (always allowed: a component in
+ * its initial configuration may be reported in use).
  */
-function xsave(c: Cpu, save: boolean): void {
-  if (!(c.cr4 & CR4_OSXSAVE)) throw ud('XSAVE/XRSTOR with CR4.OSXSAVE=0');
-  if (c.cr0 & CR0_TS) throw new CpuFault(7, -1, 0, 0, 'XSAVE/XRSTOR with CR0.TS');
+const XS_STD = 0, XS_COMPACT = 1, XS_SUPERVISOR = 2;
+
+function xsaveArea(c: Cpu, kind: number): { rfbm: number; seg: number; base: number; bh: number; nXmm: number; avxOff: number } {
+  if (!(c.cr4 & CR4_OSXSAVE)) throw ud('XSAVE family with CR4.OSXSAVE=0');
+  if (c.cr0 & CR0_TS) throw new CpuFault(7, -1, 0, 0, 'XSAVE family with CR0.TS');
+  if (kind === XS_SUPERVISOR && c.cpl !== 0) throw gp('XSAVES/XRSTORS at CPL > 0');
   c.calcEa();
   if (c.eaLo & 63) throw gp('XSAVE area not 64-byte aligned');
-  const rfbm = c.xcr0Lo & c.r[0]!;
-  const rfbmHi = c.xcr0Hi & c.r[4]!;
-  if (rfbm & ~7 || rfbmHi) throw c.unimplementedFault(`XSAVE components 0x${((rfbm & ~7) >>> 0).toString(16)} (only x87/SSE/AVX are implemented)`);
-  const seg = c.d.seg, base = c.eaLo, bh = c.eaHi;
+  const xss = kind === XS_SUPERVISOR ? c.msrs.get(0xda0) ?? 0n : 0n;
+  const mask = c.xcr0Lo | Number(xss & 0xffffffffn);
+  const maskHi = c.xcr0Hi | Number(xss >> 32n);
+  const rfbm = mask & c.r[0]!;
+  if (rfbm & ~7 || (maskHi & c.r[4]!) !== 0) throw c.unimplementedFault(`XSAVE components 0x${((rfbm & ~7) >>> 0).toString(16)} (only x87/SSE/AVX are implemented)`);
+  // AVX offset: standard format from CPUID 0xD.2 EBX; compacted: first extended component at 576
+  const out = new Int32Array(4);
+  H(c).cpuid(c, 0xd, 2, out);
+  return { rfbm, seg: c.d.seg, base: c.eaLo, bh: c.eaHi, nXmm: c.code64 ? 16 : 8, avxOff: kind === XS_STD ? out[1]! || 576 : 576 };
+}
+
+function xsave(c: Cpu, save: boolean, kind = XS_STD): void {
+  const { rfbm, seg, base, bh, nXmm, avxOff: stdAvx } = xsaveArea(c, kind);
   const at = (o: number): number => (base + o) | 0;
-  const nXmm = c.code64 ? 16 : 8;
   if (save) {
     if (rfbm & 1) {
       for (let i = 0; i < 24; i += 4) c.wr(seg, at(i), bh, 4, fxGet32(c, i), 0);
@@ -1329,17 +1357,33 @@ function xsave(c: Cpu, save: boolean): void {
     }
     if (rfbm & 6) { c.wr(seg, at(24), bh, 4, fxGet32(c, 24), 0); c.wr(seg, at(28), bh, 4, 0xffff, 0); }
     if (rfbm & 2) for (let i = 160; i < 160 + 16 * nXmm; i += 4) c.wr(seg, at(i), bh, 4, fxGet32(c, i), 0);
-    if (rfbm & 4) for (let i = 0; i < 16 * nXmm; i++) c.wr(seg, at(576 + i), bh, 1, c.ymmHi[i]!, 0);
-    const bv = c.rd(seg, at(512), bh, 4);
-    c.wr(seg, at(512), bh, 4, (bv & ~rfbm) | (rfbm & 7), 0);
+    if (rfbm & 4) for (let i = 0; i < 16 * nXmm; i++) c.wr(seg, at(stdAvx + i), bh, 1, c.ymmHi[i]!, 0);
+    if (kind === XS_STD) {
+      const bv = c.rd(seg, at(512), bh, 4);
+      c.wr(seg, at(512), bh, 4, (bv & ~rfbm) | (rfbm & 7), 0);
+    } else {
+      // compacted: XSTATE_BV = XINUSE & RFBM, XCOMP_BV = RFBM | bit 63
+      c.wr(seg, at(512), bh, 8, rfbm & 7, 0);
+      c.wr(seg, at(520), bh, 8, rfbm, 0x80000000 | 0);
+    }
     return;
   }
   const bv = c.rd(seg, at(512), bh, 4), bvHi = c.rd(seg, at(516), bh, 4);
-  const comp = c.rd(seg, at(524), bh, 4);
-  if (comp < 0) throw c.unimplementedFault('XRSTOR of a compacted-format area');
-  if (bv & ~c.xcr0Lo || bvHi & ~c.xcr0Hi) throw gp('XRSTOR: XSTATE_BV has bits not in XCR0');
-  for (let o = 520; o < 576; o += 4) if (c.rd(seg, at(o), bh, 4) !== 0) throw gp('XRSTOR: reserved header bytes are not zero');
-  if (rfbm & 6) {
+  const comp = c.rd(seg, at(520), bh, 4), compHi = c.rd(seg, at(524), bh, 4);
+  const compacted = compHi < 0;
+  if (kind === XS_SUPERVISOR && !compacted) throw gp('XRSTORS from a standard-format area');
+  const xss = kind === XS_SUPERVISOR ? Number((c.msrs.get(0xda0) ?? 0n) & 0xffffffffn) : 0;
+  if (bv & ~(c.xcr0Lo | xss) || bvHi & ~c.xcr0Hi) throw gp('XRSTOR: XSTATE_BV has bits not enabled in XCR0/XSS');
+  if (compacted) {
+    if (!c.hasFeature('xsavec') && kind !== XS_SUPERVISOR) throw gp('XRSTOR of a compacted area without XSAVEC');
+    if (bv & ~comp || (compHi & 0x7fffffff) !== 0 || comp & ~(c.xcr0Lo | xss)) throw gp('XRSTOR: XCOMP_BV does not cover XSTATE_BV or names disabled components');
+    for (let o = 528; o < 576; o += 4) if (c.rd(seg, at(o), bh, 4) !== 0) throw gp('XRSTOR: reserved header bytes are not zero');
+  } else {
+    if (comp !== 0) throw gp('XRSTOR: XCOMP_BV must be 0 in the standard format');
+    for (let o = 528; o < 576; o += 4) if (c.rd(seg, at(o), bh, 4) !== 0) throw gp('XRSTOR: reserved header bytes are not zero');
+  }
+  const avxOff = compacted ? 576 : stdAvx;
+  if (rfbm & 6 && (!compacted || bv & 6)) {
     const mx = c.rd(seg, at(24), bh, 4);
     if (mx & ~0xffff) throw gp('XRSTOR: MXCSR reserved bits');
     fxSet32(c, 24, mx);
@@ -1349,7 +1393,9 @@ function xsave(c: Cpu, save: boolean): void {
       for (let i = 0; i < 24; i += 4) fxSet32(c, i, c.rd(seg, at(i), bh, 4));
       for (let i = 32; i < 160; i += 4) fxSet32(c, i, c.rd(seg, at(i), bh, 4));
     } else {
+      const mx = fxGet32(c, 24);
       c.fx.fill(0, 0, 24); c.fx.fill(0, 32, 160); c.fx[0] = 0x7f; c.fx[1] = 0x03;
+      fxSet32(c, 24, mx);
     }
   }
   if (rfbm & 2) {
@@ -1357,7 +1403,7 @@ function xsave(c: Cpu, save: boolean): void {
     else c.fx.fill(0, 160, 160 + 16 * nXmm);
   }
   if (rfbm & 4) {
-    if (bv & 4) for (let i = 0; i < 16 * nXmm; i++) c.ymmHi[i] = c.rd(seg, at(576 + i), bh, 1);
+    if (bv & 4) for (let i = 0; i < 16 * nXmm; i++) c.ymmHi[i] = c.rd(seg, at(avxOff + i), bh, 1);
     else c.ymmHi.fill(0, 0, 16 * nXmm);
   }
 }
