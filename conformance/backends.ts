@@ -11,14 +11,13 @@ export interface SuiteBackend {
   readonly backend?: Backend;
   /** why the backend is unavailable */
   readonly unavailable?: string;
-  /** a note about the mode (the interpreter has no architectural mode yet) */
+  /** a note about the mode */
   readonly note?: string;
 }
 
 /**
- * Create a backend. `mode` selects the interpreter's rules; createInterpBackend takes no mode option
- * yet (src/vcpu/interp InterpOptions has only `budget`), so 'architectural' runs the interpreter in its
- * KVM-exact behaviour and says so in `note`.
+ * Create a backend. `mode` selects the interpreter's rules (InterpOptions.mode → the contract's
+ * GuestModel mode); KVM always behaves as KVM, so in 'architectural' mode its cells say so.
  */
 export async function createSuiteBackend(name: SuiteBackendName, mode: SuiteMode = 'kvm-exact'): Promise<SuiteBackend> {
   if (name === 'kvm') {
@@ -26,19 +25,17 @@ export async function createSuiteBackend(name: SuiteBackendName, mode: SuiteMode
       const kvm = await import('../src/vcpu/kvm/index.ts');
       const avail = kvm.isKvmAvailable();
       if (!avail.ok) return { unavailable: `KVM is not usable here: ${avail.reason}` };
-      return { backend: kvm.createKvmBackend() };
+      return {
+        backend: kvm.createKvmBackend(),
+        ...(mode === 'architectural' ? { note: 'KVM enforces its own rules: architectural-mode expectations may differ' } : {}),
+      };
     } catch (e) {
       return { unavailable: `the KVM backend could not be loaded: ${(e as Error).message}` };
     }
   }
   try {
     const interp = await import('../src/vcpu/interp/index.ts');
-    return {
-      backend: interp.createInterpBackend(),
-      ...(mode === 'architectural'
-        ? { note: 'the interpreter has no architectural mode yet (InterpOptions has no mode): it runs KVM-exact rules' }
-        : {}),
-    };
+    return { backend: interp.createInterpBackend({ mode: mode === 'architectural' ? 'architectural' : 'kvmExact' }) };
   } catch (e) {
     return { unavailable: `the interpreter backend cannot be created: ${(e as Error).message}` };
   }

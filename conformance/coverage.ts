@@ -86,7 +86,24 @@ export interface RuleCoverage {
   readonly skippedIn: readonly string[];
   /** set when no guest can observe the rule */
   readonly notObservable?: string;
+  /** set when only a backend that did not run here can exercise the rule */
+  readonly needsBackend?: string;
 }
+
+/**
+ * Rules only one backend's configuration can exercise. When that backend is unavailable (no /dev/kvm)
+ * they are listed as such instead of failing the run as uncovered.
+ */
+export const BACKEND_ONLY: Readonly<Record<string, { backend: string; why: string }>> = {
+  'msr.write-only': {
+    backend: 'kvm',
+    why: 'the only write-only MSRs are KVM paravirtual ones (MSR_KVM_WALL_CLOCK*), which the interpreter does not offer',
+  },
+  'msr.not-implemented-by-host': {
+    backend: 'kvm',
+    why: "decided by KVM_GET_MSR_INDEX_LIST of the host's KVM; the interpreter implements every MSR it advertises",
+  },
+};
 
 export interface CoverageReport {
   readonly rules: readonly RuleCoverage[];
@@ -97,7 +114,12 @@ export interface CoverageReport {
 const RULE_TOKEN = /(?:^| )rule=([a-z0-9-]+\.[a-z0-9.-]+)/g;
 
 /** Which rules the cells' report lines exercised. */
-export function computeCoverage(cells: readonly CellResult[], rules: readonly ContractRule[] = contractRules()): CoverageReport {
+export function computeCoverage(
+  cells: readonly CellResult[],
+  rules: readonly ContractRule[] = contractRules(),
+  /** backends that could not run here (their BACKEND_ONLY rules are not counted uncovered) */
+  unavailableBackends: ReadonlySet<string> = new Set(),
+): CoverageReport {
   const ran = new Map<string, Set<string>>();
   const skipped = new Map<string, Set<string>>();
   const add = (m: Map<string, Set<string>>, id: string, program: string): void => {
@@ -120,9 +142,13 @@ export function computeCoverage(cells: readonly CellResult[], rules: readonly Co
     const programs = [...(ran.get(rule.id) ?? [])].sort();
     const skippedIn = [...(skipped.get(rule.id) ?? [])].filter((p) => !programs.includes(p)).sort();
     const no = NOT_GUEST_OBSERVABLE[rule.id];
-    return { rule, programs, skippedIn, ...(no ? { notObservable: no } : {}) };
+    const only = BACKEND_ONLY[rule.id];
+    const needs = only && unavailableBackends.has(only.backend) ? `${only.backend} (unavailable here): ${only.why}` : undefined;
+    return { rule, programs, skippedIn, ...(no ? { notObservable: no } : {}), ...(needs ? { needsBackend: needs } : {}) };
   });
-  const uncovered = out.filter((r) => !r.programs.length && !r.skippedIn.length && !r.notObservable).map((r) => r.rule.id);
+  const uncovered = out
+    .filter((r) => !r.programs.length && !r.skippedIn.length && !r.notObservable && !r.needsBackend)
+    .map((r) => r.rule.id);
   return { rules: out, uncovered };
 }
 
@@ -135,13 +161,15 @@ export function formatCoverage(c: CoverageReport): string[] {
     if (r.programs.length) what = r.programs.join(' ');
     else if (r.skippedIn.length) what = `(skipped only: ${r.skippedIn.join(' ')} — the feature is absent on every backend here)`;
     else if (r.notObservable) what = `(not guest-observable: ${r.notObservable})`;
+    else if (r.needsBackend) what = `(needs the ${r.needsBackend})`;
     else what = 'UNCOVERED';
     out.push(`  ${r.rule.id.padEnd(w)}  ${what}`);
   }
   const n = c.rules.filter((r) => r.programs.length).length;
   out.push(
     `coverage: ${n}/${c.rules.length} rules exercised, ${c.rules.filter((r) => !r.programs.length && r.skippedIn.length).length} skipped only, ` +
-      `${c.rules.filter((r) => !r.programs.length && !r.skippedIn.length && r.notObservable).length} not guest-observable, ${c.uncovered.length} uncovered` +
+      `${c.rules.filter((r) => !r.programs.length && !r.skippedIn.length && r.notObservable).length} not guest-observable, ` +
+      `${c.rules.filter((r) => !r.programs.length && !r.skippedIn.length && !r.notObservable && r.needsBackend).length} need an unavailable backend, ${c.uncovered.length} uncovered` +
       (c.uncovered.length ? `: ${c.uncovered.join(' ')}` : ''),
   );
   return out;

@@ -150,3 +150,11 @@ test('coverage: rows by line name, rules by rule= token or contract prediction; 
   assert.match(text, /1 uncovered: efer\.lmsle/);
   assert.match(text, /sregs\.long-mode-needs-pae\s+\(not guest-observable/);
 });
+
+test('coverage: a rule only KVM can exercise is not uncovered when KVM is unavailable, and is when it ran', () => {
+  const rules = contractRules().filter((r) => r.id === 'msr.write-only');
+  assert.equal(rules.length, 1);
+  assert.deepEqual(computeCoverage([], rules, new Set(['kvm'])).uncovered, []);
+  assert.match(formatCoverage(computeCoverage([], rules, new Set(['kvm']))).join('\n'), /needs the kvm \(unavailable here\)/);
+  assert.deepEqual(computeCoverage([], rules, new Set()).uncovered, ['msr.write-only']);
+});

@@ -173,7 +173,8 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteResult> {
   });
   const diffs = differential(cells);
   const full = !o.pattern && !o.cpu && plans.length > 0;
-  const coverage = full ? computeCoverage(cells) : undefined;
+  const down = new Set(infos.filter((b) => b.unavailable).map((b) => b.name));
+  const coverage = full ? computeCoverage(cells, undefined, down) : undefined;
   return {
     mode,
     programs,

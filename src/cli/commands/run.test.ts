@@ -269,3 +269,11 @@ test('--kernel usage errors and refused kernels are clear', async () => {
     assert.match(h.err.join('\n'), re, args.join(' '));
   }
 });
+
+test("--cpu supported hands the backend's supported CPUID to the guest unchanged", async () => {
+  const b = new FakeBackend([], 'interp');
+  const warnings: string[] = [];
+  const got = await defaultRunDeps.guestCpuid(b, 'supported', 1, (s) => warnings.push(s));
+  assert.deepEqual(got, b.supportedCpuid());
+  assert.deepEqual(warnings, []);
+});

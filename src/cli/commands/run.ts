@@ -67,7 +67,8 @@ or a Linux bzImage with the 64-bit boot protocol (ACPI tables and e820 map built
   --platform pc|minimal      pc = local APICs, IOAPIC, RTC, ACPI (default with --kernel);
                              minimal = 8259/8254/UART only, 1 vCPU (default for IMAGE)
   --backend kvm|interp|auto  vCPU backend (default auto: kvm when /dev/kvm is usable, else interp)
-  --cpu SPEC                 guest CPU policy: host | MODEL, then +feat,-feat (default host)
+  --cpu SPEC                 guest CPU policy: host | MODEL, then +feat,-feat (default host);
+                             supported = the backend's supported CPUID as it is
   --memory SIZE, -m SIZE     guest RAM, e.g. 256M, 1G, 65536K (plain number = MiB; default 256M)
   --smp N                    vCPUs (more than 1 needs --platform pc)
   --append ARGS              the kernel (--kernel) or multiboot command line
@@ -173,6 +174,8 @@ async function policyCpuid(
   vcpus: number,
   warn: (s: string) => void,
 ): Promise<CpuidEntry[]> {
+  // 'supported': the backend's own KVM_GET_SUPPORTED_CPUID table as the guest's, no host filtering.
+  if (cpu === 'supported') return backend.supportedCpuid();
   const { captureHost } = await import('../../cpuid/host.ts');
   const { buildGuestCpuid } = await import('../../cpuid/pipeline.ts');
   let host;

@@ -6,7 +6,7 @@ import { CpuFault } from '../../arch/x86/exceptions.ts';
 import { CpuidTable } from '../../arch/x86/cpuid/table.ts';
 import {
   checkCr0Write, checkCr3Write, checkCr4Write, checkCr8Write, checkEferWrite, checkMsrRead, checkMsrWrite,
-  checkXsetbv, deriveGuestModel, type ControlState, type GuestModel, type Verdict,
+  checkXsetbv, deriveGuestModel, type ContractMode, type ControlState, type GuestModel, type Verdict,
 } from '../../contract/index.ts';
 import { Cpu } from './cpu.ts';
 import { updateMode } from './segments.ts';
@@ -24,8 +24,9 @@ export interface VcpuEnv {
   model: GuestModel;
 }
 
-export function makeEnv(table: CpuidTable): VcpuEnv {
-  return { table, model: deriveGuestModel(table) };
+/** `mode`: 'kvmExact' (default) follows KVM's simplifications, 'architectural' the manuals (src/contract MODE_DIFFERENCES). */
+export function makeEnv(table: CpuidTable, mode: ContractMode = 'kvmExact'): VcpuEnv {
+  return { table, model: deriveGuestModel(table, { mode }) };
 }
 
 function big(lo: number, hi: number): bigint {

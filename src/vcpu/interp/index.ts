@@ -9,7 +9,7 @@ import {
   BackendError, type Backend, type Fpu, type MemoryRegion, type MsrEntry, type Regs, type Segment, type Sregs,
   type Vcpu, type VcpuExit, type Vm, type Xcr,
 } from '../backend.ts';
-import { checkSregs, checkMsrRead, checkMsrWrite, checkEferWrite, checkXsetbv } from '../../contract/index.ts';
+import { checkSregs, checkMsrRead, checkMsrWrite, checkEferWrite, checkXsetbv, type ContractMode } from '../../contract/index.ts';
 import { Mmu } from '../../mmu/index.ts';
 import { Cpu, EXIT_SIGNAL } from './cpu.ts';
 import { execute } from './exec.ts';
@@ -23,6 +23,8 @@ import { A_UNUSABLE, A_DPL_SHIFT, CS, IF, TF, RIP_LO, RIP_HI, MSR_APIC_BASE, MSR
 export interface InterpOptions {
   /** instructions per run() before an 'intr' exit (default 1e6) */
   budget?: number;
+  /** which contract the vCPU enforces: KVM's ('kvmExact', default) or the manuals' ('architectural') */
+  mode?: ContractMode;
 }
 
 /** TSVMM_TRACE_FAULTS=1: print every guest fault (vector, error code, reason, RIP) to stderr */
@@ -45,7 +47,7 @@ function defaultCpuid(): CpuidEntry[] {
   // offered: what the interpreter executes. SSE/SSE2 are offered because long mode requires them
   // (FXSAVE/FXRSTOR, the data-movement and logic subset run; other SSE instructions are reported as
   // internal_error exits, never guessed). Not offered: MWAIT, XSAVE(OPT/C/S), PKU, MMX, RDRAND/RDSEED.
-  const all = Object.keys(GATE_FEATURES).filter((n) => !['mwait', 'xsave', 'xsaveopt', 'xsavec', 'xsaves', 'pku', 'mmx', 'rdrand', 'rdseed'].includes(n));
+  const all = Object.keys(GATE_FEATURES).filter((n) => !['mwait', 'xsave', 'xsaveopt', 'xsavec', 'xsaves', 'pku', 'mmx', 'rdrand', 'rdseed', 'ssse3', 'sse4_1', 'sse4_2'].includes(n));
   const e = (fn: number, index: number, eax: number, ebx: number, ecx: number, edx: number, flags = 0): CpuidEntry =>
     ({ function: fn, index, flags, eax, ebx, ecx, edx });
   return [
@@ -70,13 +72,15 @@ class InterpVcpu implements Vcpu {
   /** the last exit was an IN that already retired: its data goes to RAX on the next run() */
   private inComplete = false;
   private readonly budget: number;
+  private readonly mode: ContractMode;
 
   constructor(readonly id: number, vm: InterpVm, opts: InterpOptions) {
     this.budget = opts.budget ?? 1_000_000;
+    this.mode = opts.mode ?? 'kvmExact';
     const c = this.cpu;
     vm.attach(c);
     c.mmu = new Mmu(c.mem, {});
-    this.env = makeEnv(new CpuidTable(defaultCpuid()));
+    this.env = makeEnv(new CpuidTable(defaultCpuid()), this.mode);
     c.sys = makeHooks(this.env);
     this.applyCpuid();
     c.msrs.set(MSR_APIC_BASE, APIC_BASE_RESET | (id === 0 ? 0x100n : 0n));
@@ -118,7 +122,7 @@ class InterpVcpu implements Vcpu {
       if (!same) throw new BackendError('EINVAL', 'KVM_SET_CPUID2 after the first run must not change the table');
       return;
     }
-    this.env = makeEnv(t);
+    this.env = makeEnv(t, this.mode);
     this.cpu.sys = makeHooks(this.env);
     this.applyCpuid();
     this.cpu.flushDecoded();

@@ -625,3 +625,12 @@ test('TSS I/O permission bitmap at CPL 3 > IOPL: a clear bit allows the port, a 
   assert.equal(g.regs().rbx, 1n);
   assert.equal(g.regs().r14, 13n);
 });
+
+test('instruction-fetch #PF reports the faulting linear address in CR2 and I/D in the error code', { skip }, () => {
+  const g = longGuest(' mov rax, 0x40000ff3\n jmp rax');
+  g.runToHalt();
+  const r = g.regs();
+  assert.equal(r.r14, 14n);
+  assert.equal(r.r13, 0x40000ff3n);
+  assert.equal(r.r15, 0x10n); // I/D (EFER.NXE=1), not present, supervisor
+});

@@ -15,7 +15,11 @@ import { cpuid2Buffer, decodeCpuid2, decodeMsrs, encodeMsrs } from './structs.ts
 import { KvmVm } from './vm.ts';
 import { DEFAULT_RUN_SLICE_MS, runSliceNs } from './vcpu.ts';
 
-export const KVM_DEVICE = '/dev/kvm';
+/**
+ * The KVM device. TSVMM_KVM_DEVICE overrides it (e.g. `TSVMM_KVM_DEVICE=/nonexistent npm test` checks
+ * that everything passes, with the KVM cells skipped, on a host without /dev/kvm).
+ */
+export const KVM_DEVICE = process.env.TSVMM_KVM_DEVICE || '/dev/kvm';
 
 /** Where KVM_SET_TSS_ADDR puts its 3 pages: just below the 4 GiB BIOS area, as Firecracker/QEMU do. */
 export const KVM_TSS_ADDR = 0xfffbd000;

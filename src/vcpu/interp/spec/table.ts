@@ -402,6 +402,14 @@ m38('movbe', 'MOVBE', 0xf0, 'Gv,Mv', { prefix: 'none', mod: 'mem', feature: 'mov
 m38('movbe', 'MOVBE', 0xf1, 'Mv,Gv', { prefix: 'none', mod: 'mem', feature: 'movbe' });
 m38('movbe', 'MOVBE', 0xf0, 'Gv,Mv', { prefix: '66', mod: 'mem', feature: 'movbe' });
 m38('movbe', 'MOVBE', 0xf1, 'Mv,Gv', { prefix: '66', mod: 'mem', feature: 'movbe' });
+// SSSE3/SSE4.1/SSE4.2 ranges of the 0F38/0F3A maps (SDM Tables A-4, A-5): decoded for length and
+// feature gating (#UD without the feature), executed later (internal_error with the feature)
+for (let op = 0x00; op <= 0x41; op++) m38('sse', 'SSE', op, 'Ev', { feature: op <= 0x0b ? 'ssse3' : 'sse4_1' });
+for (const op of [0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x14, 0x15, 0x16, 0x17, 0x20, 0x21, 0x22, 0x40, 0x41, 0x42])
+  rows.push({ mnemonic: 'sse', op: 'SSE', map: '0F3A', opcode: op, operands: ['Ev', 'Ib'], feature: op === 0x0f ? 'ssse3' : 'sse4_1' });
+for (const op of [0x60, 0x61, 0x62, 0x63]) rows.push({ mnemonic: 'pcmpstr', op: 'SSE', map: '0F3A', opcode: op, operands: ['Ev', 'Ib'], prefix: '66', feature: 'sse4_2' });
+m38('crc32', 'SSE', 0xf0, 'Gy,Eb', { prefix: 'F2', feature: 'sse4_2' });
+m38('crc32', 'SSE', 0xf1, 'Gy,Ev', { prefix: 'F2', feature: 'sse4_2' });
 m38('adcx', 'ADCX', 0xf6, 'Gy,Ey', { prefix: '66', feature: 'adx', arg: 0 });
 m38('adox', 'ADCX', 0xf6, 'Gy,Ey', { prefix: 'F3', feature: 'adx', arg: 1 });
 m38('invpcid', 'INVPCID', 0x82, 'Gy,M', { prefix: '66', mod: 'mem', feature: 'invpcid' });
