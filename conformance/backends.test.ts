@@ -45,3 +45,32 @@ test('the conformance suite: policy matrix × {kvm, interp}, differential, cover
   );
   assert.equal(r.counts.failed, 0);
 });
+
+test(
+  'architectural mode: the interpreter enforces the manuals, not KVM, on the registers where they differ',
+  { skip: hasGcc ? false : 'gcc is not installed: no guests to run', timeout: 300_000 },
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsvmm-guests-arch-'));
+    const b = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/build-guests.mjs'), '--quiet', '--out', dir], {
+      encoding: 'utf8',
+    });
+    assert.equal(b.status, 0, `build-guests failed:\n${b.stdout}${b.stderr}`);
+    const cells = [];
+    // host,-syscall: EFER.SCE is ungated under KVM but needs SYSCALL architecturally (contract MODE_DIFFERENCES)
+    for (const [pattern, cpu] of [['cr4', 'host'], ['efer', 'host,-syscall']] as const) {
+      const r = await runSuite({ backends: ['interp'], jobs: 2, guestsDir: dir, mode: 'architectural', pattern, cpu });
+      for (const line of formatSuite(r)) t.diagnostic(line);
+      cells.push(...r.cells);
+    }
+    const r = { cells };
+    assert.ok(r.cells.length >= 2, 'cr4 and efer ran');
+    assert.deepEqual(
+      r.cells.filter((c) => c.status !== 'pass').map((c) => `${c.program} × ${c.policy}: ${c.why}`),
+      [],
+      'every architectural-mode cell passes on the interpreter',
+    );
+    // the guests were told, and the interpreter enforced it: EFER.SCE without SYSCALL is refused
+    const sce = r.cells.flatMap((c) => c.report.lines).find((l) => l.name === 'efer.SCE');
+    assert.ok(sce && sce.verdict === 'PASS' && /mode=arch/.test(sce.detail) && /expect=#GP got=#GP/.test(sce.detail), JSON.stringify(sce));
+  },
+);

@@ -143,7 +143,7 @@ export function computeCoverage(
     const skippedIn = [...(skipped.get(rule.id) ?? [])].filter((p) => !programs.includes(p)).sort();
     const no = NOT_GUEST_OBSERVABLE[rule.id];
     const only = BACKEND_ONLY[rule.id];
-    const needs = only && unavailableBackends.has(only.backend) ? `${only.backend} (unavailable here): ${only.why}` : undefined;
+    const needs = only && unavailableBackends.has(only.backend) ? `${only.backend} backend (not run here): ${only.why}` : undefined;
     return { rule, programs, skippedIn, ...(no ? { notObservable: no } : {}), ...(needs ? { needsBackend: needs } : {}) };
   });
   const uncovered = out
@@ -169,7 +169,7 @@ export function formatCoverage(c: CoverageReport): string[] {
   out.push(
     `coverage: ${n}/${c.rules.length} rules exercised, ${c.rules.filter((r) => !r.programs.length && r.skippedIn.length).length} skipped only, ` +
       `${c.rules.filter((r) => !r.programs.length && !r.skippedIn.length && r.notObservable).length} not guest-observable, ` +
-      `${c.rules.filter((r) => !r.programs.length && !r.skippedIn.length && !r.notObservable && r.needsBackend).length} need an unavailable backend, ${c.uncovered.length} uncovered` +
+      `${c.rules.filter((r) => !r.programs.length && !r.skippedIn.length && !r.notObservable && r.needsBackend).length} need a backend not run here, ${c.uncovered.length} uncovered` +
       (c.uncovered.length ? `: ${c.uncovered.join(' ')}` : ''),
   );
   return out;

@@ -155,6 +155,6 @@ test('coverage: a rule only KVM can exercise is not uncovered when KVM is unavai
   const rules = contractRules().filter((r) => r.id === 'msr.write-only');
   assert.equal(rules.length, 1);
   assert.deepEqual(computeCoverage([], rules, new Set(['kvm'])).uncovered, []);
-  assert.match(formatCoverage(computeCoverage([], rules, new Set(['kvm']))).join('\n'), /needs the kvm \(unavailable here\)/);
+  assert.match(formatCoverage(computeCoverage([], rules, new Set(['kvm']))).join('\n'), /needs the kvm backend \(not run here\)/);
   assert.deepEqual(computeCoverage([], rules, new Set()).uncovered, ['msr.write-only']);
 });

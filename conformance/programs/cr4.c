@@ -146,6 +146,14 @@ void run_tests(void) {
       continue;
     }
     int ok = valid_bit(b, has);
+    if (bit == 27 && ok) {
+      /* LASS allowed (architectural mode with LASS in CPUID): this guest runs supervisor code from the
+       * identity-mapped user half, so the fetch after the write would fault (LASS #GP) and so would the
+       * #GP handler. The accepted write is covered by the MMU's LASS unit tests instead. */
+      report_skip(name, "bit27 LASS allowed here, but supervisor code in the user half cannot survive it "
+                        "(src/mmu LASS unit tests cover it) rule=cr4.reserved");
+      continue;
+    }
     snprintf(detail, sizeof(detail), "bit%d cpuid=%d(%s) kvm=%s%s%s", bit, has, b->gate_text[0] ? b->gate_text : "none",
              kind_name(b), arch_mode() ? " mode=arch" : "", ok ? "" : " rule=cr4.reserved");
     try_set(name, BIT(bit), ok ? NO_EXCEPTION : GP_VECTOR, detail);
