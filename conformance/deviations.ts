@@ -273,21 +273,6 @@ export const CONFORMANCE_DEVIATIONS: readonly ConformanceDeviation[] = [
       "leave memory untouched. KVM's emulator splits the page-crossing access and commits the first fragment.",
     evidence: `${SEEN}: paging_exec program (owned by the paging engineer), "paging.page-cross.no-partial-write faulting-writes=5 first-page-written=2 expect=first-page-untouched got=first-page-written".`,
   },
-  {
-    id: 'interp-cr2-page-base',
-    kind: 'bug',
-    backend: 'interp',
-    flavours: ['none'],
-    check: /^paging\./,
-    expect: 'cr2-linear',
-    got: 'cr2-page-base',
-    what:
-      'OPEN BUG in the interpreter: on some page faults (instruction fetches, and accesses whose walk stops at a ' +
-      'reserved or not-present entry) CR2 holds the page base instead of the faulting linear address (SDM Vol. 3A ' +
-      '§4.7: CR2 = the linear address that caused the fault). KVM passes the same checks.',
-    evidence:
-      'seen 2026-11-23: paging_exec/paging_rsvd/paging_sys programs on the interp backend, e.g. "paging.fetch … want=#PF(0x9) saw=#PF(0x9) expect=cr2-linear got=cr2-page-base", "paging.pk … expect=cr2-linear got=cr2-page-base".',
-  },
 
 ];
 
