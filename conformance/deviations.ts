@@ -202,21 +202,6 @@ export const CONFORMANCE_DEVIATIONS: readonly ConformanceDeviation[] = [
     evidence: 'seen 2026-11-23: sysinsn program on the interp backend, "sysenter.64bit SYSENTER_CS=0 vendor=amd expect=#UD got=#GP" under every policy.',
   },
   {
-    id: 'interp-syscall-gated-by-cpuid',
-    kind: 'bug',
-    backend: 'interp',
-    flavours: ['none'],
-    check: /^syscall\.sce1$/,
-    expect: 'ok',
-    got: '#UD',
-    what:
-      'OPEN BUG in the interpreter (KVM-exact mode): SYSCALL with EFER.SCE=1 raises #UD when the guest CPUID lacks ' +
-      'SYSCALL (0x80000001:EDX[11]). KVM does not gate SYSCALL on the guest CPUID (the instruction runs natively under ' +
-      "VMX/SVM; the emulator's em_syscall checks only EFER.SCE and the mode), and kvm-contract.md §3.1 lets EFER.SCE be set " +
-      'without SYSCALL. (Architecturally, AMD APM Vol. 3 gates SYSCALL on the CPUID bit: that is the architectural mode.)',
-    evidence: 'seen 2026-11-23: sysinsn program on the interp backend under "-syscall": "syscall.sce1 EFER.SCE=1 cpuid-SYSCALL=0 expect=ok got=#UD".',
-  },
-  {
     id: 'pvm-sysret-not-architectural',
     kind: 'host',
     backend: 'kvm',

@@ -20,6 +20,13 @@ import { GATE_FEATURES } from './spec/features.ts';
 import { FEATURE_NAMES } from './decoder.generated.ts';
 import { A_UNUSABLE, A_DPL_SHIFT, CS, IF, TF, RIP_LO, RIP_HI, MSR_APIC_BASE, MSR_EFER } from './state.ts';
 
+/**
+ * Instructions KVM does not gate on the guest CPUID (KVM-exact mode only): SYSCALL/SYSRET run natively
+ * under VMX/SVM and KVM's emulator (em_syscall/em_sysret) checks EFER.SCE and the mode, not
+ * 0x80000001:EDX[11]; EFER.SCE itself is ungated too (contract MODE_DIFFERENCES, spec §3.1).
+ */
+const KVM_UNGATED: ReadonlySet<string> = new Set(['syscall']);
+
 export interface InterpOptions {
   /** instructions per run() before an 'intr' exit (default 1e6) */
   budget?: number;
@@ -106,8 +113,9 @@ class InterpVcpu implements Vcpu {
     const c = this.cpu;
     const t = this.env.table;
     for (let i = 1; i < FEATURE_NAMES.length; i++) {
-      const loc = GATE_FEATURES[FEATURE_NAMES[i]!];
-      c.feat[i] = loc && t.hasBit(loc) ? 1 : 0;
+      const name = FEATURE_NAMES[i]!;
+      const loc = GATE_FEATURES[name];
+      c.feat[i] = (loc && t.hasBit(loc)) || (this.mode === 'kvmExact' && KVM_UNGATED.has(name)) ? 1 : 0;
     }
     c.extraFeat = new Set(t.hasBit({ leaf: 1, reg: 'ecx', bit: 13 }) ? ['cx16'] : []);
     c.vendorAmd = this.env.model.amdLike;
