@@ -188,20 +188,6 @@ export const CONFORMANCE_DEVIATIONS: readonly ConformanceDeviation[] = [
     evidence: `${SEEN}: msrgate program under x86-64-v2 (no TSC_DEADLINE in the guest CPUID): "msr.IA32_TSC_DEADLINE.read rdmsr(0x6e0) gate=tsc_deadline_timer absent=cpuid-gate expect=#GP got=ok".`,
   },
   {
-    id: 'interp-sysenter-long-mode-amd',
-    kind: 'bug',
-    backend: 'interp',
-    flavours: ['none'],
-    check: /^sysenter\.64bit$/,
-    expect: '#UD',
-    got: '#GP',
-    what:
-      'OPEN BUG in the interpreter: SYSENTER in 64-bit mode on an AMD-compatible guest raises #GP (the Intel rule for ' +
-      'IA32_SYSENTER_CS=0) instead of #UD: AMD APM Vol. 3 SYSENTER, "not recognized in long mode" (#UD). KVM\'s emulator ' +
-      'also refuses SYSENTER in long mode for non-Intel vendors.',
-    evidence: 'seen 2026-11-23: sysinsn program on the interp backend, "sysenter.64bit SYSENTER_CS=0 vendor=amd expect=#UD got=#GP" under every policy.',
-  },
-  {
     id: 'pvm-sysret-not-architectural',
     kind: 'host',
     backend: 'kvm',
