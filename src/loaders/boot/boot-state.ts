@@ -91,7 +91,8 @@ export function zeroRegs(): Regs {
   };
 }
 
-function seg(selector: number, type: number, code64: boolean, db: boolean): Segment {
+/** A flat 4 GiB code or data segment (base 0, G=1, present, DPL 0). */
+export function seg(selector: number, type: number, code64: boolean, db: boolean): Segment {
   return {
     base: 0n,
     limit: 0xffffffff,
@@ -118,11 +119,12 @@ export function flatCode(bits: 32 | 64): Segment {
     ? seg(GDT_SELECTOR.CODE64, 0xb, true, false)
     : seg(GDT_SELECTOR.CODE32, 0xb, false, true);
 }
-function bootTr(): Segment {
+/** The busy 64-bit TSS at BOOT_TSS_ADDR, under the given selector. */
+export function bootTr(selector: number = GDT_SELECTOR.TSS): Segment {
   return {
     base: BigInt(BOOT_TSS_ADDR),
     limit: BOOT_TSS_LIMIT,
-    selector: GDT_SELECTOR.TSS,
+    selector,
     type: 0xb,
     present: true,
     dpl: 0,
@@ -134,7 +136,7 @@ function bootTr(): Segment {
     unusable: false,
   };
 }
-function unusableLdt(): Segment {
+export function unusableLdt(): Segment {
   return {
     base: 0n,
     limit: 0xffff,

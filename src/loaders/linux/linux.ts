@@ -24,7 +24,7 @@
 // __BOOT_CS, DS = ES = SS (= FS = GS) = __BOOT_DS, interrupts off, RSI = boot_params, RIP = load
 // address + 0x200.
 
-import type { Regs, Segment, Sregs } from '../../vcpu/backend.ts';
+import type { Regs, Sregs } from '../../vcpu/backend.ts';
 import { TsvmmError } from '../../util/result.ts';
 import { hex } from '../../util/u64.ts';
 import {
@@ -51,7 +51,10 @@ import {
   MAX_MAPPED_GIB,
   Pte,
   RFLAGS_BOOT,
+  bootTr,
+  seg,
   tssDescriptor,
+  unusableLdt,
   zeroRegs,
   type BootState,
 } from '../boot/boot-state.ts';
@@ -165,61 +168,18 @@ export function identityPageTables(gib: number): Uint8Array {
   return b;
 }
 
-function segment(selector: number, type: number, code64: boolean): Segment {
-  return {
-    base: 0n,
-    limit: 0xffffffff,
-    selector,
-    type,
-    present: true,
-    dpl: 0,
-    db: !code64,
-    s: true,
-    l: code64,
-    g: true,
-    avl: false,
-    unusable: false,
-  };
-}
-
 /** kvm_sregs for the 64-bit entry with the Linux boot GDT. */
 export function linuxEntrySregs(cr3: number): Partial<Sregs> {
-  const data = segment(LINUX_BOOT_DS, 0x3, false);
+  const data = seg(LINUX_BOOT_DS, 0x3, false, true);
   return {
-    cs: segment(LINUX_BOOT_CS, 0xb, true),
+    cs: seg(LINUX_BOOT_CS, 0xb, true, false),
     ds: data,
     es: data,
     fs: data,
     gs: data,
     ss: data,
-    tr: {
-      base: BigInt(BOOT_TSS_ADDR),
-      limit: BOOT_TSS_LIMIT,
-      selector: LINUX_BOOT_TSS,
-      type: 0xb,
-      present: true,
-      dpl: 0,
-      db: false,
-      s: false,
-      l: false,
-      g: false,
-      avl: false,
-      unusable: false,
-    },
-    ldt: {
-      base: 0n,
-      limit: 0xffff,
-      selector: 0,
-      type: 0x2,
-      present: true,
-      dpl: 0,
-      db: false,
-      s: false,
-      l: false,
-      g: false,
-      avl: false,
-      unusable: false,
-    },
+    tr: bootTr(LINUX_BOOT_TSS),
+    ldt: unusableLdt(),
     gdt: { base: BigInt(BOOT_GDT_ADDR), limit: LINUX_GDT_LIMIT },
     idt: { base: 0n, limit: 0 },
     cr0: BootCr0.PE | BootCr0.ET | BootCr0.NE | BootCr0.PG,
