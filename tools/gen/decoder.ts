@@ -23,7 +23,7 @@ const MAPS: OpMap[] = ['1', '0F', '0F38', '0F3A'];
 /** Operand kind codes (shared with the executor through the generated file). */
 export const KINDS: Record<string, number> = {
   E: 1, G: 2, I: 3, rAX: 4, AL: 4, eAX: 4, AX: 4, CL: 5, DX: 6, '1': 7, Z: 8, O: 9, M: 10, B: 11, S: 12,
-  C: 13, D: 14, R: 15, J: 16, A: 17, X: 18, Y: 19, V: 21, W: 22, ES: 20, CS: 20, SS: 20, DS: 20, FS: 20, GS: 20,
+  C: 13, D: 14, R: 15, J: 16, A: 17, X: 18, Y: 19, V: 21, W: 22, P: 23, Q: 24, N: 25, U: 26, H: 27, L: 28, ES: 20, CS: 20, SS: 20, DS: 20, FS: 20, GS: 20,
 };
 
 // row flag bits
@@ -42,7 +42,7 @@ function kindOf(operand: string): { kind: number; suffix: string } {
 function rowFlags(r: InsnRow): number {
   let f = 0;
   const hasModrm = r.digit !== undefined || r.mod !== undefined || r.vex === true ||
-    r.operands.some((o) => /^[EGMSCDRBVW][a-z]*$/.test(o));
+    r.operands.some((o) => /^[EGMSCDRBVWPQNUH][a-z]*$/.test(o));
   if (hasModrm) f |= F_MODRM;
   const first = r.operands[0];
   if (r.operands.some((o) => /^[EGZOXY]b$/.test(o) || o === 'AL') && !['MOVZX', 'MOVSX'].includes(r.op) &&
@@ -155,6 +155,7 @@ export function generate(): string {
   s += `export const FEATURE_NAMES: readonly string[] = ['', ${features.map((n) => `'${n}'`).join(', ')}];\n\n`;
   s += `export const K_E = 1, K_G = 2, K_I = 3, K_RAX = 4, K_CL = 5, K_DX = 6, K_ONE = 7, K_Z = 8, K_O = 9, K_M = 10;\n`;
   s += `export const K_B = 11, K_S = 12, K_C = 13, K_D = 14, K_R = 15, K_J = 16, K_A = 17, K_X = 18, K_Y = 19, K_SEG = 20, K_V = 21, K_W = 22;\n`;
+  s += `export const K_P = 23, K_Q = 24, K_N = 25, K_U = 26, K_H = 27, K_L = 28;\n`;
   s += `export const F_MODRM = ${F_MODRM}, F_BYTE = ${F_BYTE}, F_D64 = ${F_D64}, F_F64 = ${F_F64}, F_LOCK = ${F_LOCK}, IMM_SHIFT = ${IMM_SHIFT};\n`;
   s += `export const F_MOFFS = ${F_MOFFS}, F_REL = ${F_REL}, F_SIZE_Y = ${F_SIZE_Y}, F_OPREG = ${F_OPREG}, F_VEX = ${F_VEX};\n`;
   s += `export const F_NO64 = ${F_NO64}, F_ONLY64 = ${F_ONLY64}, F_SIZE_W = ${F_SIZE_W}, F_FORCE_REG = ${F_FORCE_REG};\n`;

@@ -3,6 +3,8 @@
 // IVT; Vol. 2 pages for IRET, far CALL/JMP/RET, IN/OUT/INS/OUTS (§19.5 I/O permission bitmap),
 // CPUID, RDMSR/WRMSR, MOV CR/DR, SYSCALL/SYSRET, SYSENTER/SYSEXIT, SWAPGS, FXSAVE/FXRSTOR.
 
+import { execSimdInt } from './simd-int.ts';
+import { execSimdFp } from './simd-fp.ts';
 import { CpuFault } from '../../arch/x86/exceptions.ts';
 import * as G from './decoder.generated.ts';
 import { Cpu, EXIT_SIGNAL, ACC_IMPLICIT, ACC_WRITE } from './cpu.ts';
@@ -459,7 +461,7 @@ function umipCheck(c: Cpu, what: string): void {
   if (c.cr4 & CR4_UMIP && c.cpl > 0 && protectedMode(c)) throw gp(`${what} at CPL>0 with CR4.UMIP`);
 }
 
-function simdCheck(c: Cpu): void {
+export function simdCheck(c: Cpu): void {
   if (c.cr0 & CR0_EM || !(c.cr4 & 0x200)) throw ud('SSE with CR0.EM=1 or CR4.OSFXSR=0');
   if (c.cr0 & CR0_TS) throw new CpuFault(7, -1, 0, 0, 'SSE with CR0.TS');
 }
@@ -1283,6 +1285,7 @@ function execExtended(c: Cpu, op: number): void {
       if (op === G.OP_SSE) simdCheck(c);
       throw c.unimplementedFault(`${G.MNEMONICS[c.d.row]} (${op === G.OP_X87 ? 'x87' : 'SSE'} instruction: decoded, not executed yet)`);
     default:
+      if (execSimdInt(c, op) || execSimdFp(c, op)) return;
       throw c.unimplementedFault(`op ${G.OP_NAMES[op] ?? op}`);
   }
 }

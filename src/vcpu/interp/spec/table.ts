@@ -15,6 +15,9 @@
 // Size rules: d64 = defaults to 64-bit in 64-bit mode (66h selects 16), f64 = always 64-bit in
 // 64-bit mode (66h ignored, as on Intel).
 
+import { SIMD_INT_ROWS } from './simd-int-rows.ts';
+import { SIMD_FP_ROWS } from './simd-fp-rows.ts';
+
 export type OpMap = '1' | '0F' | '0F38' | '0F3A';
 export type MandatoryPrefix = 'none' | '66' | 'F3' | 'F2';
 
@@ -353,13 +356,6 @@ two('rdseed', 'RDRAND', 0xc7, 'Rv', { digit: 7, mod: 'reg', feature: 'rdseed' })
 two('rdpid', 'RDPID', 0xc7, 'Ry', { prefix: 'F3', digit: 7, mod: 'reg', feature: 'rdpid' });
 two('bswap', 'BSWAP', 0xc8, 'Zy', { plusR: true });
 two('ud0', 'UD', 0xff, 'Gv,Ev');
-// SSE/SSE2 ranges (SDM Table A-3): listed so the decoder knows their length; executed later.
-for (const op of [0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f])
-  two('sse', 'SSE', op, 'Ev', { feature: 'xmm' });
-for (let op = 0x50; op <= 0x7f; op++) if (op !== 0x77) two('sse', 'SSE', op, 'Ev', { feature: 'xmm' });
-for (const op of [0xc2, 0xc4, 0xc5, 0xc6]) two('sse', 'SSE', op, 'Ev,Ib', { feature: 'xmm' });
-for (let op = 0xd0; op <= 0xfe; op++) two('sse', 'SSE', op, 'Ev', { feature: 'xmm2' });
-two('emms', 'SSE', 0x77, '', { feature: 'mmx' });
 // SSE/SSE2 data movement and bitwise logic (SDM Vol. 2 "MOVUPS", "MOVAPS", "MOVDQA/MOVDQU", "MOVSS",
 // "MOVSD", "MOVD/MOVQ", "PXOR", "XORPS", …). V = xmm in ModRM.reg, W = xmm or memory in ModRM.rm.
 // arg for SSE_MOV: bits 0-1 width (0 = 128, 1 = 64, 2 = 32), bit 2 store (V → W), bit 3 aligned,
@@ -402,14 +398,6 @@ m38('movbe', 'MOVBE', 0xf0, 'Gv,Mv', { prefix: 'none', mod: 'mem', feature: 'mov
 m38('movbe', 'MOVBE', 0xf1, 'Mv,Gv', { prefix: 'none', mod: 'mem', feature: 'movbe' });
 m38('movbe', 'MOVBE', 0xf0, 'Gv,Mv', { prefix: '66', mod: 'mem', feature: 'movbe' });
 m38('movbe', 'MOVBE', 0xf1, 'Mv,Gv', { prefix: '66', mod: 'mem', feature: 'movbe' });
-// SSSE3/SSE4.1/SSE4.2 ranges of the 0F38/0F3A maps (SDM Tables A-4, A-5): decoded for length and
-// feature gating (#UD without the feature), executed later (internal_error with the feature)
-for (let op = 0x00; op <= 0x41; op++) m38('sse', 'SSE', op, 'Ev', { feature: op <= 0x0b ? 'ssse3' : 'sse4_1' });
-for (const op of [0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x14, 0x15, 0x16, 0x17, 0x20, 0x21, 0x22, 0x40, 0x41, 0x42])
-  rows.push({ mnemonic: 'sse', op: 'SSE', map: '0F3A', opcode: op, operands: ['Ev', 'Ib'], feature: op === 0x0f ? 'ssse3' : 'sse4_1' });
-for (const op of [0x60, 0x61, 0x62, 0x63]) rows.push({ mnemonic: 'pcmpstr', op: 'SSE', map: '0F3A', opcode: op, operands: ['Ev', 'Ib'], prefix: '66', feature: 'sse4_2' });
-m38('crc32', 'SSE', 0xf0, 'Gy,Eb', { prefix: 'F2', feature: 'sse4_2' });
-m38('crc32', 'SSE', 0xf1, 'Gy,Ev', { prefix: 'F2', feature: 'sse4_2' });
 m38('adcx', 'ADCX', 0xf6, 'Gy,Ey', { prefix: '66', feature: 'adx', arg: 0 });
 m38('adox', 'ADCX', 0xf6, 'Gy,Ey', { prefix: 'F3', feature: 'adx', arg: 1 });
 m38('invpcid', 'INVPCID', 0x82, 'Gy,M', { prefix: '66', mod: 'mem', feature: 'invpcid' });
@@ -427,5 +415,9 @@ m38('sarx', 'SHIFTX', 0xf7, 'Gy,Ey,By', { prefix: 'F3', vex: true, feature: 'bmi
 m38('shlx', 'SHIFTX', 0xf7, 'Gy,Ey,By', { prefix: '66', vex: true, feature: 'bmi2', arg: 4 });
 m38('shrx', 'SHIFTX', 0xf7, 'Gy,Ey,By', { prefix: 'F2', vex: true, feature: 'bmi2', arg: 5 });
 rows.push({ mnemonic: 'rorx', op: 'RORX', map: '0F3A', opcode: 0xf0, operands: ['Gy', 'Ey', 'Ib'], prefix: 'F2', vex: true, feature: 'bmi2' });
+
+// SIMD execution lives in its own row lists (integer/MMX and floating point), each with the
+// placeholder rows for the encodings it does not execute yet (decoded for length, internal_error).
+rows.push(...SIMD_INT_ROWS, ...SIMD_FP_ROWS);
 
 export const INSN_TABLE: readonly InsnRow[] = rows;
