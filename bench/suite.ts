@@ -29,6 +29,10 @@ import { installPeers } from './peers/install.ts';
 import { QEMU, qemuArgs, qemuKvm, qemuTcg, qemuTcgDisk } from './peers/qemu.ts';
 import { tsvmmInterp, tsvmmKvm } from './peers/tsvmm.ts';
 import { setV86Dir, v86Jit, v86NoJit } from './peers/v86.ts';
+import { linuxMain } from './linux/main.ts';
+
+/** Errors of the --linux options: usage errors (exit 2) like the others. */
+const LINUX_USAGE_CODES = new Set(['BENCH_LINUX_SMP', 'BENCH_LINUX_MEMORY', 'BENCH_LINUX_FORM', 'BENCH_LINUX_ARGS', 'BENCH_LINUX_ENGINE', 'BENCH_LINUX_CLI']);
 
 export const ENGINES: readonly Engine[] = [tsvmmInterp, tsvmmKvm, qemuTcg, qemuKvm, qemuTcgDisk, bochs, v86Jit, v86NoJit];
 
@@ -48,7 +52,25 @@ const HELP = `usage: npm run bench -- [options]
   --check-counts    check every workload's instruction-count formula against
                     qemu-system-x86_64 -accel tcg -icount shift=0 (RDTSC counts instructions), and stop
   --out DIR         build and result directory (default build/bench)
-  --help`;
+  --help
+
+The Linux boot (issue 8; not part of the default run: a full interpreter boot is minutes of CPU):
+  --linux           boot Debian's kernel with the project's initramfs on tsvmm's interpreter (its CLI)
+                    and on qemu-system-x86_64 -accel tcg; time to the first kernel line, to
+                    TSVMM-INIT-OK and to exit at power-off; --runs runs each (default 3), median.
+                    Writes build/bench/linux-results.json and linux-boot.svg. Other options:
+  --kernel FILE     the bzImage (default: the newest /boot/vmlinuz-*; skipped when there is none)
+  --initrd FILE     the initramfs (default build/initramfs.cpio.gz, built when missing)
+  --smp LIST        vCPU counts, comma-separated (default 1,2)
+  --memory MIB      guest RAM on both engines (default 256, tsvmm's default)
+  --engines LIST    tsvmm-interp, qemu-tcg (default both)
+  --linux-form F    auto (default: the issue's exact command, then the fallback when it fails),
+                    issue (tsvmm run --backend interp … --append "console=ttyS0"), or fallback
+                    (--cpu supported --host-decompress, "nokaslr" appended on both engines)
+  --linux-args A    instead: these tsvmm run options (e.g. "--cpu supported")…
+  --linux-append C  …and this kernel command line (default console=ttyS0), on both engines
+  --tsvmm-cli src|dist  start tsvmm as node --import tsx src/cli/main.ts (default: the sources as
+                    they are) or node bin/tsvmm.js (the compiled dist/)`;
 
 export interface Progress {
   (line: string): void;
@@ -225,6 +247,15 @@ export async function main(argv: readonly string[], log: Progress = (s) => proce
         'check-counts': { type: 'boolean' },
         out: { type: 'string' },
         help: { type: 'boolean' },
+        linux: { type: 'boolean' },
+        kernel: { type: 'string' },
+        initrd: { type: 'string' },
+        smp: { type: 'string' },
+        memory: { type: 'string' },
+        'linux-form': { type: 'string' },
+        'linux-args': { type: 'string' },
+        'linux-append': { type: 'string' },
+        'tsvmm-cli': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -246,6 +277,33 @@ export async function main(argv: readonly string[], log: Progress = (s) => proce
     const timeoutS = o.timeout !== undefined ? Number(o.timeout) : 600;
     if (!(timeoutS > 0)) throw new Usage(`--timeout must be a positive number of seconds, got '${o.timeout}'`);
     const outDir = resolve(o.out ?? DEFAULT_OUT);
+    const linuxOnly = (['kernel', 'initrd', 'smp', 'memory', 'linux-form', 'linux-args', 'linux-append', 'tsvmm-cli'] as const).filter((k) => o[k] !== undefined);
+    if (!o.linux && linuxOnly.length) throw new Usage(`--${linuxOnly[0]} is an option of the Linux boot benchmark: add --linux`);
+    if (o.linux) {
+      const other = (['only', 'profile', 'check-counts', 'seconds', 'v86'] as const).filter((k) => o[k] !== undefined);
+      if (other.length) throw new Usage(`--${other[0]} is for the workload benchmark, not --linux`);
+      if (o['install-peers'] && !installPeers(log)) log('bench: --install-peers: some installs failed (see above); going on with what is there');
+      try {
+        return await linuxMain(
+          {
+            runs, timeoutMs: timeoutS * 1000, outDir,
+            ...(o.kernel !== undefined ? { kernel: resolve(o.kernel) } : {}),
+            ...(o.initrd !== undefined ? { initrd: resolve(o.initrd) } : {}),
+            ...(o.smp !== undefined ? { smp: o.smp } : {}),
+            ...(o.memory !== undefined ? { memory: o.memory } : {}),
+            ...(o.engines !== undefined ? { engines: o.engines } : {}),
+            ...(o['linux-form'] !== undefined ? { form: o['linux-form'] } : {}),
+            ...(o['linux-args'] !== undefined ? { linuxArgs: o['linux-args'] } : {}),
+            ...(o['linux-append'] !== undefined ? { linuxAppend: o['linux-append'] } : {}),
+            ...(o['tsvmm-cli'] !== undefined ? { cli: o['tsvmm-cli'] } : {}),
+          },
+          log,
+        );
+      } catch (e) {
+        if (e instanceof TsvmmError && LINUX_USAGE_CODES.has(e.code)) throw new Usage(e.message);
+        throw e;
+      }
+    }
     setV86Dir(o.v86 !== undefined ? resolve(o.v86) : undefined);
     const selected = selectVariants(o.only);
     const engines = selectEngines(o.engines);

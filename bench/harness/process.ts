@@ -50,7 +50,14 @@ export class MarkClock {
 export function runProcess(
   cmd: string,
   args: readonly string[],
-  opts: { timeoutMs: number; workDir: string; cwd?: string; env?: NodeJS.ProcessEnv },
+  opts: {
+    timeoutMs: number;
+    workDir: string;
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
+    /** every stdout chunk as it arrives, with the milliseconds since the spawn */
+    onStdout?: (chunk: string, ms: number) => void;
+  },
 ): Promise<ProcessRun> {
   const timeFile = join(opts.workDir, 'time.out');
   const useTime = existsSync(GNU_TIME);
@@ -80,7 +87,9 @@ export function runProcess(
     child.stdout.setEncoding('latin1');
     child.stderr.setEncoding('latin1');
     child.stdout.on('data', (s: string) => {
-      clock.push(s, performance.now());
+      const now = performance.now();
+      clock.push(s, now);
+      opts.onStdout?.(s, now - t0);
       out.push(s);
     });
     child.stderr.on('data', (s: string) => void err.push(s));

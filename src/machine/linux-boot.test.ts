@@ -2,7 +2,8 @@
 // initramfs on the pc platform. The full boot to TSVMM-INIT-OK cannot finish in CI time on the
 // interpreter yet, so this is the shortened form: host-decompressed vmlinux (loaders/linux/payload.ts)
 // on the interpreter, stopped as soon as the kernel has printed its banner and the parts of the early
-// log that prove the VMM's boot data reached it (command line, e820 map, ACPI tables, MADT IOAPIC).
+// log that prove the VMM's boot data reached it (command line, e820 map, ACPI tables, MADT IOAPIC) and
+// that the kernel took the TSC frequency from CPUID 0x15 (the TSC runs on the machine clock).
 // Skipped, with the reason, where the kernel package or the xz tool is absent.
 
 import { test } from 'node:test';
@@ -63,6 +64,8 @@ test(
       const tail = text.split('\n').slice(-5).join('\n');
       assert.match(text, /Linux version \d+\.\d+/, `${r.outcome}: ${r.detail}\n${tail}`);
       assert.match(text, /Command line: console=ttyS0 earlyprintk=serial,ttyS0 tsvmm-test=1/);
+      // the guest TSC follows the machine clock and CPUID 0x15 states its 2 GHz (platform/tsc.ts)
+      assert.match(text, /tsc: Detected 2000\.000 MHz processor/);
       assert.match(text, /BIOS-e820: \[mem 0x0000000000100000-0x000000000fffffff\] usable/);
       assert.match(
         text,

@@ -66,7 +66,14 @@ import type { LocalApic } from '../devices/lapic/lapic.ts';
 import type { IrqLine } from '../devices/device.ts';
 import { ACPI_S5_SLP_TYP } from '../platform/acpi/pm.ts';
 import { initState, sipiState } from '../platform/smp.ts';
-import { cpuSignature, enableApicMsrExits, pcCpuidForVcpu, PcPlatform } from './platform.ts';
+import { cpuSignature, enableApicMsrExits, enableTscClock, pcCpuidForVcpu, PcPlatform } from './platform.ts';
+import { DEFAULT_TSC_HZ } from '../platform/tsc.ts';
+import { MSR_IA32_TSC_DEADLINE } from '../devices/lapic/regs.ts';
+
+/** IA32_TIME_STAMP_COUNTER (SDM Vol. 4 Table 2-2) */
+const MSR_IA32_TSC = 0x10;
+/** CPUID.1:ECX[21] x2APIC */
+const LEAF1_ECX_X2APIC = 1 << 21;
 
 export type RunOutcome = 'debug-exit' | 'shutdown' | 'hlt' | 'timeout' | 'backend-error' | 'host-error';
 
@@ -109,7 +116,11 @@ export interface MachineOptions {
    * 'pc': adds local APICs, IOAPIC, RTC/CMOS, ACPI PM and tables, e820 (platform.ts), SMP.
    */
   platform?: 'minimal' | 'pc';
-  /** 'pc': guest TSC frequency used for IA32_TSC_DEADLINE (default 2 GHz) */
+  /**
+   * 'pc': guest TSC frequency (default 2 GHz). When the backend can run the vCPUs' TSC on the machine
+   * clock (Vm.setTscClock: the interpreter) the guest TSC runs at this rate, CPUID reports it and
+   * TSC-deadline may be offered; otherwise the TSC is the backend's own.
+   */
   tscHz?: number;
   /** 'pc': RTC wall-clock seconds since 1970 at clock time 0 (default: the host's time) */
   rtcEpochSec?: number;
@@ -237,6 +248,10 @@ class PcMachine implements Machine {
 
   private readonly vm: Vm;
   private readonly slots: VcpuSlot[] = [];
+  /** the vCPUs' TSC runs on this.clock at the platform's frequency (Vm.setTscClock accepted) */
+  readonly tscFollowsClock: boolean = false;
+  /** the APIC MSRs reach the machine (Vm.setUserspaceMsrs accepted): x2APIC may be offered */
+  readonly apicMsrs: boolean = false;
   private stop: Stop | undefined;
   private lastImage: BootImage | undefined;
   private reboots = 0;
@@ -287,13 +302,27 @@ class PcMachine implements Machine {
       const apicMsrs = kind === 'pc' && enableApicMsrExits(this.vm);
       if (kind === 'pc' && !apicMsrs)
         this.log(
-          `the ${opts.backend.name} backend does not forward the APIC MSRs (Vm.setUserspaceMsrs): x2APIC hidden from the guest CPUID`,
+          `the ${opts.backend.name} backend does not forward the APIC MSRs (Vm.setUserspaceMsrs): x2APIC and TSC-deadline hidden from the guest CPUID`,
         );
+      const tscHz = opts.tscHz ?? DEFAULT_TSC_HZ;
+      const tscClock = kind === 'pc' && enableTscClock(this.vm, this.clock, tscHz);
+      if (kind === 'pc' && !tscClock)
+        this.log(
+          `the ${opts.backend.name} backend runs its own TSC (no Vm.setTscClock): no TSC frequency reported, TSC-deadline hidden`,
+        );
+      this.apicMsrs = apicMsrs;
+      this.tscFollowsClock = tscClock;
       for (let i = 0; i < vcpus; i++) {
         const vcpu = this.vm.createVcpu(i);
         this.vcpus.push(vcpu);
         const cpuid =
-          kind === 'pc' ? pcCpuidForVcpu(opts.cpuid, i, { apicMsrs, tscDeadline: false }) : opts.cpuid;
+          kind === 'pc'
+            ? pcCpuidForVcpu(opts.cpuid, i, {
+                apicMsrs,
+                tscDeadline: apicMsrs && tscClock,
+                ...(tscClock ? { tscHz } : {}),
+              })
+            : opts.cpuid;
         vcpu.setCpuid(cpuid);
       }
     } catch (e) {
@@ -314,6 +343,7 @@ class PcMachine implements Machine {
             pic: this.pic,
             fwCfg: this.fwCfg,
             ...(opts.tscHz !== undefined ? { tscHz: opts.tscHz } : {}),
+            x2apic: this.apicMsrs && x2apicOffered(opts.cpuid),
             ...(opts.rtcEpochSec !== undefined ? { rtcEpochSec: opts.rtcEpochSec } : {}),
             onSleep: (typ) => this.sleep(typ),
             kick: () => this.kick(),
@@ -649,12 +679,21 @@ class PcMachine implements Machine {
     }
   }
 
-  /** RDMSR/WRMSR the backend forwarded (Vm.setUserspaceMsrs): the vCPU's local APIC answers. */
+  /**
+   * RDMSR/WRMSR the backend forwarded (Vm.setUserspaceMsrs): the vCPU's local APIC answers; any other
+   * index (KVM's "invalid MSR" exits) #GPs, as KVM would have done itself.
+   */
   private msrExit(exit: Extract<VcpuExit, { reason: 'x86_rdmsr' | 'x86_wrmsr' }>, s: VcpuSlot): void {
     const lapic = s.lapic;
     if (!lapic) {
       exit.error = true; // no APIC on this platform: #GP, as for an MSR that does not exist
       return;
+    }
+    if (exit.reason === 'x86_wrmsr' && exit.index >>> 0 === MSR_IA32_TSC_DEADLINE && this.tscFollowsClock) {
+      // IA32_TSC_DEADLINE writes never fault; say so before reading IA32_TSC (on KVM a state ioctl
+      // completes the pending exit)
+      exit.error = false;
+      this.anchorTsc(s);
     }
     if (exit.reason === 'x86_rdmsr') {
       const r = lapic.rdmsr(exit.index >>> 0);
@@ -665,6 +704,18 @@ class PcMachine implements Machine {
       const r = lapic.wrmsr(exit.index >>> 0, Number(d & 0xffffffffn), Number((d >> 32n) & 0xffffffffn));
       exit.error = r !== null;
     }
+  }
+
+  /**
+   * Re-anchor the vCPU's deadline converter to its TSC now (the guest may have written IA32_TSC or
+   * IA32_TSC_ADJUST since): TscSource offset = IA32_TSC - ticks(now).
+   */
+  private anchorTsc(s: VcpuSlot): void {
+    const tsc = this.platform?.tscs[s.index];
+    const t = s.vcpu.getMsrs([MSR_IA32_TSC])[0];
+    if (!tsc || !t) return;
+    const now = this.clock.nowNs();
+    tsc.offset = Number(BigInt.asIntN(64, t.data)) - (tsc.tscAt(now) - tsc.offset);
   }
 
   private serialText(): string {
@@ -933,6 +984,11 @@ class PcMachine implements Machine {
       await this.clock.waitUntil(Math.min(next ?? deadline, deadline), this.wake.signal);
     }
   }
+}
+
+function x2apicOffered(cpuid: readonly CpuidEntry[]): boolean {
+  const l1 = cpuid.find((e) => e.function === 1 && e.index === 0);
+  return l1 !== undefined && (l1.ecx & LEAF1_ECX_X2APIC) !== 0;
 }
 
 /** Build the PC: RAM, bus, devices, the vCPUs with the given CPUID (and the 'pc' platform parts). */

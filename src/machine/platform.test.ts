@@ -5,7 +5,8 @@ import { ManualClock } from './clock.ts';
 import { FakeBackend, FakeVm, outExit, type FakeVcpu, type ScriptStep } from './testing/fake-backend.ts';
 import { E820, MiB } from './layout.ts';
 import type { MsrRange, VcpuExit } from '../vcpu/backend.ts';
-import { LAPIC_MSR_RANGES, FW_CFG_E820_FILE, pcCpuidForVcpu } from './platform.ts';
+import { LAPIC_MSR_RANGES, FW_CFG_E820_FILE, pcCpuidForVcpu, withTscLeaves } from './platform.ts';
+import { tscHzFromLeaf15 } from '../platform/tsc.ts';
 import { FwCfgKey } from '../devices/fw-cfg/fw-cfg.ts';
 import { ACPI_PM_BASE, Pm1Cnt, PmReg } from '../platform/acpi/pm.ts';
 import { syntheticBzImage } from '../loaders/testing/bzimage.ts';
@@ -181,7 +182,12 @@ test('pc platform: APIC MSR exits are answered by the vCPU local APIC (x2APIC mo
   const eoiRead = rdmsr(0x80b);
   const script: ScriptStep[] = [base, toX2, id, ver, tpr, tprBack, reserved, eoiRead, outExit(0xf4, 1, 0)];
   const backend = new MsrFakeBackend(script);
-  const { m, vcpu } = make(script, {}, backend);
+  // the guest CPUID offers x2APIC (without it IA32_APIC_BASE.EXTD is reserved: #GP, as under KVM)
+  const cpuid = [
+    ...backend.supportedCpuid(),
+    { function: 1, index: 0, flags: 0, eax: 0x806f0, ebx: 0, ecx: 1 << 21, edx: 1 << 9 },
+  ];
+  const { m, vcpu } = make(script, { cpuid }, backend);
   const r = await m.run({ timeoutMs: 1000 });
   assert.equal(r.outcome, 'debug-exit', r.detail);
   assert.deepEqual(backend.ranges, LAPIC_MSR_RANGES, 'the machine claimed the APIC MSRs');
@@ -317,4 +323,50 @@ test('pcCpuidForVcpu: x2APIC follows the APIC MSR hook, TSC-deadline also needs 
   const l1 = pcCpuidForVcpu(t, 5, { apicMsrs: false, tscDeadline: false })[0]!;
   assert.equal(l1.ebx, 0x05010800, 'APIC ID replaced, the rest of EBX kept');
   assert.equal(t[0]!.ecx, (1 << 21) | (1 << 24), 'the input table is not modified');
+});
+
+test('withTscLeaves: the TSC frequency in 0x15/0x16/0x40000010, max leaves raised, invariant TSC, input untouched', () => {
+  const t = [
+    { function: 0, index: 0, flags: 0, eax: 0xd, ebx: 1, ecx: 2, edx: 3 },
+    { function: 0x15, index: 0, flags: 0, eax: 9, ebx: 9, ecx: 9, edx: 0 },
+    {
+      function: 0x40000000,
+      index: 0,
+      flags: 0,
+      eax: 0x40000001,
+      ebx: 0x4b4d564b,
+      ecx: 0x564b4d56,
+      edx: 0x4d,
+    },
+    { function: 0x80000000, index: 0, flags: 0, eax: 0x80000008, ebx: 0, ecx: 0, edx: 0 },
+    { function: 0x80000007, index: 0, flags: 0, eax: 0, ebx: 0, ecx: 0, edx: 0 },
+  ];
+  const out = withTscLeaves(t, 2_500_000_000);
+  const leaf = (fn: number) => out.filter((e) => e.function === fn);
+  assert.equal(leaf(0)[0]!.eax, 0x16, 'max basic leaf raised to 0x16');
+  assert.equal(leaf(0x15).length, 1, 'the old 0x15 replaced');
+  assert.equal(tscHzFromLeaf15(leaf(0x15)[0]!), 2_500_000_000);
+  assert.equal(leaf(0x16)[0]!.eax, 2500, '0x16 EAX = base MHz');
+  assert.equal(leaf(0x40000000)[0]!.eax, 0x40000010, 'hypervisor max leaf covers 0x40000010');
+  assert.equal(leaf(0x40000000)[0]!.ebx, 0x4b4d564b, 'signature kept');
+  assert.equal(leaf(0x40000010)[0]!.eax, 2_500_000, '0x40000010 EAX = TSC kHz');
+  assert.equal((leaf(0x80000007)[0]!.edx >>> 8) & 1, 1, 'invariant TSC');
+  assert.deepEqual(
+    out.map((e) => e.function),
+    [...out.map((e) => e.function)].sort((a, b) => a - b),
+    'sorted',
+  );
+  assert.equal(t[1]!.eax, 9, 'the input table is not modified');
+  assert.equal(t[4]!.edx, 0);
+  // pcCpuidForVcpu adds them only with a tscHz (the backend's TSC follows the machine clock)
+  assert.equal(
+    pcCpuidForVcpu(t, 0, { apicMsrs: true, tscDeadline: true }).some((e) => e.function === 0x40000010),
+    false,
+  );
+  assert.equal(
+    pcCpuidForVcpu(t, 0, { apicMsrs: true, tscDeadline: true, tscHz: 1e9 }).some(
+      (e) => e.function === 0x40000010,
+    ),
+    true,
+  );
 });

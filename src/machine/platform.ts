@@ -10,11 +10,14 @@
 // x2APIC (1:ECX[21]) is only offered when the backend forwards the APIC MSRs to the VMM
 // (Vm.setUserspaceMsrs, KVM_CAP_X86_USER_SPACE_MSR): otherwise the guest would write MSRs nobody
 // implements (KVM without an in-kernel irqchip drops IA32_TSC_DEADLINE writes and #GPs x2APIC MSRs).
-// TSC-deadline (1:ECX[24]) also needs the guest TSC to be the machine's TscSource (CpuidEdits).
+// TSC-deadline (1:ECX[24]) also needs the guest TSC to follow the machine clock (Vm.setTscClock), so
+// IA32_TSC_DEADLINE values convert to clock time; with that TSC the guest is also told its frequency
+// (leaves 0x15/0x16, 0x40000010; platform/tsc.ts) and that it is invariant (0x80000007:EDX[8]).
 
 import type { CpuidEntry } from '../arch/x86/cpuid/table.ts';
 import type { Clock } from '../devices/device.ts';
 import type { MsrRange, Vm } from '../vcpu/backend.ts';
+import type { MachineClock } from './clock.ts';
 import { ApicBus } from '../devices/lapic/apic-bus.ts';
 import { LocalApic } from '../devices/lapic/lapic.ts';
 import { LapicPage } from '../devices/lapic/lapic-page.ts';
@@ -36,7 +39,14 @@ import { InterruptRouter, SCI_IRQ, type IrqSink } from '../platform/irq-routing.
 import { AcpiPm, ACPI_PM_BASE, ACPI_PM_PORTS } from '../platform/acpi/pm.ts';
 import { buildAcpiTables, type AcpiTables } from '../platform/acpi/tables.ts';
 import { buildE820, encodeE820 } from '../platform/e820.ts';
-import { FixedTsc, type TscSource } from '../platform/tsc.ts';
+import {
+  cpuidLeaf15,
+  cpuidLeaf16,
+  DEFAULT_TSC_HZ,
+  FixedTsc,
+  hypervisorTimingLeaves,
+  type TscSource,
+} from '../platform/tsc.ts';
 import type { Bus } from './bus.ts';
 import { E820, type E820Entry, type MemoryLayout } from './layout.ts';
 import type { FwCfg } from '../devices/fw-cfg/fw-cfg.ts';
@@ -53,17 +63,23 @@ export const FW_CFG_E820_FILE = 'etc/e820';
 
 /** CPUID bits this file edits (SDM Vol. 2A Table 3-10/3-11). */
 const Leaf1 = { ECX_X2APIC: 1 << 21, ECX_TSC_DEADLINE: 1 << 24, EDX_APIC: 1 << 9 } as const;
+/** CPUID 0x80000007:EDX[8] invariant TSC (SDM Vol. 2A; AMD APM Vol. 3 E.4.7 "TscInvariant") */
+const EDX_INVARIANT_TSC = 1 << 8;
 
 export interface CpuidEdits {
   /** the APIC MSRs reach the VMM: x2APIC may be offered */
   readonly apicMsrs: boolean;
   /**
-   * TSC-deadline may be offered: needs the APIC MSRs and a guest TSC that the machine's TscSource
-   * describes (IA32_TSC_DEADLINE values are converted to clock time with it). Neither backend's RDTSC
-   * follows the machine's FixedTsc yet (the interpreter counts instructions, KVM runs the host TSC),
-   * so the machine passes false.
+   * TSC-deadline may be offered: needs the APIC MSRs and a guest TSC that follows the machine clock
+   * (Vm.setTscClock), so IA32_TSC_DEADLINE values convert to clock time.
    */
   readonly tscDeadline: boolean;
+  /**
+   * The guest TSC follows the machine clock at this frequency (Vm.setTscClock accepted it): report it
+   * (leaves 0x15, 0x16, 0x40000010, max basic leaf raised to 0x16 if lower) and mark the TSC invariant.
+   * Undefined: the TSC is the backend's own; no frequency is promised.
+   */
+  readonly tscHz?: number;
 }
 
 /** The guest CPUID of vCPU `apicId` on the PC platform (see the header). Returns a new table. */
@@ -72,7 +88,7 @@ export function pcCpuidForVcpu(
   apicId: number,
   edits: CpuidEdits,
 ): CpuidEntry[] {
-  return table.map((e) => {
+  const out = table.map((e) => {
     if (e.function === 1) {
       let ecx = e.ecx;
       if (!edits.apicMsrs) ecx &= ~Leaf1.ECX_X2APIC;
@@ -87,6 +103,33 @@ export function pcCpuidForVcpu(
     if (e.function === 0xb || e.function === 0x1f) return { ...e, edx: apicId >>> 0 };
     return { ...e };
   });
+  return edits.tscHz === undefined ? out : withTscLeaves(out, edits.tscHz);
+}
+
+/**
+ * Tell the guest its TSC frequency and that the TSC is invariant (platform/tsc.ts): CPUID 0x15 and 0x16
+ * (raising the max basic leaf to 0x16 when it is lower), the hypervisor leaves 0x40000000 (max leaf ≥
+ * 0x40000010, signature kept) and 0x40000010, and 0x80000007:EDX[8] when the extended range has it.
+ */
+export function withTscLeaves(table: readonly CpuidEntry[], tscHz: number): CpuidEntry[] {
+  const replaced = new Set([0x15, 0x16, 0x40000010]);
+  const out = table.filter((e) => !replaced.has(e.function)).map((e) => ({ ...e }));
+  const leaf0 = out.find((e) => e.function === 0);
+  if (leaf0 && leaf0.eax >>> 0 < 0x16) leaf0.eax = 0x16;
+  const [hv0, hv1, hv10] = hypervisorTimingLeaves(tscHz);
+  const h0 = out.find((e) => e.function === 0x40000000);
+  if (h0) h0.eax = Math.max(h0.eax >>> 0, 0x40000010);
+  else out.push(hv0!);
+  if (!out.some((e) => e.function === 0x40000001)) out.push(hv1!);
+  out.push(cpuidLeaf15(tscHz), cpuidLeaf16(tscHz), hv10!);
+  const ext = out.find((e) => e.function === 0x80000000);
+  const e7 = out.find((e) => e.function === 0x80000007);
+  if (ext && ext.eax >>> 0 >= 0x80000007) {
+    if (e7) e7.edx = (e7.edx | EDX_INVARIANT_TSC) >>> 0;
+    else
+      out.push({ function: 0x80000007, index: 0, flags: 0, eax: 0, ebx: 0, ecx: 0, edx: EDX_INVARIANT_TSC });
+  }
+  return out.sort((a, b) => a.function - b.function || a.index - b.index);
 }
 
 /** CPUID.1:EAX, the processor signature that INIT and SIPI leave in EDX (SDM Vol. 3A §9.1.4). */
@@ -104,6 +147,8 @@ export interface PcPlatformOptions {
   fwCfg: FwCfg;
   /** guest TSC frequency for IA32_TSC_DEADLINE (default 2 GHz) */
   tscHz?: number;
+  /** CPUID.1:ECX.x2APIC is offered: may the guest set IA32_APIC_BASE.EXTD (default true) */
+  x2apic?: boolean;
   /** RTC wall-clock seconds at clock 0 (default: the host's time) */
   rtcEpochSec?: number;
   /** the guest asked for a sleep state (SLP_TYP written with SLP_EN) */
@@ -120,7 +165,13 @@ export class PcPlatform {
   readonly router: InterruptRouter;
   readonly rtc: Rtc;
   readonly pm: AcpiPm;
+  /** the guest TSC at offset 0 (what every vCPU's TSC reads until the guest moves it) */
   readonly tsc: TscSource;
+  /**
+   * per vCPU: the TSC its local APIC converts IA32_TSC_DEADLINE with; the machine re-anchors its
+   * offset to the vCPU's IA32_TSC on each deadline write (a guest may have moved its TSC)
+   */
+  readonly tscs: FixedTsc[] = [];
   readonly acpi: AcpiTables;
   /** the map the guest gets (boot_params, fw_cfg etc/e820): the layout with the ACPI region reserved */
   readonly e820: readonly E820Entry[];
@@ -129,14 +180,17 @@ export class PcPlatform {
     this.tsc = new FixedTsc(opts.tscHz);
     const apicIds = Array.from({ length: opts.vcpus }, (_, i) => i);
     for (const id of apicIds) {
+      const tsc = new FixedTsc(this.tsc.hz);
+      this.tscs.push(tsc);
       this.lapics.push(
         new LocalApic({
           id,
           bsp: id === 0,
           bus: this.apicBus,
           clock: opts.clock,
-          tsc: this.tsc,
+          tsc,
           kick: opts.kick,
+          x2apic: opts.x2apic ?? true,
         }),
       );
     }
@@ -210,4 +264,10 @@ export class PcPlatform {
 export function enableApicMsrExits(vm: Vm): boolean {
   if (typeof vm.setUserspaceMsrs !== 'function') return false;
   return vm.setUserspaceMsrs(LAPIC_MSR_RANGES);
+}
+
+/** Ask the backend to run every vCPU's TSC at `hz` on the machine clock (false when it cannot). */
+export function enableTscClock(vm: Vm, clock: MachineClock, hz: number = DEFAULT_TSC_HZ): boolean {
+  if (typeof vm.setTscClock !== 'function') return false;
+  return vm.setTscClock({ hz, nowNs: () => clock.nowNs() });
 }

@@ -27,7 +27,7 @@ import {
   R_USER,
   WRITE_KINDS,
 } from './config.ts';
-import { faultReason } from './reason.ts';
+import { faultReason, type FaultFacts } from './reason.ts';
 import { INFO_HAS_CODE, TLB_MASK, Tlb } from './tlb.ts';
 import { ACC_SHADOW_STACK, checkPagingState, type FlushKind, type PagingState, type PhysMem } from './types.ts';
 import { WalkOut, checkLinear, loadPdptes, walk } from './walk.ts';
@@ -38,6 +38,23 @@ import { Cr4 } from '../arch/x86/registers/cr4.ts';
 const CR0_PDPTR = Number(Cr0.CD | Cr0.NW | Cr0.PG) | 0;
 /** CR4 bits whose change reloads the PDPTEs (X86_CR4_PDPTR_BITS). */
 const CR4_PDPTR = Number(Cr4.PGE | Cr4.PSE | Cr4.PAE | Cr4.SMEP);
+
+/**
+ * A fault raised by translate(): its `reason` text is built only when read (traces, tests), since
+ * guests that take many page faults would otherwise spend much of their time formatting it.
+ */
+export class MmuFault extends CpuFault {
+  constructor(out: FaultFacts, linLo: number, linHi: number, access: number) {
+    super(out.vector, out.errorCode, out.vector === 14 ? linLo | 0 : 0, out.vector === 14 ? linHi | 0 : 0, '');
+    const facts: FaultFacts = { faultLevel: out.faultLevel, vector: out.vector, errorCode: out.errorCode, why: out.why };
+    let text: string | undefined;
+    Object.defineProperty(this, 'reason', {
+      get: () => (text ??= faultReason(facts, linLo, linHi, access)),
+      enumerable: true,
+      configurable: true,
+    });
+  }
+}
 
 export class Mmu {
   readonly cfg = new PagingConfig();
@@ -297,13 +314,7 @@ export class Mmu {
     if (!checkLinear(cfg, linHi, access, ac, out) || !walk(cfg, this.mem, this.cr3Lo, this.cr3Hi, this.pdptes, linLo, linHi, access, ac, out, null)) {
       // a page fault invalidates the TLB entries for the faulting address (SDM 3A §4.10.4.1)
       if (out.vector === 14) this.tlb.invalidatePage(linLo, linHi, -1, true, true);
-      throw new CpuFault(
-        out.vector,
-        out.errorCode,
-        out.vector === 14 ? linLo | 0 : 0,
-        out.vector === 14 ? linHi | 0 : 0,
-        faultReason(out, linLo, linHi, access),
-      );
+      throw new MmuFault(out, linLo, linHi, access);
     }
     const physPage = out.physical - (linLo & 0xfff);
     let hasCode = false;

@@ -12,7 +12,10 @@ export function hexLinear(lo: number, hi: number): string {
   return '0x' + (hi >>> 0).toString(16).padStart(8, '0') + (lo >>> 0).toString(16).padStart(8, '0');
 }
 
-export function faultReason(out: WalkOut, linLo: number, linHi: number, access: number): string {
+/** The WalkOut fields a fault explanation needs (a snapshot can stand in for the live record). */
+export type FaultFacts = Pick<WalkOut, 'faultLevel' | 'vector' | 'errorCode' | 'why'>;
+
+export function faultReason(out: FaultFacts, linLo: number, linHi: number, access: number): string {
   const at = `${formatAccess(access)} at ${hexLinear(linLo, linHi)}`;
   const lvl = LEVEL_NAMES[out.faultLevel] ?? '?';
   const code = out.vector === 14 ? `#PF(${formatPfec(out.errorCode)})` : `${VECTOR_NAMES[out.vector]}(0)`;

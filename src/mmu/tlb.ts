@@ -30,6 +30,8 @@ export const TLB_SIZE = 1 << TLB_BITS;
 export const TLB_MASK = TLB_SIZE - 1;
 export const INFO_SHIFT_MASK = 0x1f;
 export const INFO_HAS_CODE = 0x80;
+/** large pages tracked individually for INVLPG before it falls back to scanning the TLB */
+const LARGE_MAX = 64;
 
 /** The slot of a linear page. */
 export function tlbSlot(linLo: number, linHi: number): number {
@@ -57,6 +59,11 @@ export class Tlb {
   private readonly pcidCtx = new Int32Array(4096);
   /** a large-page entry may be live: INVLPG must scan */
   private largeLive = false;
+  /** the large pages filled since the last full flush (base lo, base hi, log2 size), up to
+   *  LARGE_MAX of them: INVLPG scans only for an address inside one (or after an overflow) */
+  private readonly large = new Int32Array(3 * LARGE_MAX);
+  private largeCount = 0;
+  private largeOverflow = false;
 
   constructor() {
     this.pcidCtx[0] = 1;
@@ -115,6 +122,8 @@ export class Tlb {
     this.flushNonGlobal();
     this.globalCtx--;
     this.largeLive = false;
+    this.largeCount = 0;
+    this.largeOverflow = false;
   }
 
   /** Record a translation (the caller computed the allow mask). */
@@ -126,7 +135,31 @@ export class Tlb {
     this.allow[i] = allow;
     this.phys[i] = physPage;
     this.info[i] = pageShift | (hasCode ? INFO_HAS_CODE : 0);
-    if (pageShift > 12) this.largeLive = true;
+    if (pageShift > 12) {
+      this.largeLive = true;
+      if (!this.largeOverflow) this.noteLarge(linLo, linHi, pageShift);
+    }
+  }
+
+  private noteLarge(linLo: number, linHi: number, sh: number): void {
+    const base = linLo & ~((1 << sh) - 1), L = this.large;
+    for (let k = 0; k < this.largeCount * 3; k += 3) if (L[k] === base && L[k + 1] === (linHi | 0) && L[k + 2] === sh) return;
+    if (this.largeCount === LARGE_MAX) {
+      this.largeOverflow = true;
+      return;
+    }
+    const k = this.largeCount++ * 3;
+    L[k] = base; L[k + 1] = linHi; L[k + 2] = sh;
+  }
+
+  /** may a large-page entry covering this address be live? */
+  private inLarge(linLo: number, linHi: number): boolean {
+    if (this.largeOverflow) return true;
+    const L = this.large;
+    for (let k = 0; k < this.largeCount * 3; k += 3) {
+      if (L[k + 1] === (linHi | 0) && (linLo & ~((1 << L[k + 2]!) - 1)) === L[k]) return true;
+    }
+    return false;
   }
 
   /** The slot holding a live translation of this page for the current context, or -1. */
@@ -144,19 +177,18 @@ export class Tlb {
    */
   invalidatePage(linLo: number, linHi: number, pcid: number, global: boolean, nonGlobal: boolean): void {
     const want = pcid < 0 ? this.curCtx : this.pcidCtx[pcid & 0xfff]! > this.floor ? this.pcidCtx[pcid & 0xfff]! : -0x7fffffff;
-    const kill = (i: number): void => {
-      const c = this.ctx[i]!;
-      if ((global && c === this.globalCtx) || (nonGlobal && c === want)) this.ctx[i] = 0;
-    };
+    const g = global ? this.globalCtx : 0; // 0 = empty slot: "killing" it changes nothing
+    const ng = nonGlobal ? want : 0;
+    const ctx = this.ctx;
     const i = tlbSlot(linLo, linHi);
-    if (this.tagLo[i] === (linLo & ~0xfff) && this.tagHi[i] === (linHi | 0)) kill(i);
-    if (!this.largeLive) return;
+    if (this.tagLo[i] === (linLo & ~0xfff) && this.tagHi[i] === (linHi | 0) && (ctx[i] === g || ctx[i] === ng)) ctx[i] = 0;
+    if (!this.largeLive || !this.inLarge(linLo, linHi)) return;
     for (let j = 0; j < TLB_SIZE; j++) {
       const sh = this.info[j]! & INFO_SHIFT_MASK;
       if (sh <= 12 || this.tagHi[j] !== (linHi | 0)) continue;
       // same large page: tags agree above the page size (all large sizes are < 2^32)
       const mask = ~((1 << sh) - 1);
-      if ((this.tagLo[j]! & mask) === (linLo & mask)) kill(j);
+      if ((this.tagLo[j]! & mask) === (linLo & mask) && (ctx[j] === g || ctx[j] === ng)) ctx[j] = 0;
     }
   }
 

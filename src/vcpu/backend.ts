@@ -185,7 +185,28 @@ export interface MsrRange {
   count: number;
 }
 
+/**
+ * The time base a guest TSC can follow (Vm.setTscClock): the VMM's monotonic clock (the machine clock)
+ * and the guest TSC frequency, the pair KVM takes as KVM_SET_TSC_KHZ plus the host clock.
+ */
+export interface TscClock {
+  /** guest TSC frequency in Hz (a whole number, 1 MHz … 100 GHz) */
+  readonly hz: number;
+  /** the VMM clock in nanoseconds (monotonic, starts near 0) */
+  nowNs(): number;
+}
+
 export interface Vm {
+  /**
+   * Optional (additive): the VM-wide KVM_SET_TSC_KHZ (KVM_CAP_VM_TSC_CONTROL), called before the first
+   * createVcpu. Every vCPU's TSC then reads floor(clock.nowNs() * hz / 1e9) plus its own offset
+   * (IA32_TSC and IA32_TSC_ADJUST writes move the offset, as on hardware), so a guest calibrating its
+   * TSC against the PIT or the ACPI PM timer (which run on the same clock) gets `hz`. Returns false when
+   * the backend cannot follow the given clock (then the guest TSC is whatever the backend runs — the
+   * host TSC on KVM, the retired-instruction count on a bare interpreter — and the VMM must not
+   * promise a frequency or convert TSC values to clock time: no TSC-deadline timer).
+   */
+  setTscClock?(clock: TscClock): boolean;
   /**
    * Optional: KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR, KVM_MSR_EXIT_REASON_FILTER) plus
    * KVM_X86_SET_MSR_FILTER denying `ranges`: from now on every guest RDMSR/WRMSR of an index in

@@ -12,8 +12,8 @@ import { applyFeatureBits } from './common.ts';
 import { INTERP_GROUPS, INTERP_KVM_PV_FEATURES_EAX, INTERP_SOURCE, INTERP_SYNTHESIZED } from './interp.ts';
 import { KVM_SIGNATURE, buildXsaveLeaf } from './kvm.ts';
 
-/** XCR0 the interpreter implements: x87 | SSE | AVX (see interp.ts). */
-export const INTERP_XCR0 = 0x7;
+/** XCR0 the interpreter offers: x87 | SSE (AVX is not offered: interp.ts). */
+export const INTERP_XCR0 = 0x3;
 
 export function interpSupportedFromHost(host: CpuidTable): StageResult {
   const log = new ChangeLog('supported');
@@ -143,6 +143,6 @@ export function interpSupportedFromHost(host: CpuidTable): StageResult {
   applyFeatureBits(out, offered);
   buildXsaveLeaf(out, host, offered, { xcr0: INTERP_XCR0, xss: 0 });
   applyFeatureBits(out, offered);
-  log.note('XSAVE state: x87, SSE and AVX components only (XCR0 = 0x7)');
+  log.note('XSAVE state: x87 and SSE components only (XCR0 = 0x3)');
   return { stage: 'supported', table: out, changes: log.changes, notes: log.notes };
 }

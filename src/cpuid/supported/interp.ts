@@ -59,6 +59,10 @@ export const INTERP_GROUPS: readonly InterpGroup[] = [
   },
   { why: 'RDTSCP/RDPID read IA32_TSC_AUX; FSGSBASE instructions', features: ['rdtscp', 'rdpid', 'fsgsbase'] },
   {
+    why: 'IA32_TSC_ADJUST moves with IA32_TSC writes and moves the TSC (SDM Vol. 3B §18.17.3; src/vcpu/interp/tsc.ts)',
+    features: ['tsc_adjust'],
+  },
+  {
     why: 'supervisor protections in the MMU permission check (spec §8.3, §8.6, §8.9): SMEP, SMAP, UMIP, PKU, LASS',
     features: ['smep', 'smap', 'umip', 'pku', 'lass'],
   },
@@ -68,9 +72,10 @@ export const INTERP_GROUPS: readonly InterpGroup[] = [
   },
   {
     why:
-      'XSAVE family for x87|SSE|AVX state only (XCR0 bits 0..2; no AVX-512, MPX, PKRU-in-XSAVE, AMX or supervisor ' +
-      'state): XSAVE, XSAVEOPT, XSAVEC, XGETBV with ECX=1; AVX/AVX2/FMA/F16C register operations',
-    features: ['xsave', 'xsaveopt', 'xsavec', 'xgetbv1', 'avx', 'avx2', 'fma', 'f16c'],
+      'XSAVE family for x87|SSE state (XCR0 bits 0..1; the instructions also handle the AVX component, but AVX ' +
+      'is not offered: no VEX-encoded SIMD arithmetic is executed, so AVX/AVX2/FMA/F16C stay hidden): XSAVE, ' +
+      'XSAVEOPT, XSAVEC, XGETBV with ECX=1',
+    features: ['xsave', 'xsaveopt', 'xsavec', 'xgetbv1'],
   },
 ];
 
@@ -80,9 +85,18 @@ export const INTERP_GROUPS: readonly InterpGroup[] = [
  */
 export const INTERP_SYNTHESIZED: Readonly<Record<string, string>> = {
   hypervisor: 'a VMM always sets CPUID.1:ECX[31] HYPERVISOR',
-  x2apic: 'the emulated local APIC implements x2APIC mode',
+  x2apic:
+    'the emulated local APIC implements x2APIC mode; the machine (src/machine/platform.ts) hides it unless the ' +
+    'backend forwards the APIC MSRs (Vm.setUserspaceMsrs, which the interpreter implements)',
+  tsc_deadline_timer:
+    'the emulated local APIC implements TSC-deadline mode; the machine hides it unless the APIC MSRs are forwarded ' +
+    'and the guest TSC follows the machine clock (Vm.setTscClock, which the interpreter implements)',
   efer_lmsle_mbz: 'the interpreter never implements EFER.LMSLE; it advertises the MBZ promise (spec §3.3)',
   arat: 'the emulated APIC timer does not stop in deep C-states (there are none): 6:EAX[2] ARAT',
+  xsaveerptr:
+    'FXSAVE/XSAVE store and FXRSTOR/XRSTOR load the whole x87 image, FIP/FDP/FOP included, whatever the ' +
+    'exception state (0x80000008:EBX[2]); without it Linux assumes the AMD FXSAVE leak and runs an x87 FILD ' +
+    'on every FPU restore',
 };
 
 /**

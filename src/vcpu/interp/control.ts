@@ -12,6 +12,7 @@ import { Cpu } from './cpu.ts';
 import { updateMode } from './segments.ts';
 import type { SystemHooks } from './system.ts';
 import type { Mmu } from '../../mmu/index.ts';
+import { guestWriteTscMsr, readTscMsr, writeTsc, MSR_IA32_TSC_ADJUST } from './tsc.ts';
 import {
   CS, FS, GS, A_L, CR0_PG, CR4_OSXSAVE, CR4_PKE, EFER_LMA, EFER_LME,
   MSR_EFER, MSR_FS_BASE, MSR_GS_BASE, MSR_TSC, MSR_APIC_BASE, MSR_PAT, MSR_MISC_ENABLE,
@@ -148,7 +149,9 @@ export function makeHooks(env: VcpuEnv): SystemHooks {
       }
       x2apicCheck(c, i);
       const v = enforce(checkMsrWrite(env.model, st, i, value, { current: msrValue(c, i) }));
-      setMsrValue(c, i, v);
+      // guest writes of IA32_TSC / IA32_TSC_ADJUST move each other (SDM Vol. 3B §18.17.3; tsc.ts)
+      if (i === MSR_TSC || i === MSR_IA32_TSC_ADJUST) guestWriteTscMsr(c, i, v);
+      else setMsrValue(c, i, v);
     },
     xsetbv(c, index, value) {
       const v = enforce(checkXsetbv(env.model, controlState(c), { cpl: c.cpl, ecx: index, value }));
@@ -174,7 +177,7 @@ export function msrValue(c: Cpu, i: number): bigint {
     case MSR_EFER: return BigInt(c.efer >>> 0);
     case MSR_FS_BASE: return big(c.segBase[FS]!, c.segBaseHi[FS]!);
     case MSR_GS_BASE: return big(c.segBase[GS]!, c.segBaseHi[GS]!);
-    case MSR_TSC: return BigInt(Math.floor(c.icount + c.tscOffset)) & 0xffffffffffffffffn;
+    case MSR_TSC: return readTscMsr(c);
     case MSR_APIC_BASE: return c.msrs.get(i) ?? APIC_BASE_RESET;
     case MSR_PAT: return c.msrs.get(i) ?? 0x0007040600070406n;
     case MSR_MISC_ENABLE: return c.msrs.get(i) ?? 0x1800n;
@@ -194,7 +197,7 @@ export function setMsrValue(c: Cpu, i: number, v: bigint): void {
       c.segBase[s] = Number(v & 0xffffffffn) | 0; c.segBaseHi[s] = Number((v >> 32n) & 0xffffffffn) | 0;
       return;
     }
-    case MSR_TSC: c.tscOffset = Number(v) - c.icount; return;
+    case MSR_TSC: writeTsc(c, v); return;
     default: c.msrs.set(i, v);
   }
 }

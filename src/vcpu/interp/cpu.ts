@@ -35,6 +35,10 @@ function mul32(a: number, b: number): number {
 
 /** Does the signed 64x64 product overflow 64 bits? (128-bit product from 32-bit pieces, no BigInt) */
 function imulOverflows64(a: number, ah: number, b: number, bh: number): boolean {
+  // the product in doubles (relative error below 2^-50) settles every case not near 2^63
+  const p = Math.abs((ah * 4294967296 + (a >>> 0)) * (bh * 4294967296 + (b >>> 0)));
+  if (p < 9.2233720368547e18 * 0.999) return false;
+  if (p > 9.2233720368547e18 * 1.001) return true;
   const p0l = mul32(a >>> 0, b >>> 0), p0h = mHi;
   const p1l = mul32(a >>> 0, bh >>> 0), p1h = mHi;
   const p2l = mul32(ah >>> 0, b >>> 0), p2h = mHi;
@@ -223,10 +227,11 @@ export class Cpu {
   getCF(): number {
     switch (this.lfOp) {
       case LF_NONE: return this.fl & CF;
+      // the high halves only mean something for 64-bit operations (below that they are stale)
       case LF_ADD: return this.ltu(this.lfR, this.lfRh, this.lfA, this.lfAh) ||
-        (this.lfC !== 0 && this.lfR === this.lfA && this.lfRh === this.lfAh) ? 1 : 0;
+        (this.lfC !== 0 && this.lfR === this.lfA && (this.lfSize !== 8 || this.lfRh === this.lfAh)) ? 1 : 0;
       case LF_SUB: return this.ltu(this.lfA, this.lfAh, this.lfB, this.lfBh) ||
-        (this.lfC !== 0 && this.lfA === this.lfB && this.lfAh === this.lfBh) ? 1 : 0;
+        (this.lfC !== 0 && this.lfA === this.lfB && (this.lfSize !== 8 || this.lfAh === this.lfBh)) ? 1 : 0;
       case LF_LOGIC: return 0;
       case LF_IMUL64: return imulOverflows64(this.lfA, this.lfAh, this.lfB, this.lfBh) ? 1 : 0;
       default: return this.lfC;
@@ -407,8 +412,7 @@ export class Cpu {
     const m = this.mem;
     if (pa + size <= m.ramSize) {
       const cm = this.codeMap;
-      if (cm[pa >>> 12] !== 0) this.codeWrite(pa >>> 12);
-      if (cm[(pa + size - 1) >>> 12] !== 0) this.codeWrite((pa + size - 1) >>> 12);
+      if (cm[pa >>> 12] !== 0 || cm[(pa + size - 1) >>> 12] !== 0) this.codeCheck(pa, size);
       switch (size) {
         case 1: m.ramU8[pa] = v; return;
         case 2: m.ram.setUint16(pa, v, true); return;
@@ -494,8 +498,7 @@ export class Cpu {
       const m = this.mem;
       if (pa + 8 <= m.ramSize) {
         const cm = this.codeMap;
-        if (cm[pa >>> 12] !== 0) this.codeWrite(pa >>> 12);
-        if (cm[(pa + 7) >>> 12] !== 0) this.codeWrite((pa + 7) >>> 12);
+        if (cm[pa >>> 12] !== 0 || cm[(pa + 7) >>> 12] !== 0) this.codeCheck(pa, 8);
         m.ram.setInt32(pa, v, true);
         m.ram.setInt32(pa + 4, vh, true);
         return;
@@ -563,14 +566,62 @@ export class Cpu {
     return (this.segBase[seg]! + off) | 0;
   }
 
+  /** read `size` bytes at seg:offset (8 bytes: high half in vh). The common case (one page, RAM)
+   *  is handled here in one piece; the rest goes through readLin. */
   rd(seg: number, off: number, offHi: number, size: number): number {
-    const l = this.segLin(seg, off, offHi, size, false);
-    return this.readLin(l, this.linHi, size, seg === SS ? ACC_STACK : ACC_READ);
+    let lo: number, hi: number;
+    if (this.code64 && seg < FS) {
+      if ((offHi >> 15) !== (offHi >> 31)) throw new CpuFault(seg === SS ? 12 : 13, 0, 0, 0, 'non-canonical address');
+      lo = off; hi = offHi;
+    } else {
+      lo = this.segLin(seg, off, offHi, size, false); hi = this.linHi;
+    }
+    const acc = seg === SS ? ACC_STACK : ACC_READ;
+    if ((lo & 0xfff) <= 0x1000 - size) {
+      const pa = (this.cr0 & CR0_PG) === 0 || this.mmu === undefined ? lo >>> 0 : this.mmu.translate(lo, hi, this.cpl === 3 ? acc | ACC_USER : acc);
+      const m = this.mem;
+      if (pa + size <= m.ramSize) {
+        switch (size) {
+          case 1: return m.ramU8[pa]!;
+          case 2: return m.ram.getUint16(pa, true);
+          case 4: return m.ram.getInt32(pa, true);
+          default:
+            this.vh = m.ram.getInt32(pa + 4, true);
+            return m.ram.getInt32(pa, true);
+        }
+      }
+    }
+    return this.readLin(lo, hi, size, acc);
   }
 
   wr(seg: number, off: number, offHi: number, size: number, v: number, vh: number): void {
-    const l = this.segLin(seg, off, offHi, size, true);
-    this.writeLin(l, this.linHi, size, v, vh, seg === SS ? ACC_STACK : ACC_READ);
+    let lo: number, hi: number;
+    if (this.code64 && seg < FS) {
+      if ((offHi >> 15) !== (offHi >> 31)) throw new CpuFault(seg === SS ? 12 : 13, 0, 0, 0, 'non-canonical address');
+      lo = off; hi = offHi;
+    } else {
+      lo = this.segLin(seg, off, offHi, size, true); hi = this.linHi;
+    }
+    const acc = seg === SS ? ACC_STACK : ACC_READ;
+    if ((lo & 0xfff) <= 0x1000 - size) {
+      const a = acc | ACC_WRITE;
+      const pa = (this.cr0 & CR0_PG) === 0 || this.mmu === undefined ? lo >>> 0 : this.mmu.translate(lo, hi, this.cpl === 3 ? a | ACC_USER : a);
+      const m = this.mem;
+      if (pa + size <= m.ramSize) {
+        const cm = this.codeMap;
+        if (cm[pa >>> 12] !== 0 || cm[(pa + size - 1) >>> 12] !== 0) this.codeCheck(pa, size);
+        switch (size) {
+          case 1: m.ramU8[pa] = v; return;
+          case 2: m.ram.setUint16(pa, v, true); return;
+          case 4: m.ram.setInt32(pa, v, true); return;
+          default:
+            m.ram.setInt32(pa, v, true);
+            m.ram.setInt32(pa + 4, vh, true);
+            return;
+        }
+      }
+    }
+    this.writeLin(lo, hi, size, v, vh, acc);
   }
 
   // ---- stack ---------------------------------------------------------------------------------
@@ -674,41 +725,87 @@ export class Cpu {
 
   // ---- decode cache (DESIGN.md §4) -------------------------------------------------------------
   // Direct-mapped on the physical address of the instruction's first byte (RAM slot only, never an
-  // instruction crossing a page). An entry is valid when its tag, mode key, run epoch and the page's
-  // write generation all match: a guest write to a page holding decoded code bumps the page's
-  // generation (self-modifying code is correct); every run() bumps the epoch (the VMM may have
-  // written guest memory directly). Entry layout: DC_FIELDS int32 words, see saveDecoded().
+  // instruction crossing a page). An entry is valid when its tag, mode key (mode bits and the hard
+  // epoch) and the page's write generation all match: a guest write to a page holding decoded code
+  // bumps the page's generation (self-modifying code is correct). The VMM may write guest memory
+  // directly between two run() calls (loaders, DMA), which no generation sees: every run() starts a
+  // new soft epoch, and an entry is used in a new soft epoch only after its bytes, kept with it,
+  // were compared with memory again. A new memory layout or CPUID bumps the hard epoch (all dropped).
   static readonly DC_BITS = 14;
   readonly dcPa = new Float64Array(1 << Cpu.DC_BITS).fill(-1);
   readonly dcKey = new Int32Array(1 << Cpu.DC_BITS);
   readonly dcInsn: Insn[] = Array.from({ length: 1 << Cpu.DC_BITS }, () => new Insn());
   /** page write generation at fill time, per entry */
   readonly dcGen = new Int32Array(1 << Cpu.DC_BITS);
+  /** soft epoch in which the entry's bytes were last checked against memory */
+  readonly dcSoft = new Int32Array(1 << Cpu.DC_BITS);
+  /** the entry's instruction bytes (16 per entry) */
+  readonly dcBytes = new Uint8Array(16 << Cpu.DC_BITS);
+  /** hard epoch: part of every entry's key */
   dcEpoch = 1;
-  /** per physical page (RAM slot): write generation, and whether decoded code lives there */
+  /** soft epoch: bumped at every run() entry (flushDecoded) */
+  softEpoch = 1;
+  private layoutSeen = -1;
+  private featSeen = new Uint8Array(0);
+  /** per physical page (RAM slot): write generation, and which 128-byte lines of it hold decoded
+   *  code (bit i = bytes 128i..128i+127); a write to such a line invalidates the page's code */
   pageGen = new Int32Array(0);
-  codeMap = new Uint8Array(0);
+  codeMap = new Int32Array(0);
+  /** set when a write hits a page holding decoded code (compiled blocks stop after the store) */
+  codeHit = false;
 
   constructor() {
     this.mem.onWrite = (pa: number): void => {
-      const page = pa >>> 12;
-      if (this.codeMap[page]) this.codeWrite(page);
+      if (this.codeMap[pa >>> 12]) this.codeCheck(pa, 4);
     };
+  }
+
+  /** a write of `size` bytes at physical `pa` in a page holding code: invalidate when it hits a code line */
+  codeCheck(pa: number, size: number): void {
+    const cm = this.codeMap;
+    const p = pa >>> 12, e = pa + size - 1, pe = e >>> 12;
+    if (((cm[p]! >>> ((pa >>> 7) & 31)) & 1) !== 0) this.codeWrite(p);
+    if (((cm[pe]! >>> ((e >>> 7) & 31)) & 1) !== 0) this.codeWrite(pe);
+  }
+
+  /** record decoded code at physical [pa, pa + len) (len ≤ 4096, RAM slot) */
+  noteCode(pa: number, len: number): void {
+    const cm = this.codeMap;
+    for (let l = pa >>> 7, le = (pa + len - 1) >>> 7; l <= le; l++) cm[l >>> 5] = cm[l >>> 5]! | (1 << (l & 31));
   }
 
   /** a guest write hit a page holding decoded instructions */
   codeWrite(page: number): void {
     this.codeMap[page] = 0;
     this.pageGen[page] = (this.pageGen[page]! + 1) | 0;
+    this.codeHit = true;
   }
 
-  /** drop every decoded instruction (new memory layout, CPUID change, run() entry) */
+  /**
+   * Called at every run() entry and after a memory-layout or CPUID change: decoded instructions are
+   * re-checked against memory before their next use (soft epoch); a new layout or feature set drops
+   * them all (hard epoch).
+   */
   flushDecoded(): void {
-    this.dcEpoch = (this.dcEpoch + 1) | 0;
+    this.softEpoch = (this.softEpoch + 1) | 0;
+    const feat = this.feat;
+    let same = this.layoutSeen === this.mem.layoutGen && this.featSeen.length === feat.length;
+    for (let i = 0; same && i < feat.length; i++) if (feat[i] !== this.featSeen[i]) same = false;
+    if (!same) {
+      this.dcEpoch = (this.dcEpoch + 1) & 0xfffffff;
+      this.layoutSeen = this.mem.layoutGen;
+      this.featSeen = feat.slice();
+      this.onHardFlush();
+    }
     if (this.pageGen.length !== this.mem.ramSize >>> 12) {
       this.pageGen = new Int32Array(this.mem.ramSize >>> 12);
-      this.codeMap = new Uint8Array(this.mem.ramSize >>> 12);
+      this.codeMap = new Int32Array(this.mem.ramSize >>> 12);
     }
+  }
+
+  /** hook for the block compiler's cache (compile.ts) */
+  onHardFlush(): void {
+    /* replaced by the compiler */
   }
 
   /** Decode the instruction at CS:RIP, from the decode cache when possible. */
@@ -721,7 +818,12 @@ export class Cpu {
       lo = (this.segBase[CS]! + sLo) | 0;
     }
     const hi = code64 ? this.r[RIP_HI]! : 0;
-    if (!ok || (lo & ~0xfff) !== this.fLinPage || hi !== this.fLinPageHi || (lo & 0xfff) > 0xff0 || this.fU8 !== this.mem.ramU8) {
+    if (ok && ((lo & ~0xfff) !== this.fLinPage || hi !== this.fLinPageHi)) {
+      // map the page of the first byte now (the fault decodeFull would raise at its first fetch)
+      this.startLo = sLo; this.startHi = this.r[RIP_HI]!;
+      this.fillFetch(lo, hi);
+    }
+    if (!ok || (lo & 0xfff) > 0xff0 || this.fU8 !== this.mem.ramU8) {
       this.decodeFull(this.scratch);
       return;
     }
@@ -729,7 +831,7 @@ export class Cpu {
     const key = (code64 ? 1 : 0) | (this.def32 ? 2 : 0) | ((this.cr0 & CR0_PE) !== 0 && (this.fl & VM) === 0 ? 4 : 0) | (this.dcEpoch << 3);
     const h = (pa ^ (pa >>> Cpu.DC_BITS)) & ((1 << Cpu.DC_BITS) - 1);
     const page = pa >>> 12;
-    if (this.dcPa[h] === pa && this.dcKey[h] === key && this.dcGen[h] === this.pageGen[page]) {
+    if (this.dcPa[h] === pa && this.dcKey[h] === key && this.dcGen[h] === this.pageGen[page] && (this.dcSoft[h] === this.softEpoch || this.recheck(h, pa))) {
       const d = this.dcInsn[h]!;
       this.d = d;
       this.startLo = sLo;
@@ -750,7 +852,20 @@ export class Cpu {
     this.dcPa[h] = pa;
     this.dcKey[h] = key;
     this.dcGen[h] = this.pageGen[page]!;
-    this.codeMap[page] = 1;
+    this.dcSoft[h] = this.softEpoch;
+    const len = this.dcInsn[h]!.len;
+    const m = this.mem.ramU8, b = this.dcBytes;
+    for (let i = 0, j = h << 4; i < len; i++, j++) b[j] = m[pa + i]!;
+    this.noteCode(pa, len);
+  }
+
+  /** first use of entry h in this soft epoch: are its bytes still the ones in memory? */
+  private recheck(h: number, pa: number): boolean {
+    const len = this.dcInsn[h]!.len;
+    const m = this.mem.ramU8, b = this.dcBytes;
+    for (let i = 0, j = h << 4; i < len; i++, j++) if (m[pa + i] !== b[j]) return false;
+    this.dcSoft[h] = this.softEpoch;
+    return true;
   }
 
   /** Decode the instruction at CS:RIP into `into` (becomes this.d) (SDM Vol. 2 §2.1-2.3). */

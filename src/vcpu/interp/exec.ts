@@ -343,10 +343,11 @@ function msbOf(size: number, lo: number, hi: number): number {
 }
 
 /** n is already masked (1..63 or 1..31); returns the result (high half in c.vh) and sets flags */
-function shift(c: Cpu, kind: number, size: number, a: number, ah: number, n: number): number {
+export function shift(c: Cpu, kind: number, size: number, a: number, ah: number, n: number): number {
   const bits = BITS[size]!;
   const m = MASK[size]!;
-  let f = c.getFlags();
+  // SHL/SHR/SAR replace every arithmetic flag: the non-arithmetic bits of fl are always valid
+  let f = c.fl;
   let r = 0, rh = 0, cf = 0, of = 0;
   switch (kind) {
     case 0: case 1: { // ROL, ROR
@@ -368,7 +369,7 @@ function shift(c: Cpu, kind: number, size: number, a: number, ah: number, n: num
     }
     case 2: case 3: { // RCL, RCR: rotate through CF, bit by bit (counts are small)
       const k = size === 8 ? n : n % (bits + 1);
-      let lo = a & m, hi = size === 8 ? ah : 0, carry = f & CF;
+      let lo = a & m, hi = size === 8 ? ah : 0, carry = c.getCF();
       for (let i = 0; i < k; i++) {
         if (kind === 2) {
           const out = msbOf(size, lo, hi);
@@ -468,15 +469,49 @@ export function mulu32(c: Cpu, a: number, b: number): number {
   return ((mid & 0xffff) << 16) | (ll & 0xffff);
 }
 
-function toBig(lo: number, hi: number): bigint {
-  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+/** the 128-bit product of mul64(): words 0 (low) .. 3 (high) */
+export const PROD = new Int32Array(4);
+
+/**
+ * 64x64 → 128-bit multiply from 32-bit pieces (no BigInt, DESIGN.md §4) into PROD; `signed` treats
+ * both operands as two's complement (the high half corrected by subtracting the other operand for each
+ * negative one, mod 2^64).
+ */
+export function mul64(c: Cpu, a: number, ah: number, b: number, bh: number, signed: boolean): void {
+  const p0l = mulu32(c, a, b), p0h = c.vh >>> 0;
+  const p1l = mulu32(c, a, bh) >>> 0, p1h = c.vh >>> 0;
+  const p2l = mulu32(c, ah, b) >>> 0, p2h = c.vh >>> 0;
+  const p3l = mulu32(c, ah, bh) >>> 0, p3h = c.vh >>> 0;
+  const t1 = p0h + p1l + p2l;
+  const c1 = t1 >= 8589934592 ? 2 : t1 >= 4294967296 ? 1 : 0;
+  const t2 = p1h + p2h + p3l + c1;
+  const c2 = t2 >= 8589934592 ? 2 : t2 >= 4294967296 ? 1 : 0;
+  let w2 = t2 | 0, w3 = (p3h + c2) | 0;
+  if (signed) {
+    if (ah < 0) { const n = (w2 - b) | 0; w3 = (w3 - bh - (w2 >>> 0 < b >>> 0 ? 1 : 0)) | 0; w2 = n; }
+    if (bh < 0) { const n = (w2 - a) | 0; w3 = (w3 - ah - (w2 >>> 0 < a >>> 0 ? 1 : 0)) | 0; w2 = n; }
+  }
+  PROD[0] = p0l; PROD[1] = t1 | 0; PROD[2] = w2; PROD[3] = w3;
 }
-function toBigS(lo: number, hi: number): bigint {
-  return (BigInt(hi) << 32n) | BigInt(lo >>> 0);
+
+/** 64-bit shifts on lo/hi halves for out-of-line users (SHLX/SHRX/SARX/RORX): n in 0..63, high half in c.vh */
+export function shift64(c: Cpu, kind: 'shl' | 'shr' | 'sar' | 'ror', lo: number, hi: number, n: number): number {
+  switch (kind) {
+    case 'shl': return shl64(lo, hi, n, c);
+    case 'shr': return shr64(lo, hi, n, c, false);
+    case 'sar': return shr64(lo, hi, n, c, true);
+    default: {
+      if (n === 0) { c.vh = hi; return lo; }
+      const l = shr64(lo, hi, n, c, false), h = c.vh;
+      const l2 = shl64(lo, hi, 64 - n, c), h2 = c.vh;
+      c.vh = h | h2;
+      return l | l2;
+    }
+  }
 }
 
 /** IMUL r, r/m (, imm): truncated product; CF=OF=1 when the signed result does not fit */
-function imulTrunc(c: Cpu, size: number, a: number, ah: number, b: number, bh: number): number {
+export function imulTrunc(c: Cpu, size: number, a: number, ah: number, b: number, bh: number): number {
   let r: number, rh = 0, ovf: boolean;
   if (size === 2) {
     const p = ((a << 16) >> 16) * ((b << 16) >> 16);
@@ -537,14 +572,13 @@ function mulWide(c: Cpu, b: number, bh: number, signed: boolean): void {
     } else { lo = mulu32(c, a, b); hi = c.vh; ovf = hi !== 0; }
     c.setReg(RAX, 4, lo, 0); c.setReg(RDX, 4, hi, 0);
   } else {
-    const A = signed ? toBigS(c.r[0]!, c.r[1]!) : toBig(c.r[0]!, c.r[1]!);
-    const B = signed ? toBigS(b, bh) : toBig(b, bh);
-    const p = A * B;
-    const l = BigInt.asUintN(64, p), h = BigInt.asUintN(64, p >> 64n);
-    lo = Number(l & 0xffffffffn) | 0;
-    c.setReg(RAX, 8, lo, Number(l >> 32n) | 0);
-    c.setReg(RDX, 8, Number(h & 0xffffffffn) | 0, Number(h >> 32n) | 0);
-    ovf = signed ? BigInt.asIntN(64, p) !== p : h !== 0n;
+    mul64(c, c.r[0]!, c.r[1]!, b, bh, signed);
+    const P = PROD;
+    lo = P[0]!;
+    c.setReg(RAX, 8, lo, P[1]!);
+    c.setReg(RDX, 8, P[2]!, P[3]!);
+    const ext = signed ? P[1]! >> 31 : 0;
+    ovf = P[2] !== ext || P[3] !== ext;
   }
   // SF ZF AF PF undefined: Intel computes SF/ZF/PF from the low half; we do the same
   c.flatten();
@@ -566,6 +600,14 @@ function div64by32(c: Cpu, lo: number, hi: number, d: number): number {
   return q;
 }
 
+function toBig(lo: number, hi: number): bigint {
+  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+}
+function toBigS(lo: number, hi: number): bigint {
+  return (BigInt(hi) << 32n) | BigInt(lo >>> 0);
+}
+
+/** DIV/IDIV (the r64 forms use BigInt: a rare slow path DESIGN.md §4 allows) */
 function divide(c: Cpu, d: number, dh: number, signed: boolean): void {
   const size = c.d.osz;
   if ((size === 8 ? d | dh : d) === 0) throw new CpuFault(0, -1, 0, 0, 'divide by zero');

@@ -6,13 +6,16 @@
 import { CpuFault, isContributory } from '../../arch/x86/exceptions.ts';
 import { CpuidTable, type CpuidEntry } from '../../arch/x86/cpuid/table.ts';
 import {
-  BackendError, type Backend, type Fpu, type MemoryRegion, type MsrEntry, type Regs, type Segment, type Sregs,
-  type Vcpu, type VcpuExit, type Vm, type Xcr,
+  BackendError, type Backend, type Fpu, type MemoryRegion, type MsrEntry, type MsrRange, type Regs, type Segment,
+  type Sregs, type TscClock, type Vcpu, type VcpuExit, type Vm, type Xcr,
 } from '../backend.ts';
+import { badMsrRanges, MSR_EXIT_SIGNAL, pendingMsrExit, setUserspaceMsrRanges } from './msr-exit.ts';
+import { setTscClock } from './tsc.ts';
 import { checkSregs, checkMsrRead, checkMsrWrite, checkEferWrite, checkXsetbv, type ContractMode } from '../../contract/index.ts';
 import { Mmu } from '../../mmu/index.ts';
 import { Cpu, EXIT_SIGNAL } from './cpu.ts';
 import { execute } from './exec.ts';
+import { tier1Of, ENDS_BLOCK } from './compile.ts';
 import { deliver, KIND_FAULT, KIND_EXT, KIND_NMI } from './system.ts';
 import { updateMode } from './segments.ts';
 import { makeEnv, makeHooks, controlState, msrValue, setMsrValue, APIC_BASE_RESET, type VcpuEnv } from './control.ts';
@@ -26,6 +29,9 @@ import { A_UNUSABLE, A_DPL_SHIFT, CS, IF, TF, RIP_LO, RIP_HI, MSR_APIC_BASE, MSR
  * 0x80000001:EDX[11]; EFER.SCE itself is ungated too (contract MODE_DIFFERENCES, spec §3.1).
  */
 const KVM_UNGATED: ReadonlySet<string> = new Set(['syscall']);
+
+/** MSR_K7_HWCR (AMD APM Vol. 2 Appendix A, C001_0015H) */
+const MSR_K7_HWCR = 0xc0010015;
 
 export interface InterpOptions {
   /** instructions per run() before an 'intr' exit (default 1e6) */
@@ -51,17 +57,18 @@ function defaultCpuid(): CpuidEntry[] {
       const l = GATE_FEATURES[n]!;
       return l.leaf === leaf && l.reg === reg && (l.subleaf ?? 0) === (sub ?? 0) ? m | (1 << l.bit) : m;
     }, 0) >>> 0;
-  // offered: what the interpreter executes. SSE/SSE2 are offered because long mode requires them
-  // (FXSAVE/FXRSTOR, the data-movement and logic subset run; other SSE instructions are reported as
-  // internal_error exits, never guessed). Not offered: MWAIT, XSAVE(OPT/C/S), PKU, MMX, RDRAND/RDSEED.
-  const all = Object.keys(GATE_FEATURES).filter((n) => !['mwait', 'xsave', 'xsaveopt', 'xsavec', 'xsaves', 'pku', 'mmx', 'rdrand', 'rdseed', 'ssse3', 'sse4_1', 'sse4_2'].includes(n));
+  // offered: what the interpreter executes: MMX, SSE..SSE4.2 (integer and floating point; x87
+  // arithmetic is not executed yet and is reported as an internal_error exit, never guessed).
+  // Not offered: MWAIT, XSAVE(OPT/C/S), PKU, RDRAND/RDSEED.
+  const all = Object.keys(GATE_FEATURES).filter((n) => !['mwait', 'xsave', 'xsaveopt', 'xsavec', 'xsaves', 'pku', 'rdrand', 'rdseed'].includes(n));
   const e = (fn: number, index: number, eax: number, ebx: number, ecx: number, edx: number, flags = 0): CpuidEntry =>
     ({ function: fn, index, flags, eax, ebx, ecx, edx });
   return [
     e(0, 0, 0xd, 0x756e6547, 0x6c65746e, 0x49656e69), // GenuineIntel
     // 1:ECX + CX16; 1:EDX + FPU PSE MSR PAE MCE (0xe9), APIC (9), PGE (13), PAT (16)
     e(1, 0, 0x000806f0, 0x00000800, bits(all, 1, 'ecx') | (1 << 13), bits(all, 1, 'edx') | (1 << 9) | (1 << 13) | (1 << 16) | 0xe9),
-    e(7, 0, 0, bits(all, 7, 'ebx', 0), bits(all, 7, 'ecx', 0), 0, 1),
+    // 7:EBX + TSC_ADJUST (1): IA32_TSC_ADJUST is implemented (tsc.ts)
+    e(7, 0, 0, bits(all, 7, 'ebx', 0) | (1 << 1), bits(all, 7, 'ecx', 0), 0, 1),
     e(0x80000000, 0, 0x80000008, 0, 0, 0),
     e(0x80000001, 0, 0, 0, bits(all, 0x80000001, 'ecx'), bits(all, 0x80000001, 'edx') | (1 << 20) | (1 << 26)),
     e(0x80000008, 0, 0x3028, 0, 0, 0),
@@ -78,6 +85,9 @@ class InterpVcpu implements Vcpu {
   private last: VcpuExit | undefined;
   /** the last exit was an IN that already retired: its data goes to RAX on the next run() */
   private inComplete = false;
+  /** the last exit was x86_rdmsr/x86_wrmsr: where the instruction resumes once completed */
+  private msrNextLo = 0;
+  private msrNextHi = 0;
   private readonly budget: number;
   private readonly mode: ContractMode;
 
@@ -91,6 +101,9 @@ class InterpVcpu implements Vcpu {
     c.sys = makeHooks(this.env);
     this.applyCpuid();
     c.msrs.set(MSR_APIC_BASE, APIC_BASE_RESET | (id === 0 ? 0x100n : 0n));
+    // MSR_K7_HWCR resets with TscFreqSel (bit 24) set, as kvm_vcpu_reset leaves it: the TSC counts at
+    // the P0 frequency (Linux's bsp_init_amd warns "TSC doesn't count with P0 frequency" otherwise)
+    c.msrs.set(MSR_K7_HWCR, 1n << 24n);
     this.reset();
   }
 
@@ -106,6 +119,11 @@ class InterpVcpu implements Vcpu {
     c.r[RIP_LO] = 0xfff0;
     c.r[4] = 0x000806f0;
     c.fl = 2; c.lfOp = 0;
+    // x87/SSE state as KVM's fx_init leaves it: FCW 0x037F, all tags empty, MXCSR 0x1F80 (all SIMD
+    // exceptions masked, round to nearest)
+    c.fx.fill(0);
+    c.fx[0] = 0x7f; c.fx[1] = 0x03;
+    c.fx32[6] = 0x1f80;
     updateMode(c);
   }
 
@@ -307,6 +325,13 @@ class InterpVcpu implements Vcpu {
     this.last = undefined;
     this.inComplete = false;
     c.flushDecoded();
+    if (last?.reason === 'x86_rdmsr' || last?.reason === 'x86_wrmsr') {
+      const e = this.completeMsrExit(last);
+      if (e) {
+        this.last = e;
+        return e;
+      }
+    }
     const exit = this.loop();
     this.last = exit;
     return exit;
@@ -314,6 +339,7 @@ class InterpVcpu implements Vcpu {
 
   private loop(): VcpuExit {
     const c = this.cpu;
+    const t1 = tier1Of(c);
     let budget = this.budget;
     for (;;) {
       // event injection at an instruction boundary
@@ -336,11 +362,30 @@ class InterpVcpu implements Vcpu {
       const wantEvents = this.irq >= 0 || this.nmi || this.irqWindow;
       let n = budget > 65536 ? 65536 : budget;
       budget -= n;
+      // Tier 1 (compile.ts): a compiled block runs only where the interpreter would not stop after
+      // its first instruction (no TF trap, no interrupt shadow, no deliverable event)
+      const blocksOk = !(wantEvents && c.fl & IF);
+      let blockIc = -1;
+      // blocks are looked up where one may start: after a branch or another block end
+      let entry = true;
       try {
         while (n-- > 0) {
           const sh = c.shadow;
           const tf = c.fl & TF;
+          if (entry && (sh | tf) === 0 && blocksOk) {
+            blockIc = c.icount;
+            const k = t1.run(n + 1);
+            blockIc = -1;
+            if (k > 0) {
+              n -= k - 1;
+              if (c.deferredExit !== 0 || c.halted) break;
+              if (wantEvents && c.fl & IF && c.shadow === 0) break;
+              if (!wantEvents && (this.irq >= 0 || this.nmi)) break;
+              continue;
+            }
+          }
           c.decode();
+          entry = ENDS_BLOCK[c.d.op] !== 0;
           execute(c);
           c.icount++;
           if (sh) c.shadow = 0;
@@ -359,6 +404,8 @@ class InterpVcpu implements Vcpu {
         }
         budget += n > 0 ? n : 0;
       } catch (e) {
+        // a fault inside a compiled block: the instructions it retired before it count too
+        if (blockIc >= 0) n -= c.icount - blockIc;
         budget += n > 0 ? n : 0;
         const x = this.onThrow(e);
         if (x) return x;
@@ -366,6 +413,29 @@ class InterpVcpu implements Vcpu {
       }
       if (c.deferredExit !== 0) return this.takeDeferred();
     }
+  }
+
+  /**
+   * Finish the RDMSR/WRMSR the VMM answered (api.rst KVM_EXIT_X86_RDMSR/WRMSR): #GP(0) at the
+   * instruction when it set `error`, else EDX:EAX = data (RDMSR) and RIP past it; then the
+   * single-step trap if TF was set. Returns an exit when delivering a fault escalated to one.
+   */
+  private completeMsrExit(x: Extract<VcpuExit, { reason: 'x86_rdmsr' | 'x86_wrmsr' }>): VcpuExit | undefined {
+    const c = this.cpu;
+    if (x.error) return this.deliverEvent(13, 0, KIND_FAULT);
+    if (x.reason === 'x86_rdmsr') {
+      const d = BigInt.asUintN(64, BigInt(x.data));
+      c.setReg(0, 4, Number(d & 0xffffffffn) | 0, 0);
+      c.setReg(2, 4, Number(d >> 32n) | 0, 0);
+    }
+    c.r[RIP_LO] = this.msrNextLo; c.r[RIP_HI] = this.msrNextHi;
+    c.icount++;
+    c.shadow = 0;
+    if (c.fl & TF) {
+      c.dr[12] = c.dr[12]! | 0x4000;
+      return this.deliverEvent(1, -1, KIND_FAULT);
+    }
+    return undefined;
   }
 
   private takeDeferred(): VcpuExit {
@@ -389,6 +459,13 @@ class InterpVcpu implements Vcpu {
 
   private onThrow(e: unknown): VcpuExit | undefined {
     const c = this.cpu;
+    if (e === MSR_EXIT_SIGNAL) {
+      // RDMSR/WRMSR of an index the VMM claimed: leave with RIP at the instruction (msr-exit.ts)
+      this.restart();
+      const p = pendingMsrExit(c);
+      this.msrNextLo = p.nextLo; this.msrNextHi = p.nextHi;
+      return p.exit;
+    }
     if (e === EXIT_SIGNAL) {
       this.restart();
       c.deferredExit = 0;
@@ -454,8 +531,30 @@ class InterpVm implements Vm {
   private readonly regions = new Map<number, MemoryRegion>();
   private readonly cpus: Cpu[] = [];
   private vcpuIds = new Set<number>();
+  private msrRanges: readonly MsrRange[] = [];
+  private tscClock: TscClock | undefined;
 
   constructor(private readonly opts: InterpOptions) {}
+
+  /** KVM_CAP_X86_USER_SPACE_MSR + KVM_X86_SET_MSR_FILTER (backend.ts; msr-exit.ts). */
+  setUserspaceMsrs(ranges: readonly MsrRange[]): boolean {
+    const bad = badMsrRanges(ranges);
+    if (bad) throw new BackendError('EINVAL', `KVM_X86_SET_MSR_FILTER: ${bad}`);
+    this.msrRanges = ranges.map((r) => ({ base: r.base, count: r.count }));
+    for (const c of this.cpus) setUserspaceMsrRanges(c, this.msrRanges);
+    return true;
+  }
+
+  /** KVM_SET_TSC_KHZ on the VMM's clock (backend.ts; tsc.ts). */
+  setTscClock(clock: TscClock): boolean {
+    if (!clock || typeof clock.nowNs !== 'function')
+      throw new BackendError('EINVAL', 'setTscClock needs { hz, nowNs() }');
+    if (!Number.isSafeInteger(clock.hz) || clock.hz < 1_000_000 || clock.hz > 100_000_000_000)
+      throw new BackendError('EINVAL', `TSC frequency must be a whole number of Hz from 1 MHz to 100 GHz (got ${clock.hz})`);
+    this.tscClock = clock;
+    for (const c of this.cpus) setTscClock(c, clock);
+    return true;
+  }
 
   allocateMemory(bytes: number): ArrayBuffer {
     if (!Number.isInteger(bytes) || bytes <= 0 || bytes > 2 ** 32) throw new BackendError('EINVAL', `allocateMemory: bad size ${bytes}`);
@@ -482,6 +581,8 @@ class InterpVm implements Vm {
   attach(c: Cpu): void {
     this.cpus.push(c);
     for (const r of this.regions.values()) this.apply(c, r);
+    if (this.msrRanges.length) setUserspaceMsrRanges(c, this.msrRanges);
+    if (this.tscClock) setTscClock(c, this.tscClock);
   }
 
   createVcpu(id: number): Vcpu {

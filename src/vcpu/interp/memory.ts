@@ -19,8 +19,11 @@ export class PhysMemory {
   ram: DataView = new DataView(new ArrayBuffer(0));
   ramU8: Uint8Array = new Uint8Array(0);
   ramSize = 0;
+  /** bumped on every slot change (the CPU drops its decoded code when it moves) */
+  layoutGen = 0;
 
   setSlot(slot: number, gpa: number, buf: ArrayBuffer, offset: number, size: number, readonly: boolean): void {
+    this.layoutGen++;
     this.slots = this.slots.filter((s) => s.slot !== slot);
     if (size > 0) {
       this.slots.push({

@@ -5,10 +5,12 @@
 
 import { execSimdInt } from './simd-int.ts';
 import { execSimdFp } from './simd-fp.ts';
+import { readTsc } from './tsc.ts';
+import { claimMsrExit } from './msr-exit.ts';
 import { CpuFault } from '../../arch/x86/exceptions.ts';
 import * as G from './decoder.generated.ts';
 import { Cpu, EXIT_SIGNAL, ACC_IMPLICIT, ACC_WRITE } from './cpu.ts';
-import { setRip, checkTarget, mulu32, bswap32 } from './exec.ts';
+import { setRip, checkTarget, mulu32, bswap32, mul64, shift64, PROD } from './exec.ts';
 import {
   loadSeg, loadSegReal, readDescriptor, descAttr, checkCodeTarget, loadCs, updateMode, setSegFromDesc,
   loadLdt, loadTr, desc, descLimit,
@@ -179,7 +181,8 @@ export function execSystem(c: Cpu, op: number): void {
     }
     case G.OP_RDTSC: case G.OP_RDTSCP: {
       if (c.cr4 & CR4_TSD && c.cpl !== 0 && protectedMode(c)) throw gp('RDTSC with CR4.TSD at CPL>0');
-      const t = c.icount + c.tscOffset;
+      // the vCPU's TSC: the machine clock at the set frequency, or the instruction count (tsc.ts)
+      const t = readTsc(c);
       c.setReg(RAX, 4, t % 4294967296 | 0, 0);
       c.setReg(RDX, 4, Math.floor(t / 4294967296) | 0, 0);
       if (op === G.OP_RDTSCP) c.setReg(RCX, 4, Number((c.msrs.get(MSR_TSC_AUX) ?? 0n) & 0xffffffffn) | 0, 0);
@@ -364,6 +367,7 @@ function execPrivileged(c: Cpu, op: number): void {
     }
     case G.OP_RDMSR: {
       requireCpl0(c, 'RDMSR');
+      claimMsrExit(c, r[2]!, false); // an index the VMM claimed leaves run() here (msr-exit.ts)
       const v = H(c).readMsr(c, r[2]!);
       c.setReg(RAX, 4, Number(v & 0xffffffffn) | 0, 0);
       c.setReg(RDX, 4, Number((v >> 32n) & 0xffffffffn) | 0, 0);
@@ -371,6 +375,7 @@ function execPrivileged(c: Cpu, op: number): void {
     }
     case G.OP_WRMSR: {
       requireCpl0(c, 'WRMSR');
+      claimMsrExit(c, r[2]!, true);
       H(c).writeMsr(c, r[2]!, (BigInt(r[4]! >>> 0) << 32n) | BigInt(r[0]! >>> 0));
       return;
     }
@@ -1206,9 +1211,8 @@ function execExtended(c: Cpu, op: number): void {
       let lo: number, hi: number, hh = 0, lh = 0;
       if (osz === 4) { lo = mulu32(c, c.r[RDX * 2]!, b); hi = c.vh; }
       else {
-        const p = ((BigInt(c.r[5]! >>> 0) << 32n) | BigInt(c.r[4]! >>> 0)) * ((BigInt(bh >>> 0) << 32n) | BigInt(b >>> 0));
-        lo = Number(p & 0xffffffffn) | 0; lh = Number((p >> 32n) & 0xffffffffn) | 0;
-        hi = Number((p >> 64n) & 0xffffffffn) | 0; hh = Number((p >> 96n) & 0xffffffffn) | 0;
+        mul64(c, c.r[RDX * 2]!, c.r[RDX * 2 + 1]!, b, bh, false);
+        lo = PROD[0]!; lh = PROD[1]!; hi = PROD[2]!; hh = PROD[3]!;
       }
       c.setReg(c.d.vreg, osz, lo, lh);
       c.setReg(c.d.reg, osz, hi, hh);
@@ -1222,15 +1226,8 @@ function execExtended(c: Cpu, op: number): void {
         r = c.d.arg === 4 ? a << n : c.d.arg === 5 ? a >>> n : c.d.arg === 7 ? a >> n : n ? (a >>> n) | (a << (32 - n)) : a;
         if (op === G.OP_RORX) r = n ? (a >>> n) | (a << (32 - n)) : a;
       } else {
-        const A = (BigInt(ah >>> 0) << 32n) | BigInt(a >>> 0);
-        const N = BigInt(n);
-        let R: bigint;
-        if (op === G.OP_RORX) R = n ? (A >> N) | (A << (64n - N)) : A;
-        else if (c.d.arg === 4) R = A << N;
-        else if (c.d.arg === 5) R = A >> N;
-        else R = BigInt.asUintN(64, BigInt.asIntN(64, A) >> N);
-        R = BigInt.asUintN(64, R);
-        r = Number(R & 0xffffffffn) | 0; rh = Number(R >> 32n) | 0;
+        r = shift64(c, op === G.OP_RORX ? 'ror' : c.d.arg === 4 ? 'shl' : c.d.arg === 5 ? 'shr' : 'sar', a, ah, n);
+        rh = c.vh;
       }
       c.setReg(c.d.reg, osz, r, rh);
       return;
@@ -1280,10 +1277,9 @@ function execExtended(c: Cpu, op: number): void {
       else if (c.d.arg === 1) xsave(c, true, XS_SUPERVISOR);
       else xsave(c, false, XS_SUPERVISOR);
       return;
-    case G.OP_X87: case G.OP_SSE:
-      if (op === G.OP_X87 && c.cr0 & (CR0_EM | CR0_TS)) throw new CpuFault(7, -1, 0, 0, 'x87 with CR0.EM/TS');
-      if (op === G.OP_SSE) simdCheck(c);
-      throw c.unimplementedFault(`${G.MNEMONICS[c.d.row]} (${op === G.OP_X87 ? 'x87' : 'SSE'} instruction: decoded, not executed yet)`);
+    case G.OP_X87:
+      if (c.cr0 & (CR0_EM | CR0_TS)) throw new CpuFault(7, -1, 0, 0, 'x87 with CR0.EM/TS');
+      throw c.unimplementedFault(`${G.MNEMONICS[c.d.row]} (x87 instruction: decoded, not executed yet)`);
     default:
       if (execSimdInt(c, op) || execSimdFp(c, op)) return;
       throw c.unimplementedFault(`op ${G.OP_NAMES[op] ?? op}`);

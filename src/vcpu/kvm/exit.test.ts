@@ -118,12 +118,28 @@ test('SYSTEM_EVENT flags, and exit reasons without a union member', () => {
   dv.setBigUint64(KvmRun.system_event_data, 5n, true);
   dv.setBigUint64(KvmRun.system_event_data + 8, 6n, true);
   assert.deepEqual(decodeExit(run, dv), { reason: 'system_event', type: 2, flags: [5n, 6n] });
-  ({ run, dv } = page(KvmExit.X86_RDMSR));
+  ({ run, dv } = page(KvmExit.HYPERCALL));
   const e = decodeExit(run, dv);
   assert.ok(e.reason === 'internal_error' && e.suberror === KvmInternalError.UNEXPECTED_EXIT_REASON);
   if (e.reason === 'internal_error') {
-    assert.deepEqual(e.data, [29n]);
-    assert.match(e.message ?? '', /KVM_EXIT_X86_RDMSR/);
+    assert.deepEqual(e.data, [3n]);
+    assert.match(e.message ?? '', /KVM_EXIT_HYPERCALL/);
   }
   assert.equal(kvmExitName(9999), 'KVM_EXIT_9999');
+});
+
+test('X86_RDMSR / X86_WRMSR decode to x86_rdmsr / x86_wrmsr (index; WRMSR data)', () => {
+  let { run, dv } = page(KvmExit.X86_RDMSR);
+  dv.setUint32(KvmRun.msr_index, 0x802, true);
+  dv.setBigUint64(KvmRun.msr_data, 0xdeadn, true);
+  assert.deepEqual(decodeExit(run, dv), { reason: 'x86_rdmsr', index: 0x802, data: 0n, error: false });
+  ({ run, dv } = page(KvmExit.X86_WRMSR));
+  dv.setUint32(KvmRun.msr_index, 0x6e0, true);
+  dv.setBigUint64(KvmRun.msr_data, 0x123456789abcdefn, true);
+  assert.deepEqual(decodeExit(run, dv), {
+    reason: 'x86_wrmsr',
+    index: 0x6e0,
+    data: 0x123456789abcdefn,
+    error: false,
+  });
 });

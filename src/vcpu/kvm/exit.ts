@@ -1,6 +1,8 @@
 // Decoding kvm_run after KVM_RUN into the VcpuExit union (Linux Documentation/virt/kvm/api.rst §5,
 // "The kvm_run structure"; exit reasons and unions in include/uapi/linux/kvm.h).
-// Exit reasons the union has no member for (EXCEPTION, HYPERCALL, NMI, X86_RDMSR …, none of which
+// KVM_EXIT_X86_RDMSR/WRMSR (KVM_CAP_X86_USER_SPACE_MSR, enabled by Vm.setUserspaceMsrs) decode to
+// x86_rdmsr/x86_wrmsr; the VMM's error/data go back into kvm_run before the next KVM_RUN (vcpu.ts).
+// Exit reasons the union has no member for (EXCEPTION, HYPERCALL, NMI …, none of which
 // this backend enables) are reported the way KVM reports an exit it did not expect itself:
 // internal_error with suberror KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON and data[0] = exit reason.
 
@@ -87,6 +89,14 @@ export function decodeExit(run: ArrayBuffer, dv: DataView): VcpuExit {
         pc: dv.getBigUint64(KvmRun.debug_pc, true),
         dr6: dv.getBigUint64(KvmRun.debug_dr6, true),
         dr7: dv.getBigUint64(KvmRun.debug_dr7, true),
+      };
+    case KvmExit.X86_RDMSR:
+    case KvmExit.X86_WRMSR:
+      return {
+        reason: reason === KvmExit.X86_RDMSR ? 'x86_rdmsr' : 'x86_wrmsr',
+        index: dv.getUint32(KvmRun.msr_index, true),
+        data: reason === KvmExit.X86_RDMSR ? 0n : dv.getBigUint64(KvmRun.msr_data, true),
+        error: false,
       };
     case KvmExit.INTR:
       return { reason: 'intr' };

@@ -3,7 +3,7 @@
 // include/uapi/asm-generic/ioctl.h: dir(2) << 30 | size(14) << 16 | type(8) << 8 | nr(8).
 
 import { KvmCpuid2, KvmFpu, KvmInterrupt, KvmMsrList, KvmMsrs, KvmRegs, KvmSregs } from './layout.ts';
-import { KvmUserspaceMemoryRegion, KvmXcrs } from './layout.ts';
+import { KvmEnableCap, KvmMsrFilter, KvmUserspaceMemoryRegion, KvmXcrs } from './layout.ts';
 
 const KVMIO = 0xae;
 const IOC_NONE = 0;
@@ -33,6 +33,8 @@ export const Ioctl = {
   KVM_SET_USER_MEMORY_REGION: iow(0x46, KvmUserspaceMemoryRegion.SIZE),
   KVM_SET_TSS_ADDR: io(0x47),
   KVM_SET_IDENTITY_MAP_ADDR: iow(0x48, 8),
+  KVM_ENABLE_CAP: iow(0xa3, KvmEnableCap.SIZE),
+  KVM_X86_SET_MSR_FILTER: iow(0xc6, KvmMsrFilter.SIZE),
   // vCPU ioctls
   KVM_RUN: io(0x80),
   KVM_GET_REGS: ior(0x81, KvmRegs.SIZE),
@@ -123,6 +125,7 @@ export const KvmCap = {
   IMMEDIATE_EXIT: 136,
   GET_MSR_FEATURES: 153,
   X86_USER_SPACE_MSR: 188,
+  X86_MSR_FILTER: 189,
   EXIT_ON_EMULATION_FAILURE: 204,
 } as const;
 

@@ -37,6 +37,9 @@ const PLAIN: [Record<string, number>, string][] = [
   [L.KvmFpu, 'kvm_fpu'],
   [L.KvmInterrupt, 'kvm_interrupt'],
   [L.KvmUserspaceMemoryRegion, 'kvm_userspace_memory_region'],
+  [L.KvmEnableCap, 'kvm_enable_cap'],
+  [L.KvmMsrFilterRange, 'kvm_msr_filter_range'],
+  [L.KvmMsrFilter, 'kvm_msr_filter'],
 ];
 
 /** kvm_run keys → C member designators */
@@ -74,6 +77,10 @@ const RUN: Record<keyof typeof L.KvmRun, string> = {
   emulation_failure_flags: 'emulation_failure.flags',
   emulation_failure_insn_size: 'emulation_failure.insn_size',
   emulation_failure_insn_bytes: 'emulation_failure.insn_bytes',
+  msr_error: 'msr.error',
+  msr_reason: 'msr.reason',
+  msr_index: 'msr.index',
+  msr_data: 'msr.data',
   system_event_type: 'system_event.type',
   system_event_ndata: 'system_event.ndata',
   system_event_data: 'system_event.data',
@@ -104,6 +111,15 @@ function rows(): Row[] {
   }
   out.push({ key: 'KVM_MAX_XCRS', ts: L.KVM_MAX_XCRS, c: 'KVM_MAX_XCRS' });
   out.push({ key: 'KVM_MEM_READONLY', ts: L.KVM_MEM_READONLY, c: 'KVM_MEM_READONLY' });
+  for (const k of [
+    'KVM_MSR_FILTER_MAX_RANGES',
+    'KVM_MSR_FILTER_READ',
+    'KVM_MSR_FILTER_WRITE',
+    'KVM_MSR_EXIT_REASON_INVAL',
+    'KVM_MSR_EXIT_REASON_UNKNOWN',
+    'KVM_MSR_EXIT_REASON_FILTER',
+  ] as const)
+    out.push({ key: k, ts: L[k], c: k });
   for (const [k, v] of Object.entries(Ioctl)) out.push({ key: k, ts: v, c: k });
   for (const [k, v] of Object.entries(KvmCap)) out.push({ key: `KVM_CAP_${k}`, ts: v, c: `KVM_CAP_${k}` });
   for (const [k, v] of Object.entries(KvmExit)) {

@@ -133,6 +133,22 @@ export const KvmUserspaceMemoryRegion = {
 } as const;
 export const KVM_MEM_READONLY = 2;
 
+/** struct kvm_enable_cap (KVM_ENABLE_CAP) */
+export const KvmEnableCap = { cap: 0x00, flags: 0x04, args: 0x08, pad: 0x28, SIZE: 0x68 } as const;
+
+/** struct kvm_msr_filter_range: bitmap bit set = allow, clear = deny (api.rst KVM_X86_SET_MSR_FILTER) */
+export const KvmMsrFilterRange = { flags: 0x00, nmsrs: 0x04, base: 0x08, bitmap: 0x10, SIZE: 0x18 } as const;
+/** struct kvm_msr_filter: flags (KVM_MSR_FILTER_DEFAULT_ALLOW 0 / _DENY 1) and 16 ranges */
+export const KvmMsrFilter = { flags: 0x00, ranges: 0x08, SIZE: 0x188 } as const;
+export const KVM_MSR_FILTER_MAX_RANGES = 16;
+/** kvm_msr_filter_range.flags */
+export const KVM_MSR_FILTER_READ = 1;
+export const KVM_MSR_FILTER_WRITE = 2;
+/** KVM_CAP_X86_USER_SPACE_MSR args[0]: which failed MSR accesses exit to userspace */
+export const KVM_MSR_EXIT_REASON_INVAL = 1;
+export const KVM_MSR_EXIT_REASON_UNKNOWN = 2;
+export const KVM_MSR_EXIT_REASON_FILTER = 4;
+
 /**
  * struct kvm_run, the page shared with KVM after mmap(vcpu_fd). The exit-specific union starts at
  * 0x20 and is 256 bytes; its members are listed as absolute offsets under their exit name.
@@ -180,6 +196,11 @@ export const KvmRun = {
   emulation_failure_flags: 0x28, // __u64
   emulation_failure_insn_size: 0x30, // __u8
   emulation_failure_insn_bytes: 0x31, // __u8[15]
+  /** KVM_EXIT_X86_RDMSR / KVM_EXIT_X86_WRMSR: error is written by the VMM before the next KVM_RUN */
+  msr_error: 0x20, // __u8 in
+  msr_reason: 0x28, // __u32 out: KVM_MSR_EXIT_REASON_*
+  msr_index: 0x2c, // __u32 out
+  msr_data: 0x30, // __u64 in (RDMSR) / out (WRMSR)
   /** KVM_EXIT_SYSTEM_EVENT */
   system_event_type: 0x20, // __u32
   system_event_ndata: 0x24, // __u32

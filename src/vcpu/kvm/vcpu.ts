@@ -82,6 +82,8 @@ export class KvmVcpu implements Vcpu {
   private ioPending = false;
   /** completing a pending exit produced a new exit; the next run() returns it without entering */
   private deferredExit = false;
+  /** the last exit was x86_rdmsr/x86_wrmsr: its error/data go into kvm_run before KVM re-enters */
+  private msrExit: Extract<VcpuExit, { reason: 'x86_rdmsr' | 'x86_wrmsr' }> | undefined;
   /** With the oracle: why the last setMsrs() stopped early, when the contract had a reason. */
   lastMsrRefusal: { index: number; reason: string } | undefined;
 
@@ -137,6 +139,7 @@ export class KvmVcpu implements Vcpu {
    */
   completePendingIo(): void {
     if (!this.ioPending || this.deferredExit || this.closed || !this.immediateExit) return;
+    this.flushMsrExit();
     this.runView.setUint8(KvmRun.immediate_exit, 1);
     try {
       this.native.ioctl(this.fd, Ioctl.KVM_RUN, 0);
@@ -318,6 +321,7 @@ export class KvmVcpu implements Vcpu {
       this.deferredExit = false;
       return this.decode();
     }
+    this.flushMsrExit();
     try {
       this.native.run(this.fd, Ioctl.KVM_RUN, this.run_, KvmRun.immediate_exit, this.sliceNs);
     } catch (e) {
@@ -335,8 +339,23 @@ export class KvmVcpu implements Vcpu {
 
   private decode(): VcpuExit {
     const exit = decodeExit(this.run_, this.runView);
-    this.ioPending = exit.reason === 'io' || exit.reason === 'mmio';
+    const msr = exit.reason === 'x86_rdmsr' || exit.reason === 'x86_wrmsr';
+    this.ioPending = exit.reason === 'io' || exit.reason === 'mmio' || msr;
+    this.msrExit = msr ? exit : undefined;
     return exit;
+  }
+
+  /**
+   * The VMM's answer to an MSR exit, into kvm_run (api.rst: "error" non-zero = inject #GP; for RDMSR
+   * "data" is the value); KVM finishes the instruction when it is next entered.
+   */
+  private flushMsrExit(): void {
+    const x = this.msrExit;
+    if (!x) return;
+    this.msrExit = undefined;
+    this.runView.setUint8(KvmRun.msr_error, x.error ? 1 : 0);
+    if (x.reason === 'x86_rdmsr')
+      this.runView.setBigUint64(KvmRun.msr_data, BigInt.asUintN(64, x.data), true);
   }
 
   destroy(): void {

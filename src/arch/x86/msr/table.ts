@@ -174,6 +174,7 @@ export const Msr = {
   AMD_VM_CR: 0xc0010114,
   AMD_VM_HSAVE_PA: 0xc0010117,
   AMD_DE_CFG: 0xc0011029,
+  AMD_NB_CFG: 0xc001001f,
   SMI_COUNT: 0x34,
   PMC0: 0xc1,
   MCG_CTL: 0x17b,
@@ -399,6 +400,16 @@ export const MSR_TABLE: readonly MsrDef[] = [
     doc: 'APM (C001_1029H): LFENCE serializing etc.; read-only to the guest [R]',
   },
 
+  {
+    index: Msr.AMD_NB_CFG,
+    name: 'MSR_AMD64_NB_CFG',
+    reset: 0n,
+    access: 'rw',
+    // kvm_get_msr_common reads it as 0 and kvm_set_msr_common drops every write, for any guest vendor
+    // (Linux's amd_init reads it on family 10h-17h to set up the extended APIC ID / IO-APIC routing)
+    adjust: () => 0n,
+    doc: 'BKDG fam 10h-17h (C001_001FH) NB_CFG; kvm_get_msr_common → 0, kvm_set_msr_common ignores writes',
+  },
   {
     index: Msr.TSC,
     name: 'IA32_TIME_STAMP_COUNTER',

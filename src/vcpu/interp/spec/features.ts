@@ -17,6 +17,7 @@ export const GATE_FEATURES: Readonly<Record<string, BitLocation>> = {
   fxsr: { leaf: 1, reg: 'edx', bit: 24 },
   xmm: { leaf: 1, reg: 'edx', bit: 25 },
   xmm2: { leaf: 1, reg: 'edx', bit: 26 },
+  pni: { leaf: 1, reg: 'ecx', bit: 0 },
   mwait: { leaf: 1, reg: 'ecx', bit: 3 },
   ssse3: { leaf: 1, reg: 'ecx', bit: 9 },
   sse4_1: { leaf: 1, reg: 'ecx', bit: 19 },
