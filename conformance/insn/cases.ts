@@ -37,8 +37,8 @@ export interface InsnCase extends GuestCase {
 
 export type RowClass =
   | { readonly kind: 'run' }
-  /** invalid in 64-bit mode: run only as a #UD case */
-  | { readonly kind: 'ud64'; readonly reason: string }
+  /** invalid in 64-bit mode: run in the legacy-mode corpus (legacy.ts), and as a 64-bit #UD case when `ud64` */
+  | { readonly kind: 'legacy'; readonly ud64: boolean; readonly reason: string }
   | { readonly kind: 'excluded'; readonly reason: string };
 
 const SYSTEM = new Set('SLDT STR LLDT LTR VERR VERW SGDT SIDT LGDT LIDT SMSW LMSW INVLPG MONITOR MWAIT CLAC STAC XGETBV XSETBV RDPKRU WRPKRU SWAPGS RDTSCP LAR LSL SYSCALL CLTS SYSRET INVD WBINVD MOV_R_CR MOV_R_DR MOV_CR_R MOV_DR_R WRMSR RDMSR RDPMC SYSENTER SYSEXIT RSM INVPCID HLT'.split(' '));
@@ -63,8 +63,8 @@ export function classifyRow(r: InsnRow): RowClass {
   if (r.op === 'CPUID')
     return { kind: 'excluded', reason: 'result is the backend CPUID table (checked by the cpuid conformance programs); on kvm_pvm the guest sees bits KVM_GET_CPUID2 does not report (pvm-deviations cpuid-host-bits-merged)' };
   if (r.modes === 'no64') {
-    if (r.map === '1' && REUSED_IN_64.has(r.opcode)) return { kind: 'excluded', reason: 'legacy-mode only; in 64-bit mode the byte is a REX/VEX/EVEX prefix or MOVSXD, so the corpus (64-bit) cannot reach it' };
-    return { kind: 'ud64', reason: 'legacy-mode only: run as the #UD it raises in 64-bit mode (its legacy-mode semantics are not in this 64-bit corpus)' };
+    if (r.map === '1' && REUSED_IN_64.has(r.opcode)) return { kind: 'legacy', ud64: false, reason: 'legacy mode only (in 64-bit mode the byte is a REX/VEX/EVEX prefix or MOVSXD)' };
+    return { kind: 'legacy', ud64: true, reason: 'legacy mode, and #UD in 64-bit mode' };
   }
   return { kind: 'run' };
 }
@@ -613,11 +613,16 @@ function genericRow(g: Gen, ri: number): void {
   for (const osz of sizesOf(r)) {
     const ops = r.operands.map((t) => parseOperand(t, osz));
     for (const form of formsOf(r, ops)) {
-      const lockForms = r.lock && form === 'mem' ? [false, true] : [false];
-      for (const lock of lockForms) {
+      // LOCK with a memory destination runs; with a register destination it is #UD (SDM Vol. 2A LOCK).
+      // 66h together with REX.W: REX.W wins, the operation is 64-bit (SDM Vol. 2A §2.2.1.2).
+      const variants: ('' | 'lock' | '66+w')[] = [''];
+      if (r.lock) variants.push('lock');
+      if (osz === 64 && !r.vex && r.size === undefined && r.prefix !== '66' && sizesOf(r).includes(16)) variants.push('66+w');
+      for (const variant of variants) {
+        const lock = variant === 'lock';
         const valued = ops.filter((o) => o.kind !== 'one' && o.kind !== 'J' && o.kind !== 'seg' && o.size > 0);
         const lists = hook.values?.(ops, osz) ?? valued.map((o) => edges(o.size));
-        const cap = lock ? 6 : form === 'mem' ? 12 : (hook.cap ?? 36);
+        const cap = variant === '66+w' ? 4 : lock ? (form === 'mem' ? 6 : 2) : form === 'mem' ? 12 : (hook.cap ?? 36);
         const vecs = lists.length ? combos(lists, cap) : [[]];
         vecs.forEach((vals, vi) => {
           const flagStates = readsFlags(r) ? [F0, F1] : [vi % 2 ? F1 : F0];
@@ -627,10 +632,11 @@ function genericRow(g: Gen, ri: number): void {
             d.flagUndef = undefFlags(r);
             baseSpec(r, d, osz, ops);
             if (lock) d.prefixes.unshift(0xf0);
+            if (variant === '66+w') d.prefixes.push(0x66);
             for (const x of hook.implicit ?? []) d.used.add(x);
             buildOperands(g, r, d, ops, form, vals, osz);
             hook.after?.(g, d, vals, osz, form, ops);
-            d.desc.unshift(`o${osz} ${form}${lock ? ' lock' : ''}`);
+            d.desc.unshift(`o${osz} ${form}${variant ? ' ' + variant : ''}`);
             g.emit(ri, d);
           }
         });
@@ -995,9 +1001,11 @@ export function generateCorpus(opts: GenOptions): Corpus {
       notRun.set(ri, c.reason);
       return;
     }
-    if (c.kind === 'ud64') {
-      ud64.set(ri, c.reason);
-      trapRow(g, ri, true);
+    if (c.kind === 'legacy') {
+      if (c.ud64) {
+        ud64.set(ri, c.reason);
+        trapRow(g, ri, true);
+      }
       return;
     }
     if (r.op === 'JCC' || r.op === 'LOOP' || r.op === 'JRCXZ' || ((r.op === 'JMP' || r.op === 'CALL') && r.operands[0]!.startsWith('J'))) branchRow(g, ri);

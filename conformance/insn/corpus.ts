@@ -9,10 +9,11 @@ import type { CpuidEntry } from '../../src/arch/x86/cpuid/table.ts';
 import { CpuidTable } from '../../src/arch/x86/cpuid/table.ts';
 import { guestHas } from '../../src/vcpu/interp/spec/features.ts';
 import { INSN_TABLE } from '../../src/vcpu/interp/spec/table.ts';
-import { classifyRow, DF, generateCorpus, STATUS, type InsnCase } from './cases.ts';
+import { classifyRow, DF, generateCorpus, STATUS } from './cases.ts';
 import { compareCase, outcomeOf, type FieldDiff } from './compare.ts';
 import { explain, INSN_DEVIATIONS } from './deviations.ts';
 import { buildImage } from './layout.ts';
+import { buildLegacyImage, compareLegacy, generateLegacy, legacyOutcome } from './legacy.ts';
 import { runNative } from './native.ts';
 import { runImage, type BackendRun } from './run.ts';
 
@@ -27,8 +28,10 @@ export interface CorpusOptions {
 }
 
 export interface Disagreement {
+  /** 64: the 64-bit corpus (cases.ts); 32: the legacy-mode corpus (legacy.ts) */
+  readonly mode: 64 | 32;
   readonly index: number;
-  readonly c: InsnCase;
+  readonly c: { readonly row: number; readonly desc: string };
   readonly diffs: readonly FieldDiff[];
   /** the recorded deviation explaining it */
   readonly deviation?: string;
@@ -36,7 +39,7 @@ export interface Disagreement {
   readonly refereeDisagrees?: readonly FieldDiff[];
 }
 
-export type RowStatus = 'compared' | 'interp-only' | 'kvm-cannot-execute' | 'ud64-only' | 'excluded' | 'uncovered';
+export type RowStatus = 'compared' | 'interp-only' | 'kvm-cannot-execute' | 'excluded' | 'uncovered';
 
 export interface RowCoverage {
   readonly row: number;
@@ -55,7 +58,11 @@ export interface CorpusResult {
   readonly compared: number;
   readonly kvm: string;
   readonly cpuidFrom: 'kvm' | 'interp';
-  readonly interpFailed: ReadonlyMap<number, string>;
+  /** cases the interpreter could not execute (an internal_error or other exit), described */
+  readonly interpFailed: readonly string[];
+  /** legacy-mode (32-bit) cases, and how many of them were compared */
+  readonly legacyCases: number;
+  readonly legacyCompared: number;
   readonly kvmCannot: number;
   readonly disagreements: readonly Disagreement[];
   readonly unexplained: readonly Disagreement[];
@@ -103,11 +110,11 @@ export function runInsnCorpus(o: CorpusOptions): CorpusResult {
   const t3 = Date.now();
 
   const disagreements: Disagreement[] = [];
-  const perRow = new Map<number, { cases: number; compared: number; interpOk: number; kvmCannot: number; why?: string }>();
+  const perRow = new Map<number, { cases: number; compared: number; interpOk: number; kvmCannot: number; why?: string; lcompared: number; lwhy?: string }>();
   let compared = 0, kvmCannot = 0;
   for (let i = 0; i < cases.length; i++) {
     const c = cases[i]!;
-    const s = perRow.get(c.row) ?? { cases: 0, compared: 0, interpOk: 0, kvmCannot: 0 };
+    const s = perRow.get(c.row) ?? { cases: 0, compared: 0, interpOk: 0, kvmCannot: 0, lcompared: 0 };
     perRow.set(c.row, s);
     s.cases++;
     const oi = outcomeOf(ri, i);
@@ -126,7 +133,44 @@ export function runInsnCorpus(o: CorpusOptions): CorpusResult {
     const diffs = compareCase(c, i, ri, rk);
     if (diffs.length) {
       const dev = explain(c, INSN_TABLE[c.row]!, diffs);
-      disagreements.push({ index: i, c, diffs, ...(dev ? { deviation: dev.id } : {}) });
+      disagreements.push({ mode: 64, index: i, c, diffs, ...(dev ? { deviation: dev.id } : {}) });
+    }
+  }
+  const interpFailed = [...ri.failed].map(([i, why]) => `${cases[i]?.desc ?? i}: ${why}`);
+
+  // the legacy-mode rows, in 32-bit protected mode
+  const legacy = generateLegacy();
+  const limg = buildLegacyImage(legacy);
+  const li = runImage(o.interp, limg, cpuid, { mode: 'protected32' });
+  const lk = rk && !('unavailable' in o.kvm) ? runImage(o.kvm, limg, cpuid, { mode: 'protected32' }) : undefined;
+  let legacyCompared = 0;
+  for (let i = 0; i < legacy.length; i++) {
+    const c = legacy[i]!;
+    const s = perRow.get(c.row) ?? { cases: 0, compared: 0, interpOk: 0, kvmCannot: 0, lcompared: 0 };
+    perRow.set(c.row, s);
+    s.cases++;
+    const oi = legacyOutcome(li, i);
+    if (oi.kind !== 'ok' && oi.kind !== 'fault') {
+      interpFailed.push(`${c.desc}: ${oi.kind === 'unavailable' ? oi.why : oi.kind}`);
+      continue;
+    }
+    s.interpOk++;
+    if (!lk) continue;
+    const ok = legacyOutcome(lk, i);
+    if (ok.kind === 'unavailable' || ok.kind === 'missing') {
+      s.kvmCannot++;
+      kvmCannot++;
+      s.lwhy ??= ok.kind === 'unavailable' ? ok.why.replace(/ \(KVM internal error.*$/, '') : 'record not written';
+      continue;
+    }
+    s.compared++;
+    s.lcompared++;
+    compared++;
+    legacyCompared++;
+    const diffs = compareLegacy(c, i, li, lk);
+    if (diffs.length) {
+      const dev = explain(c, INSN_TABLE[c.row]!, diffs);
+      disagreements.push({ mode: 32, index: i, c, diffs, ...(dev ? { deviation: dev.id } : {}) });
     }
   }
 
@@ -135,7 +179,7 @@ export function runInsnCorpus(o: CorpusOptions): CorpusResult {
   let tn = 0;
   const hostDisagreements: Disagreement[] = [];
   let hostCompared = 0;
-  const refereed = disagreements.filter((d) => d.deviation !== undefined && refereeOf(d.deviation) === 'host');
+  const refereed = disagreements.filter((d) => d.mode === 64 && d.deviation !== undefined && refereeOf(d.deviation) === 'host');
   if (o.native) {
     const t = Date.now();
     const rn = runNative(image, (i) => NATIVE_UNSAFE.has(INSN_TABLE[cases[i]!.row]!.op));
@@ -152,13 +196,14 @@ export function runInsnCorpus(o: CorpusOptions): CorpusResult {
       // signals name the vector only roughly (SIGSEGV is #GP or #PF, SIGBUS #SS or #AC): a fault matches a fault
       if (oi.kind === 'fault' && on.kind === 'fault') continue;
       const vs = compareCase({ ...c, flagMask: c.flagMask & (STATUS | DF) }, i, ri, rn);
-      if (vs.length) hostDisagreements.push({ index: i, c, diffs: vs });
+      if (vs.length) hostDisagreements.push({ mode: 64, index: i, c, diffs: vs });
     }
     for (let k = 0; k < disagreements.length; k++) {
       const d = disagreements[k]!;
-      if (d.deviation === undefined || refereeOf(d.deviation) !== 'host') continue;
+      if (d.mode !== 64 || d.deviation === undefined || refereeOf(d.deviation) !== 'host') continue;
       // user mode: compare the status flags only (IF/IOPL differ at CPL 3)
-      const vs = compareCase({ ...d.c, flagMask: d.c.flagMask & STATUS }, d.index, ri, rn);
+      const full = cases[d.index]!;
+      const vs = compareCase({ ...full, flagMask: full.flagMask & STATUS }, d.index, ri, rn);
       if (vs.length) disagreements[k] = { ...d, refereeDisagrees: vs };
     }
   } else native = 'host CPU not run (no gcc, or not requested)';
@@ -176,17 +221,20 @@ export function runInsnCorpus(o: CorpusOptions): CorpusResult {
     if (!s || s.interpOk === 0) {
       if (o.limit !== undefined) return; // a limited run does not reach every row
       coverage.push({ ...base, status: 'uncovered', reason: s ? 'no case ran on the interpreter' : 'no case generated' });
-    } else if (rk && s.compared === 0) coverage.push({ ...base, status: 'kvm-cannot-execute', reason: `KVM: ${s.why ?? '?'}` });
-    else if (cls.kind === 'ud64') coverage.push({ ...base, status: 'ud64-only', reason: cls.reason });
-    else if (!rk) coverage.push({ ...base, status: 'interp-only', reason: 'KVM unavailable' });
-    else coverage.push({ ...base, status: 'compared' });
+    } else if (!rk) coverage.push({ ...base, status: 'interp-only', reason: 'KVM unavailable' });
+    else if (cls.kind === 'legacy' && s.lcompared === 0)
+      coverage.push({ ...base, status: 'kvm-cannot-execute', reason: `KVM in 32-bit protected mode: ${s.lwhy ?? '?'}` });
+    else if (s.compared === 0) coverage.push({ ...base, status: 'kvm-cannot-execute', reason: `KVM: ${s.why ?? '?'}` });
+    else coverage.push({ ...base, status: 'compared', ...(cls.kind === 'legacy' ? { reason: `${cls.reason}: compared in 32-bit protected mode` } : {}) });
   });
   return {
     cases: cases.length,
     compared,
     kvm: 'unavailable' in o.kvm ? o.kvm.unavailable : 'ran',
     cpuidFrom: from,
-    interpFailed: ri.failed,
+    interpFailed,
+    legacyCases: legacy.length,
+    legacyCompared,
     kvmCannot,
     disagreements,
     unexplained: disagreements.filter((d) => d.deviation === undefined || d.refereeDisagrees),
@@ -216,12 +264,13 @@ function refereeOf(id: string): 'host' | 'manual' | undefined {
 export function formatInsnReport(r: CorpusResult, verbose = false): string {
   const lines: string[] = [];
   const count = (s: RowStatus): number => r.coverage.filter((c) => c.status === s).length;
-  lines.push(`instruction corpus: ${r.cases} cases, ${r.compared} compared on both backends (KVM ${r.kvm}; guest CPUID from ${r.cpuidFrom})`);
+  lines.push(`instruction corpus: ${r.cases} cases in 64-bit mode + ${r.legacyCases} in 32-bit protected mode, ${r.compared} compared on both backends (KVM ${r.kvm}; guest CPUID from ${r.cpuidFrom})`);
   lines.push(
-    `rows: ${count('compared')} compared, ${count('ud64-only')} #UD-only (legacy-mode rows), ${count('kvm-cannot-execute')} KVM cannot execute, ` +
+    `rows: ${count('compared')} compared, ${count('kvm-cannot-execute')} KVM cannot execute, ` +
       `${count('interp-only')} interpreter only, ${count('excluded')} not general-purpose, ${count('uncovered')} uncovered`,
   );
-  lines.push(`KVM could not execute ${r.kvmCannot} cases; interpreter failures: ${r.interpFailed.size}`);
+  lines.push(`KVM could not execute ${r.kvmCannot} cases; interpreter failures: ${r.interpFailed.length}`);
+  for (const f of r.interpFailed.slice(0, 20)) lines.push(`  INTERPRETER ${f}`);
   const byDev = new Map<string, number>();
   for (const d of r.disagreements) byDev.set(d.deviation ?? 'UNEXPLAINED', (byDev.get(d.deviation ?? 'UNEXPLAINED') ?? 0) + 1);
   lines.push(`disagreements: ${r.disagreements.length} (${[...byDev].map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'}); ${r.native}`);

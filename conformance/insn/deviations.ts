@@ -12,7 +12,7 @@ import type { FieldDiff } from './compare.ts';
 export interface InsnDeviation {
   readonly id: string;
   /** does this deviation explain case `c`'s disagreement (`diffs`: interp = a, kvm = b)? */
-  readonly matches: (c: InsnCase, row: InsnRow, diffs: readonly FieldDiff[]) => boolean;
+  readonly matches: (c: Pick<InsnCase, 'desc'>, row: InsnRow, diffs: readonly FieldDiff[]) => boolean;
   /** 'host': the native run agrees with the interpreter on every differing field (re-checked by the test) */
   readonly referee: 'host' | 'manual';
   readonly what: string;
@@ -78,6 +78,6 @@ export const INSN_DEVIATIONS: readonly InsnDeviation[] = [
 ];
 
 /** The deviation that explains a disagreement, if any. */
-export function explain(c: InsnCase, row: InsnRow, diffs: readonly FieldDiff[]): InsnDeviation | undefined {
+export function explain(c: Pick<InsnCase, 'desc'>, row: InsnRow, diffs: readonly FieldDiff[]): InsnDeviation | undefined {
   return INSN_DEVIATIONS.find((d) => d.matches(c, row, diffs));
 }

@@ -38,6 +38,8 @@ export interface BackendRun {
 export interface RunOptions {
   /** give up on a case after this long without progress (default 3000 ms) */
   readonly stuckMs?: number;
+  /** 'protected32' runs a legacy-mode image (legacy.ts): flat 32-bit protected mode, no paging */
+  readonly mode?: 'long64' | 'protected32';
   /** observe every exit with the running case's index (diagnostics) */
   readonly onExit?: (exit: VcpuExit, cur: number) => void;
 }
@@ -70,8 +72,11 @@ export function runImage(backend: Backend, image: GuestImage, cpuid: readonly Cp
     const dv = new DataView(buf);
     const vcpu = vm.createVcpu(0);
     vcpu.setCpuid(cpuid);
-    const s0 = enterMode(vcpu, buf, 'long64', CODE_ADDR, SCRATCH_BASE);
-    const sregs: Sregs = { ...s0, idt: { base: BigInt(IDT_ADDR), limit: 256 * 16 - 1 }, cr4: s0.cr4 | CR4_FSGSBASE };
+    const long = (opts.mode ?? 'long64') === 'long64';
+    const s0 = enterMode(vcpu, buf, long ? 'long64' : 'protected32', CODE_ADDR, SCRATCH_BASE);
+    const sregs: Sregs = long
+      ? { ...s0, idt: { base: BigInt(IDT_ADDR), limit: 256 * 16 - 1 }, cr4: s0.cr4 | CR4_FSGSBASE }
+      : { ...s0, idt: { base: BigInt(IDT_ADDR), limit: 256 * 8 - 1 } };
     vcpu.setSregs(sregs);
     setRip(vcpu, CODE_ADDR, sregs);
     const failed = new Map<number, string>();

@@ -250,6 +250,10 @@ class PcMachine implements Machine {
   private readonly slots: VcpuSlot[] = [];
   /** the vCPUs' TSC runs on this.clock at the platform's frequency (Vm.setTscClock accepted) */
   readonly tscFollowsClock: boolean = false;
+  /** the guest TSC rate is known (tscFollowsClock, or the backend's guestTscHz): deadlines convert */
+  readonly tscRateKnown: boolean = false;
+  /** the guest TSC rate in Hz (meaningful when tscRateKnown) */
+  readonly tscHz: number = DEFAULT_TSC_HZ;
   /** the APIC MSRs reach the machine (Vm.setUserspaceMsrs accepted): x2APIC may be offered */
   readonly apicMsrs: boolean = false;
   private stop: Stop | undefined;
@@ -304,27 +308,37 @@ class PcMachine implements Machine {
         this.log(
           `the ${opts.backend.name} backend does not forward the APIC MSRs (Vm.setUserspaceMsrs): x2APIC and TSC-deadline hidden from the guest CPUID`,
         );
-      const tscHz = opts.tscHz ?? DEFAULT_TSC_HZ;
+      let tscHz = opts.tscHz ?? DEFAULT_TSC_HZ;
       const tscClock = kind === 'pc' && enableTscClock(this.vm, this.clock, tscHz);
-      if (kind === 'pc' && !tscClock)
-        this.log(
-          `the ${opts.backend.name} backend runs its own TSC (no Vm.setTscClock): no TSC frequency reported, TSC-deadline hidden`,
-        );
+      for (let i = 0; i < vcpus; i++) this.vcpus.push(this.vm.createVcpu(i));
+      // Without Vm.setTscClock the TSC is the backend's own; its real-time rate (KVM_GET_TSC_KHZ) is
+      // enough to convert IA32_TSC_DEADLINE values relative to the vCPU's IA32_TSC at each write.
+      let tscKnown = tscClock;
+      if (kind === 'pc' && !tscClock) {
+        const hz = this.vcpus[0]!.guestTscHz?.();
+        if (hz !== undefined && Number.isSafeInteger(hz) && hz >= 1_000_000 && hz <= 100_000_000_000) {
+          tscHz = hz;
+          tscKnown = true;
+        } else
+          this.log(
+            `the ${opts.backend.name} backend runs its own TSC at an unknown rate: no TSC frequency reported, TSC-deadline hidden`,
+          );
+      }
       this.apicMsrs = apicMsrs;
       this.tscFollowsClock = tscClock;
-      for (let i = 0; i < vcpus; i++) {
-        const vcpu = this.vm.createVcpu(i);
-        this.vcpus.push(vcpu);
-        const cpuid =
+      this.tscRateKnown = tscKnown;
+      this.tscHz = tscHz;
+      this.vcpus.forEach((vcpu, i) =>
+        vcpu.setCpuid(
           kind === 'pc'
             ? pcCpuidForVcpu(opts.cpuid, i, {
                 apicMsrs,
-                tscDeadline: apicMsrs && tscClock,
-                ...(tscClock ? { tscHz } : {}),
+                tscDeadline: apicMsrs && tscKnown,
+                ...(tscKnown ? { tscHz, tscInvariant: tscClock } : {}),
               })
-            : opts.cpuid;
-        vcpu.setCpuid(cpuid);
-      }
+            : opts.cpuid,
+        ),
+      );
     } catch (e) {
       for (const v of this.vcpus) v.destroy();
       this.vm.destroy(); // no half-built VM left behind (KVM file descriptors, mappings)
@@ -342,7 +356,7 @@ class PcMachine implements Machine {
             bus: this.bus,
             pic: this.pic,
             fwCfg: this.fwCfg,
-            ...(opts.tscHz !== undefined ? { tscHz: opts.tscHz } : {}),
+            tscHz: this.tscHz,
             x2apic: this.apicMsrs && x2apicOffered(opts.cpuid),
             ...(opts.rtcEpochSec !== undefined ? { rtcEpochSec: opts.rtcEpochSec } : {}),
             onSleep: (typ) => this.sleep(typ),
@@ -689,7 +703,7 @@ class PcMachine implements Machine {
       exit.error = true; // no APIC on this platform: #GP, as for an MSR that does not exist
       return;
     }
-    if (exit.reason === 'x86_wrmsr' && exit.index >>> 0 === MSR_IA32_TSC_DEADLINE && this.tscFollowsClock) {
+    if (exit.reason === 'x86_wrmsr' && exit.index >>> 0 === MSR_IA32_TSC_DEADLINE && this.tscRateKnown) {
       // IA32_TSC_DEADLINE writes never fault; say so before reading IA32_TSC (on KVM a state ioctl
       // completes the pending exit)
       exit.error = false;

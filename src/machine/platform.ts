@@ -10,9 +10,10 @@
 // x2APIC (1:ECX[21]) is only offered when the backend forwards the APIC MSRs to the VMM
 // (Vm.setUserspaceMsrs, KVM_CAP_X86_USER_SPACE_MSR): otherwise the guest would write MSRs nobody
 // implements (KVM without an in-kernel irqchip drops IA32_TSC_DEADLINE writes and #GPs x2APIC MSRs).
-// TSC-deadline (1:ECX[24]) also needs the guest TSC to follow the machine clock (Vm.setTscClock), so
-// IA32_TSC_DEADLINE values convert to clock time; with that TSC the guest is also told its frequency
-// (leaves 0x15/0x16, 0x40000010; platform/tsc.ts) and that it is invariant (0x80000007:EDX[8]).
+// TSC-deadline (1:ECX[24]) also needs a guest TSC of known rate — following the machine clock
+// (Vm.setTscClock: the interpreter) or KVM's (Vcpu.guestTscHz) — so IA32_TSC_DEADLINE values convert to
+// clock time; the guest is then also told its frequency (leaves 0x15/0x16, 0x40000010;
+// platform/tsc.ts) and, for the machine-clock TSC, that it is invariant (0x80000007:EDX[8]).
 
 import type { CpuidEntry } from '../arch/x86/cpuid/table.ts';
 import type { Clock } from '../devices/device.ts';
@@ -70,16 +71,18 @@ export interface CpuidEdits {
   /** the APIC MSRs reach the VMM: x2APIC may be offered */
   readonly apicMsrs: boolean;
   /**
-   * TSC-deadline may be offered: needs the APIC MSRs and a guest TSC that follows the machine clock
-   * (Vm.setTscClock), so IA32_TSC_DEADLINE values convert to clock time.
+   * TSC-deadline may be offered: needs the APIC MSRs and a guest TSC whose rate the machine knows
+   * (Vm.setTscClock, or Vcpu.guestTscHz on KVM), so IA32_TSC_DEADLINE values convert to clock time.
    */
   readonly tscDeadline: boolean;
   /**
-   * The guest TSC follows the machine clock at this frequency (Vm.setTscClock accepted it): report it
-   * (leaves 0x15, 0x16, 0x40000010, max basic leaf raised to 0x16 if lower) and mark the TSC invariant.
-   * Undefined: the TSC is the backend's own; no frequency is promised.
+   * The guest TSC runs at this frequency (the machine clock's, Vm.setTscClock; or KVM's real-time rate,
+   * Vcpu.guestTscHz): report it (leaves 0x15, 0x16, 0x40000010, max basic leaf raised to 0x16 if lower).
+   * Undefined: the rate is unknown; no frequency is promised.
    */
   readonly tscHz?: number;
+  /** with tscHz: the TSC follows the machine clock, so it is invariant (0x80000007:EDX[8]); default true */
+  readonly tscInvariant?: boolean;
 }
 
 /** The guest CPUID of vCPU `apicId` on the PC platform (see the header). Returns a new table. */
@@ -103,15 +106,15 @@ export function pcCpuidForVcpu(
     if (e.function === 0xb || e.function === 0x1f) return { ...e, edx: apicId >>> 0 };
     return { ...e };
   });
-  return edits.tscHz === undefined ? out : withTscLeaves(out, edits.tscHz);
+  return edits.tscHz === undefined ? out : withTscLeaves(out, edits.tscHz, edits.tscInvariant ?? true);
 }
 
 /**
  * Tell the guest its TSC frequency and that the TSC is invariant (platform/tsc.ts): CPUID 0x15 and 0x16
  * (raising the max basic leaf to 0x16 when it is lower), the hypervisor leaves 0x40000000 (max leaf ≥
- * 0x40000010, signature kept) and 0x40000010, and 0x80000007:EDX[8] when the extended range has it.
+ * 0x40000010, signature kept) and 0x40000010, and (invariant) 0x80000007:EDX[8] when the extended range has it.
  */
-export function withTscLeaves(table: readonly CpuidEntry[], tscHz: number): CpuidEntry[] {
+export function withTscLeaves(table: readonly CpuidEntry[], tscHz: number, invariant = true): CpuidEntry[] {
   const replaced = new Set([0x15, 0x16, 0x40000010]);
   const out = table.filter((e) => !replaced.has(e.function)).map((e) => ({ ...e }));
   const leaf0 = out.find((e) => e.function === 0);
@@ -124,7 +127,7 @@ export function withTscLeaves(table: readonly CpuidEntry[], tscHz: number): Cpui
   out.push(cpuidLeaf15(tscHz), cpuidLeaf16(tscHz), hv10!);
   const ext = out.find((e) => e.function === 0x80000000);
   const e7 = out.find((e) => e.function === 0x80000007);
-  if (ext && ext.eax >>> 0 >= 0x80000007) {
+  if (invariant && ext && ext.eax >>> 0 >= 0x80000007) {
     if (e7) e7.edx = (e7.edx | EDX_INVARIANT_TSC) >>> 0;
     else
       out.push({ function: 0x80000007, index: 0, flags: 0, eax: 0, ebx: 0, ecx: 0, edx: EDX_INVARIANT_TSC });

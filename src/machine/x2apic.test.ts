@@ -137,7 +137,7 @@ test('interpreter: a guest that moved its TSC (WRMSR IA32_TSC) still gets its de
   );
 });
 
-test('KVM on the pc platform: x2APIC MSRs and a one-shot timer interrupt through the MSR filter / userspace MSR exits', async (t) => {
+test('KVM on the pc platform: x2APIC MSRs, a one-shot and a TSC-deadline timer interrupt through the MSR filter / userspace MSR exits', async (t) => {
   let backend: Backend;
   try {
     const kvm = await import('../vcpu/kvm/index.ts');
@@ -160,6 +160,27 @@ test('KVM on the pc platform: x2APIC MSRs and a one-shot timer interrupt through
   assert.equal(regs.rdi, 0n, 'x2APIC ID (0x802)');
   assert.equal(regs.rbx & 0xffffffffn, 1_000_000n, 'initial count (0x838) read back');
   assert.ok(firedNs >= 1_000_000, `the one-shot timer fired at ${firedNs} ns, not before 1 ms`);
-  // KVM runs the host TSC (no Vm.setTscClock): the machine cannot convert deadlines to clock time
-  assert.equal((l1.ecx >>> 24) & 1, 0, 'TSC-deadline hidden on KVM');
+  // KVM runs the host TSC (no Vm.setTscClock); with its rate from KVM_GET_TSC_KHZ the machine converts
+  // each deadline relative to the vCPU's IA32_TSC at the write, so TSC-deadline is offered
+  const probe = backend.createVm();
+  const hz = probe.createVcpu(0).guestTscHz?.();
+  probe.destroy();
+  if (hz === undefined) {
+    assert.equal((l1.ecx >>> 24) & 1, 0, 'TSC-deadline hidden: KVM_GET_TSC_KHZ failed here');
+    return;
+  }
+  assert.equal((l1.ecx >>> 24) & 1, 1, 'TSC-deadline offered');
+  assert.equal(cpuid.find((e) => e.function === 0x40000010)?.eax, hz / 1000, '0x40000010 EAX = TSC kHz');
+  const d = await runGuest(backend, 'deadline');
+  assert.equal(d.r.outcome, 'debug-exit', d.r.detail);
+  assert.equal(d.regs.rbx, d.regs.rbp, 'IA32_TSC_DEADLINE reads back the armed deadline');
+  assert.equal(d.regs.rcx & 0xffffffffn, 0n, 'and 0 once it fired');
+  // 2e6 ticks after the guest's RDTSC, minus the real time until the machine saw the write (so no
+  // lower bound: a loaded host may take longer than that); a conversion at the wrong rate or from the
+  // wrong origin would land far later
+  const expectNs = (2e6 / hz) * 1e9;
+  assert.ok(
+    d.firedNs <= expectNs + 1,
+    `the deadline fired ${d.firedNs} ns after the write, expected at most ${expectNs.toFixed(0)} ns`,
+  );
 });

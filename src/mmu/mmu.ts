@@ -44,17 +44,42 @@ const CR4_PDPTR = Number(Cr4.PGE | Cr4.PSE | Cr4.PAE | Cr4.SMEP);
  * guests that take many page faults would otherwise spend much of their time formatting it.
  */
 export class MmuFault extends CpuFault {
+  private readonly faultLevel: number;
+  private readonly why: number;
+  private readonly linLo: number;
+  private readonly linHi: number;
+  private readonly access: number;
+  private text: string | undefined = undefined;
+
   constructor(out: FaultFacts, linLo: number, linHi: number, access: number) {
     super(out.vector, out.errorCode, out.vector === 14 ? linLo | 0 : 0, out.vector === 14 ? linHi | 0 : 0, '');
-    const facts: FaultFacts = { faultLevel: out.faultLevel, vector: out.vector, errorCode: out.errorCode, why: out.why };
-    let text: string | undefined;
-    Object.defineProperty(this, 'reason', {
-      get: () => (text ??= faultReason(facts, linLo, linHi, access)),
-      enumerable: true,
-      configurable: true,
-    });
+    this.faultLevel = out.faultLevel;
+    this.why = out.why;
+    this.linLo = linLo;
+    this.linHi = linHi;
+    this.access = access;
+    Object.defineProperty(this, 'reason', LAZY_REASON);
+  }
+
+  /** the explanation, built on first use */
+  explain(): string {
+    return (this.text ??= faultReason(
+      { faultLevel: this.faultLevel, vector: this.vector, errorCode: this.errorCode, why: this.why },
+      this.linLo,
+      this.linHi,
+      this.access,
+    ));
   }
 }
+
+/** one shared accessor for every MmuFault's `reason` (no closure per fault) */
+const LAZY_REASON: PropertyDescriptor = {
+  get(this: MmuFault): string {
+    return this.explain();
+  },
+  enumerable: true,
+  configurable: true,
+};
 
 export class Mmu {
   readonly cfg = new PagingConfig();

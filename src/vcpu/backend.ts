@@ -251,6 +251,13 @@ export interface Vcpu {
   readyForInterruptInjection(): boolean;
   /** kvm_run.if_flag */
   interruptFlag(): boolean;
+  /**
+   * Optional (additive): KVM_GET_TSC_KHZ × 1000 — the rate, in Hz, at which this vCPU's TSC advances
+   * in real time, or undefined when the backend cannot say. The machine uses it, when the TSC does not
+   * follow its clock (no Vm.setTscClock), to convert IA32_TSC_DEADLINE values (relative to the vCPU's
+   * IA32_TSC at the write) and to report the frequency to the guest.
+   */
+  guestTscHz?(): number | undefined;
   /** KVM_RUN until the next exit. */
   run(): VcpuExit;
   destroy(): void;

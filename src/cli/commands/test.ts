@@ -18,6 +18,7 @@ const OPTIONS = {
   mode: { type: 'string' },
   guests: { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
+  insn: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -32,6 +33,8 @@ Run the conformance guest programs (conformance/programs) under the CPU-policy m
   --html FILE                also write a self-contained report page to FILE
   --guests DIR               built guest images (default build/guests; npm run build:guests)
   -v, --verbose              show passing cells and every differential comparison
+  --insn                     run the instruction corpus (conformance/insn) instead: every
+                             general-purpose instruction form on both backends, compared
   PATTERN                    program names: a substring, or a glob with *
 The last line is the summary, "N passed, N failed" (", N skipped" when some were).
 exit status: 0 all passed; 1 something failed (a cell, a backend disagreement, an uncovered rule); 2 usage`;
@@ -45,6 +48,7 @@ export interface TestArgs {
   readonly mode: 'kvm-exact' | 'architectural';
   readonly guests?: string;
   readonly verbose: boolean;
+  readonly insn?: boolean;
   readonly pattern?: string;
   readonly help: boolean;
 }
@@ -85,6 +89,7 @@ export function parseTestArgs(args: string[]): TestArgs {
     mode,
     ...(v.guests !== undefined ? { guests: v.guests } : {}),
     verbose: v.verbose ?? false,
+    ...(v.insn ? { insn: true } : {}),
     ...(pattern !== undefined ? { pattern } : {}),
     help: v.help ?? false,
   };
@@ -149,6 +154,15 @@ export async function testCommand(args: string[], io: CliIo): Promise<number> {
     return EXIT_OK;
   }
   const { runSuite, formatSuite, suiteToJson, summaryLine, renderHtml, defaultJobs } = await loadSuite();
+  if (a.insn) {
+    const { runInsnSuite } = (await import(new URL('../../../conformance/insn/cli.ts', import.meta.url).href)) as {
+      runInsnSuite(o: { backends: readonly string[]; verbose?: boolean }): { lines: string[]; counts: { passed: number; failed: number; skipped: number } };
+    };
+    const r = runInsnSuite({ backends: a.backends, verbose: a.verbose });
+    io.out(r.lines.join('\n'));
+    io.out(summaryLine(r.counts));
+    return r.counts.failed > 0 ? EXIT_FAILURE : EXIT_OK;
+  }
   const onProgress = progress(io);
   const r = await runSuite({
     backends: a.backends,

@@ -79,7 +79,7 @@ function randomBody(bits: 32 | 64, seed: number, count: number): string {
         label++;
         break;
       }
-      default: out.push(pick(['clc', 'stc', 'cmc', 'xchg eax, ebx', 'bt edx, 5', 'bsf eax, edx', 'mul ebx', 'cdq']));
+      default: out.push(pick(['clc', 'stc', 'cmc', 'xchg eax, ebx', 'bt edx, 5', 'bsf eax, edx', 'mul ebx', 'cdq', 'call helper', 'call helper2']));
     }
   }
   return out.join('\n');
@@ -113,7 +113,9 @@ for (const bits of [64, 32] as const) {
       const src = ` mov ${base}, ${BUF}\n mov ecx, 60\n mov eax, 0x12345678\n mov ebx, 0x9abcdef0\n mov edx, 0x0f0f1234\n mov ebp, 7\n mov edi, -3\n` +
         `loop_top:\n${randomBody(bits, seed * 7919 + bits, 40)}\n` +
         (bits === 64 ? ' pushfq\n pop rdi\n add [rsi + 0x600], rdi\n' : ' pushfd\n pop edi\n add [esi + 0x600], edi\n') +
-        ' dec ecx\n jnz loop_top\n hlt\n';
+        ' dec ecx\n jnz loop_top\n hlt\n' +
+        (bits === 64 ? 'helper:\n add r13, rcx\n ret\nhelper2:\n push rax\n add rax, rbx\n pop rbx\n ret 0\n'
+          : 'helper:\n add edi, ecx\n ret\nhelper2:\n push eax\n add eax, ebx\n pop ebx\n ret 0\n');
       const on = runProgram(src, bits === 64 ? 'long' : 'prot32', true);
       const off = runProgram(src, bits === 64 ? 'long' : 'prot32', false);
       assert.ok(on.compiled > 0, `seed ${seed}: nothing was compiled`);

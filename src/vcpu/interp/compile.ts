@@ -20,7 +20,7 @@ import { CpuFault } from '../../arch/x86/exceptions.ts';
 import * as G from './decoder.generated.ts';
 import { Cpu, Insn, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC } from './cpu.ts';
 import { execute, shift, imulTrunc } from './exec.ts';
-import { CS, RIP_LO, RIP_HI, CR0_PE, VM } from './state.ts';
+import { CS, SS, A_DB, RIP_LO, RIP_HI, CR0_PE, VM } from './state.ts';
 
 /** a compiled block: runs at most `budget` instructions (0 = declined), returns how many retired */
 type BlockFn = (c: Cpu, r: Int32Array, budget: number) => number;
@@ -207,6 +207,27 @@ class Emitter {
     return `c.cond(${cc})`;
   }
 
+  /** push lo/hi at size (Cpu.push inline: 64-bit mode, or a 32-bit stack (SS.B=1)) */
+  push(osz: number, lo: string, hi: string): string {
+    if (this.code64) {
+      return `{ const sl = (r[8] - ${osz}) | 0; const sh = (sl >>> 0) > (r[8] >>> 0) ? (r[9] - 1) | 0 : r[9]; ` +
+        `c.wr(${SS}, sl, sh, ${osz}, ${lo}, ${hi}); r[8] = sl; r[9] = sh; }`;
+    }
+    return `if ((c.segAttr[${SS}] & ${A_DB}) !== 0) { const sl = (r[8] - ${osz}) | 0; c.wr(${SS}, sl, 0, ${osz}, ${lo}, ${hi}); r[8] = sl; } ` +
+      `else c.push(${osz}, ${lo}, ${hi});`;
+  }
+
+  /** pop into v/vh, then move the stack pointer by osz + extra (Cpu.peek + addSp inline) */
+  pop(osz: number, extra: number): string {
+    const n = osz + extra;
+    if (this.code64) {
+      return `v = c.rd(${SS}, r[8], r[9], ${osz}); vh = ${osz === 8 ? 'c.vh' : '0'}; ` +
+        `{ const sl = (r[8] + ${n}) | 0; if ((sl >>> 0) < (r[8] >>> 0)) r[9] = (r[9] + 1) | 0; r[8] = sl; }`;
+    }
+    return `if ((c.segAttr[${SS}] & ${A_DB}) !== 0) { v = c.rd(${SS}, r[8], 0, ${osz}); vh = 0; r[8] = (r[8] + ${n}) | 0; } ` +
+      `else { v = c.peek(${osz}, 0); vh = 0; c.addSp(${n}); }`;
+  }
+
   /** lazy-flag record (the fields Cpu.alu() writes) */
   lazy(op: number, size: number, carry: string | undefined): string {
     return `c.lfOp = ${op}; c.lfSize = ${size}; c.lfA = A; c.lfAh = AH; c.lfB = B; c.lfBh = BH; c.lfR = R; c.lfRh = RH;` +
@@ -216,7 +237,7 @@ class Emitter {
 
 /** After a store: stop the block after this instruction if it hit code or made an exit. */
 function afterStore(j: number, end: number): string {
-  return `if (c.deferredExit !== 0 || c.codeHit) { r[${RIP_LO}] = (s0 + ${end}) | 0; done += ${j + 1}; break; }`;
+  return `if (c.deferredExit !== 0 || c.codeHit) { r[${RIP_LO}] = (s0 + ${end}) | 0; done += ${j + 1}; c.chain = 0; break; }`;
 }
 
 /**
@@ -230,7 +251,7 @@ function emitInsn(e: Emitter, d: Insn, j: number, off: number, end: number, prev
   const m = MASK[osz]!;
   const fallback = (terminal: boolean): { code: string; terminal: boolean; prod: Producer | undefined } => {
     const code = `k = ${j}; c.startLo = (s0 + ${off}) | 0; c.startHi = h0; r[${RIP_LO}] = (s0 + ${end}) | 0; c.d = D[${j}];` +
-      (terminal ? ` c.icount = ic0 + done + ${j}; execute(c); c.icount = ic0 + done + ${j + 1}; return done + ${j + 1};`
+      (terminal ? ` c.icount = ic0 + done + ${j}; execute(c); c.icount = ic0 + done + ${j + 1}; c.chain = 0; return done + ${j + 1};`
         : ` execute(c); ${afterStore(j, end)}`);
     return { code, terminal, prod: undefined };
   };
@@ -368,13 +389,13 @@ function emitInsn(e: Emitter, d: Insn, j: number, off: number, end: number, prev
     case G.OP_PUSH: {
       const src = e.opnd(d, d.k1, osz);
       if (!src) return fb();
-      const c = K + ea(src) + e.load(d, src, osz, 'v', 'vh') + ` c.push(${osz}, v, vh); ` + afterStore(j, end);
+      const c = K + ea(src) + e.load(d, src, osz, 'v', 'vh') + ' ' + e.push(osz, 'v', 'vh') + ' ' + afterStore(j, end);
       return { code: c, terminal: false, prod: prev };
     }
     case G.OP_POP: {
       const dst = e.opnd(d, d.k1, osz);
       if (!dst || dst.kind !== 'reg') return fb();
-      const c = K + `v = c.peek(${osz}, 0); vh = c.vh; c.addSp(${osz}); ` + e.wrReg(d, dst.n, osz, 'v', 'vh');
+      const c = K + e.pop(osz, 0) + ' ' + e.wrReg(d, dst.n, osz, 'v', 'vh');
       return { code: c, terminal: false, prod: prev };
     }
     case G.OP_NOP:
@@ -387,8 +408,8 @@ function emitInsn(e: Emitter, d: Insn, j: number, off: number, end: number, prev
       if (e.code64) {
         tgt = `{ const nx = (s0 + ${end}) | 0; const t = (nx + ${d.imm | 0}) | 0; ` +
           `const th = (h0 + ${d.immHi | 0} + ((t >>> 0) < (nx >>> 0) ? 1 : 0)) | 0; ` +
-          `if ((th >> 15) !== (th >> 31)) throw new CpuFault(13, 0, 0, 0, 'non-canonical branch target'); ` +
-          (d.op === G.OP_CALL ? `c.push(${osz}, nx, h0); ` : '') +
+          `if ((th >> 15) !== (th >> 31) && c.nonCanonical57(th)) throw new CpuFault(13, 0, 0, 0, 'non-canonical branch target'); ` +
+          (d.op === G.OP_CALL ? e.push(osz, 'nx', 'h0') + ' ' : '') +
           `r[${RIP_LO}] = t; r[${RIP_HI}] = th; ` +
           (d.op === G.OP_CALL ? '' : `if (t === s0 && th === h0 && done + ${2 * (j + 1)} <= n) { done += ${j + 1}; continue; } `) +
           `}`;
@@ -396,14 +417,27 @@ function emitInsn(e: Emitter, d: Insn, j: number, off: number, end: number, prev
         const t = osz === 2 ? `((s0 + ${end} + ${d.imm | 0}) & 0xffff)` : `((s0 + ${end} + ${d.imm | 0}) | 0)`;
         tgt = `{ const nx = (s0 + ${end}) | 0; const t = ${t}; ` +
           `if ((t >>> 0) > (c.segLimit[${CS}] >>> 0)) throw new CpuFault(13, 0, 0, 0, 'branch target beyond CS limit'); ` +
-          (d.op === G.OP_CALL ? `c.push(${osz}, nx, 0); ` : '') +
+          (d.op === G.OP_CALL ? e.push(osz, 'nx', '0') + ' ' : '') +
           `r[${RIP_LO}] = t; ` +
           (d.op === G.OP_CALL ? '' : `if (t === s0 && done + ${2 * (j + 1)} <= n) { done += ${j + 1}; continue; } `) +
           `}`;
       }
       if (d.op === G.OP_JCC) c += `if (${e.cond(d.arg, prev)}) ${tgt} else r[${RIP_LO}] = (s0 + ${end}) | 0; `;
       else c += tgt + ' ';
-      c += `done += ${j + 1}; break;`;
+      c += `done += ${j + 1}; c.chain = 1; break;`;
+      return { code: c, terminal: true, prod: undefined };
+    }
+    case G.OP_RET: {
+      if (d.k1 !== 0 && d.k1 !== G.K_I) return fallback(true);
+      // RET / RET imm16 (SDM Vol. 2 RET, near): target from the stack, checked like exec.ts checkTarget
+      const extra = d.k1 === G.K_I ? d.imm & 0xffff : 0;
+      // the target is checked before RSP moves (a #GP leaves RSP unchanged)
+      let c = `k = ${j}; ` + (e.code64 ? `v = c.rd(${SS}, r[8], r[9], ${osz}); ` : `v = c.peek(${osz}, 0); `) + `vh = ${osz === 8 ? 'c.vh' : '0'}; `;
+      if (e.code64) c += `if ((vh >> 15) !== (vh >> 31)) throw new CpuFault(13, 0, 0, 0, 'non-canonical branch target'); `;
+      else c += `if (${osz === 2 ? '(v & 0xffff)' : '(v >>> 0)'} > (c.segLimit[${CS}] >>> 0)) throw new CpuFault(13, 0, 0, 0, 'branch target beyond CS limit'); `;
+      c += e.code64 ? `{ const sl = (r[8] + ${osz + extra}) | 0; if ((sl >>> 0) < (r[8] >>> 0)) r[9] = (r[9] + 1) | 0; r[8] = sl; } ` : `c.addSp(${osz + extra}); `;
+      c += e.code64 ? `r[${RIP_LO}] = v; r[${RIP_HI}] = vh; ` : `r[${RIP_LO}] = ${osz === 2 ? 'v & 0xffff' : 'v'}; `;
+      c += `done += ${j + 1}; c.chain = 1; break;`;
       return { code: c, terminal: true, prod: undefined };
     }
     default:
@@ -424,7 +458,7 @@ for (let op = 0; op < ENDS_BLOCK.length; op++) {
 }
 
 /** Build the source of a block from its decoded instructions (offsets from the entry). */
-function buildSource(code64: boolean, insns: Insn[], offs: number[]): string {
+function buildSource(code64: boolean, insns: Insn[], offs: number[], page: number): string {
   const e = new Emitter(code64);
   const body: string[] = [];
   let prev: Producer | undefined;
@@ -439,17 +473,18 @@ function buildSource(code64: boolean, insns: Insn[], offs: number[]): string {
   }
   if (!terminal) {
     const j = insns.length - 1;
-    body.push(`r[${RIP_LO}] = (s0 + ${offs[j]! + insns[j]!.len}) | 0; done += ${j + 1}; break;`);
+    body.push(`r[${RIP_LO}] = (s0 + ${offs[j]! + insns[j]!.len}) | 0; done += ${j + 1}; c.chain = 1; break;`);
   }
   const len = insns.length;
   const offList = offs.join(', ');
   return `
 const OFF = [${offList}];
+const PAGE = ${page};
 return function block(c, r, n) {
   if (n < ${len}) return 0;
   const s0 = r[${RIP_LO}], h0 = r[${RIP_HI}], ic0 = c.icount;
   let done = 0, k = 0, A = 0, AH = 0, B = 0, BH = 0, R = 0, RH = 0, el = 0, eh = 0, v = 0, vh = 0, cin = 0;
-  c.codeHit = false;
+  c.codeHit = false; c.blockPage = PAGE;
   try {
     for (;;) {
 ${body.join('\n')}
@@ -490,35 +525,44 @@ export class Tier1 {
     if (!Tier1.enabled) return 0;
     const c = this.c;
     const r = c.r;
-    const sLo = r[RIP_LO]!;
-    let lo: number, hi: number;
-    if (c.code64) {
-      if (sLo >>> 0 > 0xffffefff) return 0; // RIP + block never carries into the high half
-      lo = sLo; hi = r[RIP_HI]!;
-    } else {
-      if (!c.def32) return 0;
-      lo = (c.segBase[CS]! + sLo) | 0; hi = 0;
+    let total = 0;
+    // chain: a block that ended on an inline branch (or ran off its end) changed nothing the loop
+    // checks between instructions (IF, TF, shadow, exits), so the next block may follow at once
+    for (;;) {
+      const sLo = r[RIP_LO]!;
+      let lo: number, hi: number;
+      if (c.code64) {
+        if (sLo >>> 0 > 0xffffefff) return total; // RIP + block never carries into the high half
+        lo = sLo; hi = r[RIP_HI]!;
+      } else {
+        if (!c.def32) return total;
+        lo = (c.segBase[CS]! + sLo) | 0; hi = 0;
+      }
+      if ((lo & ~0xfff) !== c.fLinPage || hi !== c.fLinPageHi || c.fU8 !== c.mem.ramU8) return total;
+      const pa = c.fOff + (lo & 0xfff);
+      const h = (pa ^ (pa >>> BITS)) & (SLOTS - 1);
+      const page = pa >>> 12;
+      const key = (c.code64 ? 1 : 0) | (c.def32 ? 2 : 0) | ((c.cr0 & CR0_PE) !== 0 && (c.fl & VM) === 0 ? 4 : 0) | (c.dcEpoch << 3);
+      if (this.pa[h] === pa && this.key[h] === key && this.gen[h] === c.pageGen[page]) {
+        if (this.soft[h] !== c.softEpoch && !this.recheck(h, pa)) return total;
+        const f = this.fn[h];
+        if (f === null) return total;
+        if (!c.code64 && (sLo >>> 0) + this.span[h]! > c.segLimit[CS]! >>> 0) return total;
+        this.runs++;
+        const k = f(c, r, budget - total);
+        if (k === 0) return total;
+        total += k;
+        if (c.chain === 0) return total;
+        continue;
+      }
+      if (page >= c.codeMap.length) return total;
+      if (this.hotPa[h] !== pa) { this.hotPa[h] = pa; this.hot[h] = 0; }
+      if (++this.hot[h]! < HOT) return total;
+      this.hot[h] = 0;
+      if (c.pageGen[page]! > SMC_LIMIT) return total;
+      this.compile(h, pa, key);
+      return total;
     }
-    if ((lo & ~0xfff) !== c.fLinPage || hi !== c.fLinPageHi || c.fU8 !== c.mem.ramU8) return 0;
-    const pa = c.fOff + (lo & 0xfff);
-    const h = (pa ^ (pa >>> BITS)) & (SLOTS - 1);
-    const page = pa >>> 12;
-    const key = (c.code64 ? 1 : 0) | (c.def32 ? 2 : 0) | ((c.cr0 & CR0_PE) !== 0 && (c.fl & VM) === 0 ? 4 : 0) | (c.dcEpoch << 3);
-    if (this.pa[h] === pa && this.key[h] === key && this.gen[h] === c.pageGen[page]) {
-      if (this.soft[h] !== c.softEpoch && !this.recheck(h, pa)) return 0;
-      const f = this.fn[h];
-      if (f === null) return 0;
-      if (!c.code64 && (sLo >>> 0) + this.span[h]! > c.segLimit[CS]! >>> 0) return 0;
-      this.runs++;
-      return f(c, r, budget);
-    }
-    if (page >= c.codeMap.length) return 0;
-    if (this.hotPa[h] !== pa) { this.hotPa[h] = pa; this.hot[h] = 0; }
-    if (++this.hot[h]! < HOT) return 0;
-    this.hot[h] = 0;
-    if (c.pageGen[page]! > SMC_LIMIT) return 0;
-    this.compile(h, pa, key);
-    return 0;
   }
 
   private recheck(h: number, pa: number): boolean {
@@ -567,7 +611,7 @@ export class Tier1 {
       this.fn[h] = null; // nothing to gain
       return;
     }
-    const src = buildSource(c.code64, insns, offs);
+    const src = buildSource(c.code64, insns, offs, page);
     const make = new Function('execute', 'shift', 'imulTrunc', 'CpuFault', 'D', src) as
       (...a: unknown[]) => BlockFn;
     this.fn[h] = make(execute, shift, imulTrunc, CpuFault, insns);
@@ -587,7 +631,7 @@ export function tier1Of(c: Cpu): Tier1 {
 }
 
 /** for tests and tools: the generated source of a block */
-export function blockSource(code64: boolean, insns: Insn[], offs: number[]): string {
-  return buildSource(code64, insns, offs);
+export function blockSource(code64: boolean, insns: Insn[], offs: number[], page: number): string {
+  return buildSource(code64, insns, offs, page);
 }
 

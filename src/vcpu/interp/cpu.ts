@@ -11,7 +11,7 @@ import { PhysMemory } from './memory.ts';
 import type { SystemHooks } from './system.ts';
 import {
   RSP, RIP_LO, RIP_HI, ES, CS, SS, DS, FS, GS, A_DB, A_UNUSABLE,
-  CF, PF, AF, ZF, SF, OF, ARITH_FLAGS, CR0_PG, CR0_PE, VM,
+  CF, PF, AF, ZF, SF, OF, ARITH_FLAGS, CR0_PG, CR0_PE, VM, CR4_LA57,
 } from './state.ts';
 
 /** Thrown (never allocated per throw) to abandon the current instruction for a VMM exit. */
@@ -536,6 +536,12 @@ export class Cpu {
     this.physWrite(this.xlate(lo, hi, acc), size, v);
   }
 
+  /** Called only when bits 63:47 of an address disagree (not 48-bit canonical): with CR4.LA57 (5-level
+   *  paging) an address is canonical when bits 63:56 equal bit 56 (SDM Vol. 3A §3.3.7.1, §4.5). */
+  nonCanonical57(hi: number): boolean {
+    return (this.cr4 & CR4_LA57) === 0 || (hi >> 24) !== (hi >> 31);
+  }
+
   /** Segment + offset → linear address (low half returned, high half in linHi). SDM Vol. 3A §3.4,
    *  §5.3 (limit checks, expand-down), §3.3.7.1 (canonical addresses in 64-bit mode). */
   segLin(seg: number, off: number, offHi: number, size: number, write: boolean): number {
@@ -545,7 +551,7 @@ export class Cpu {
         lo = (off + this.segBase[seg]!) | 0;
         hi = (offHi + this.segBaseHi[seg]! + (lo >>> 0 < off >>> 0 ? 1 : 0)) | 0;
       }
-      if ((hi >> 15) !== (hi >> 31)) throw new CpuFault(seg === SS ? 12 : 13, 0, 0, 0, 'non-canonical address');
+      if ((hi >> 15) !== (hi >> 31) && this.nonCanonical57(hi)) throw new CpuFault(seg === SS ? 12 : 13, 0, 0, 0, 'non-canonical address');
       this.linHi = hi;
       return lo;
     }
@@ -571,7 +577,7 @@ export class Cpu {
   rd(seg: number, off: number, offHi: number, size: number): number {
     let lo: number, hi: number;
     if (this.code64 && seg < FS) {
-      if ((offHi >> 15) !== (offHi >> 31)) throw new CpuFault(seg === SS ? 12 : 13, 0, 0, 0, 'non-canonical address');
+      if ((offHi >> 15) !== (offHi >> 31) && this.nonCanonical57(offHi)) throw new CpuFault(seg === SS ? 12 : 13, 0, 0, 0, 'non-canonical address');
       lo = off; hi = offHi;
     } else {
       lo = this.segLin(seg, off, offHi, size, false); hi = this.linHi;
@@ -597,7 +603,7 @@ export class Cpu {
   wr(seg: number, off: number, offHi: number, size: number, v: number, vh: number): void {
     let lo: number, hi: number;
     if (this.code64 && seg < FS) {
-      if ((offHi >> 15) !== (offHi >> 31)) throw new CpuFault(seg === SS ? 12 : 13, 0, 0, 0, 'non-canonical address');
+      if ((offHi >> 15) !== (offHi >> 31) && this.nonCanonical57(offHi)) throw new CpuFault(seg === SS ? 12 : 13, 0, 0, 0, 'non-canonical address');
       lo = off; hi = offHi;
     } else {
       lo = this.segLin(seg, off, offHi, size, true); hi = this.linHi;
@@ -687,6 +693,7 @@ export class Cpu {
 
   invalidateFetch(): void {
     this.fLinPage = -1;
+    this.f2LinPage = -1;
   }
 
   /** the current instruction's 15 bytes are all in the fetch window: fU8[fBase + i] */
@@ -712,16 +719,37 @@ export class Cpu {
   }
 
   private fillFetch(lo: number, hi: number): void {
-    if (this.code64 && (hi >> 15) !== (hi >> 31)) throw new CpuFault(13, 0, 0, 0, 'non-canonical RIP');
+    if (this.code64 && (hi >> 15) !== (hi >> 31) && this.nonCanonical57(hi)) throw new CpuFault(13, 0, 0, 0, 'non-canonical RIP');
+    // the previous window (code that calls across two pages switches back and forth)
+    const page = lo & ~0xfff;
+    if (page === this.f2LinPage && hi === this.f2LinPageHi) {
+      const u8 = this.fU8, off = this.fOff, lp = this.fLinPage, lph = this.fLinPageHi;
+      this.fU8 = this.f2U8; this.fOff = this.f2Off; this.fLinPage = page; this.fLinPageHi = hi;
+      this.f2U8 = u8; this.f2Off = off; this.f2LinPage = lp; this.f2LinPageHi = lph;
+      return;
+    }
     // translate the byte being fetched (a #PF reports it in CR2), then map its whole page
     const pa = this.xlate(lo, hi, ACC_FETCH) - (lo & 0xfff);
-    const s = this.mem.find(pa, 0x1000);
-    if (!s) throw new CpuFault(-1, -1, 0, 0, `instruction fetch from unbacked physical address 0x${pa.toString(16)}`);
-    this.fU8 = s.u8;
-    this.fOff = pa - s.gpa;
-    this.fLinPage = lo & ~0xfff;
+    let u8: Uint8Array, off: number;
+    if (pa + 0x1000 <= this.mem.ramSize) {
+      u8 = this.mem.ramU8; off = pa;
+    } else {
+      const s = this.mem.find(pa, 0x1000);
+      if (!s) throw new CpuFault(-1, -1, 0, 0, `instruction fetch from unbacked physical address 0x${pa.toString(16)}`);
+      u8 = s.u8; off = pa - s.gpa;
+    }
+    this.f2U8 = this.fU8; this.f2Off = this.fOff; this.f2LinPage = this.fLinPage; this.f2LinPageHi = this.fLinPageHi;
+    this.fU8 = u8;
+    this.fOff = off;
+    this.fLinPage = page;
     this.fLinPageHi = hi;
   }
+
+  /** the window before the current one (valid under the same rules: dropped by invalidateFetch) */
+  private f2LinPage = -1;
+  private f2LinPageHi = 0;
+  private f2U8: Uint8Array = new Uint8Array(0);
+  private f2Off = 0;
 
   // ---- decode cache (DESIGN.md §4) -------------------------------------------------------------
   // Direct-mapped on the physical address of the instruction's first byte (RAM slot only, never an
@@ -778,8 +806,13 @@ export class Cpu {
   codeWrite(page: number): void {
     this.codeMap[page] = 0;
     this.pageGen[page] = (this.pageGen[page]! + 1) | 0;
-    this.codeHit = true;
+    if (page === this.blockPage) this.codeHit = true;
   }
+
+  /** physical page of the compiled block running (compile.ts), whose code a store may hit */
+  blockPage = -1;
+  /** set by a compiled block: 1 = it ended on an inline branch (the next block may follow at once) */
+  chain = 0;
 
   /**
    * Called at every run() entry and after a memory-layout or CPUID change: decoded instructions are

@@ -285,7 +285,7 @@ export function setRip(c: Cpu, lo: number, hi: number, osz: number): void {
 /** Branch target checks: CS limit outside 64-bit mode, canonical form in 64-bit mode → #GP(0). */
 export function checkTarget(c: Cpu, lo: number, hi: number, osz: number): void {
   if (c.code64) {
-    if ((hi >> 15) !== (hi >> 31)) throw new CpuFault(13, 0, 0, 0, 'non-canonical branch target');
+    if ((hi >> 15) !== (hi >> 31) && c.nonCanonical57(hi)) throw new CpuFault(13, 0, 0, 0, 'non-canonical branch target');
   } else {
     const t = osz === 2 ? lo & 0xffff : lo >>> 0;
     if (t > c.segLimit[CS]! >>> 0) throw new CpuFault(13, 0, 0, 0, 'branch target beyond CS limit');

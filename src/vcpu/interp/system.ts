@@ -311,7 +311,7 @@ function execPrivileged(c: Cpu, op: number): void {
       let base = c.rd(c.d.seg, c.d.asz === 2 ? n & 0xffff : n, nh, c.code64 ? 8 : 4);
       const baseHi = c.code64 ? c.vh : 0;
       if (!c.code64 && osz === 2) base &= 0xffffff;
-      if (c.code64 && (baseHi >> 15) !== (baseHi >> 31)) throw gp('non-canonical descriptor-table base');
+      if (c.code64 && (baseHi >> 15) !== (baseHi >> 31) && c.nonCanonical57(baseHi)) throw gp('non-canonical descriptor-table base');
       if (op === G.OP_LGDT) { c.gdtBase = base; c.gdtBaseHi = baseHi; c.gdtLimit = limit; }
       else { c.idtBase = base; c.idtBaseHi = baseHi; c.idtLimit = limit; }
       return;
@@ -421,7 +421,7 @@ function execPrivileged(c: Cpu, op: number): void {
       if (op === G.OP_RDFSBASE) c.setReg(c.d.rm, osz, c.segBase[s]!, c.segBaseHi[s]!);
       else {
         const lo = c.r[c.d.rm << 1]!, hi = osz === 8 ? c.r[(c.d.rm << 1) + 1]! : 0;
-        if ((hi >> 15) !== (hi >> 31)) throw gp('non-canonical FS/GS base');
+        if ((hi >> 15) !== (hi >> 31) && c.nonCanonical57(hi)) throw gp('non-canonical FS/GS base');
         c.segBase[s] = lo; c.segBaseHi[s] = hi;
       }
       return;
@@ -719,7 +719,7 @@ function callGateInner(c: Cpu, tsel: number, newCpl: number, off: number, offHi:
   try {
     if (long) {
       const lo = c.readLin((tb + 4 + newCpl * 8) | 0, tbh, 4, ACC_IMPLICIT), hi = c.readLin((tb + 8 + newCpl * 8) | 0, tbh, 4, ACC_IMPLICIT);
-      if ((hi >> 15) !== (hi >> 31)) throw new CpuFault(12, 0, 0, 0, 'non-canonical RSPn in the TSS');
+      if ((hi >> 15) !== (hi >> 31) && c.nonCanonical57(hi)) throw new CpuFault(12, 0, 0, 0, 'non-canonical RSPn in the TSS');
       c.segSel[SS] = newCpl; c.segAttr[SS] = A_UNUSABLE | (newCpl << A_DPL_SHIFT);
       r[RSP * 2] = lo; r[RSP * 2 + 1] = hi;
       loadCs(c, tsel, newCpl);
@@ -887,7 +887,7 @@ export function deliver(c: Cpu, vector: number, ec: number, kind: number): void 
         if (tssOff + 7 > c.segLimit[TR]! >>> 0) throw new CpuFault(10, c.segSel[TR]! & 0xfffc, 0, 0, 'TSS too small');
         const b = c.segBase[TR]!, bh = c.segBaseHi[TR]!;
         const lo = c.readLin((b + tssOff) | 0, bh, 4, ACC_IMPLICIT), hi = c.readLin((b + tssOff + 4) | 0, bh, 4, ACC_IMPLICIT);
-        if ((hi >> 15) !== (hi >> 31)) throw new CpuFault(12, 0, 0, 0, 'non-canonical stack in TSS');
+        if ((hi >> 15) !== (hi >> 31) && c.nonCanonical57(hi)) throw new CpuFault(12, 0, 0, 0, 'non-canonical stack in TSS');
         r[RSP * 2] = lo; r[RSP * 2 + 1] = hi;
       }
       r[RSP * 2] &= ~15;
@@ -1032,7 +1032,7 @@ function sysret(c: Cpu): void {
   const sel = Number((star >> 48n) & 0xffffn);
   const to64 = c.d.rexW;
   const rcxLo = r[2]!, rcxHi = r[3]!;
-  if (to64 && (rcxHi >> 15) !== (rcxHi >> 31)) throw gp('SYSRET to non-canonical RCX');
+  if (to64 && (rcxHi >> 15) !== (rcxHi >> 31) && c.nonCanonical57(rcxHi)) throw gp('SYSRET to non-canonical RCX');
   const fl = r[22]!;
   c.lfOp = 0;
   c.fl = ((fl & 0x3c7fd7) | 2) & ~RF;

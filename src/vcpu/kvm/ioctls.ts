@@ -34,6 +34,7 @@ export const Ioctl = {
   KVM_SET_TSS_ADDR: io(0x47),
   KVM_SET_IDENTITY_MAP_ADDR: iow(0x48, 8),
   KVM_ENABLE_CAP: iow(0xa3, KvmEnableCap.SIZE),
+  KVM_GET_TSC_KHZ: io(0xa3),
   KVM_X86_SET_MSR_FILTER: iow(0xc6, KvmMsrFilter.SIZE),
   // vCPU ioctls
   KVM_RUN: io(0x80),

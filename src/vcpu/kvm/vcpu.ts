@@ -302,6 +302,20 @@ export class KvmVcpu implements Vcpu {
     this.ioctl('KVM_NMI', 0);
   }
 
+  /**
+   * KVM_GET_TSC_KHZ (vCPU ioctl): the guest TSC rate. Some hosts (this PVM) answer it while
+   * KVM_CHECK_EXTENSION(KVM_CAP_GET_TSC_KHZ) says 0, so the ioctl itself is the test.
+   */
+  guestTscHz(): number | undefined {
+    try {
+      const khz = this.ioctl('KVM_GET_TSC_KHZ', 0);
+      return khz > 0 ? khz * 1000 : undefined;
+    } catch (e) {
+      if (e instanceof BackendError && e.code !== 'EBADF') return undefined;
+      throw e;
+    }
+  }
+
   requestInterruptWindow(on: boolean): void {
     this.runView.setUint8(KvmRun.request_interrupt_window, on ? 1 : 0);
   }
