@@ -856,6 +856,9 @@ function stackRow(g: Gen, ri: number): void {
         if (r.op === 'PUSH_SEG' && sel !== DATA_SEL) continue;
         const d = g.draft(r);
         if (osz === 16) d.prefixes.push(0x66);
+        // PUSH FS/GS with a 64-bit operand size writes the zero-extended selector or only its 16 bits (SDM
+        // Vol. 2B PUSH allows both): the slot's upper bytes start as zero so either agrees
+        if (r.op === 'PUSH_SEG') g.writeMem(d, STACK_OFF - 8, 64, 0x5a5an);
         g.writeMem(d, STACK_OFF, 64, BigInt(sel) | 0xabcd0000n);
         d.post = FLAT_SEGMENTS;
         d.desc.push(`o${osz} sel=${sel.toString(16)}`);

@@ -122,7 +122,9 @@ export function generateLegacy(): LegacyCase[] {
         for (const f of [0, Number(OF), Number(STATUS)]) add(ri, [0xce], { eflags: f });
         break;
       case 'PUSH_SEG':
-        for (const o16 of [false, true]) add(ri, [...(o16 ? [0x66] : []), r.opcode], { note: `o${o16 ? 16 : 32}` });
+        // a 32-bit push of a segment register writes either the zero-extended selector or only its
+        // 16 bits (SDM Vol. 2B PUSH, both are allowed): the slot's upper half starts as zero so the two agree
+        for (const o16 of [false, true]) add(ri, [...(o16 ? [0x66] : []), r.opcode], { mem: [[STACK - 4, [0x5a, 0x5a, 0, 0]]], note: `o${o16 ? 16 : 32}` });
         break;
       case 'POP_SEG':
         for (const sel of [DATA_SEL, 0, 0x08, 0x18, 0x13]) add(ri, [r.opcode], { mem: [[STACK, le32(0xabcd0000 | sel)]], post: true, note: `sel=${sel.toString(16)}` });
@@ -162,7 +164,9 @@ export function buildLegacyImage(cases: readonly LegacyCase[]): GuestImage {
     s.push(0xe9, ...le32(common - (stub + s.length + 5)));
     memory.set(s, stub);
   }
+  // the handler first reloads DS/ES (a case may have loaded a null or code selector), then as layout.ts
   memory.set([
+    0xb8, ...le32(DATA_SEL), 0x8e, 0xd8, 0x8e, 0xc0,
     0xa1, ...le32(CUR_ADDR), 0x69, 0xc0, ...le32(OUT_SIZE), 0x05, ...le32(OUT_BASE),
     0x59, 0x89, 0x88, ...le32(OUT_VECTOR), 0x59, 0x89, 0x88, ...le32(OUT_ERROR), 0x59, 0x89, 0x88, ...le32(OUT_FRIP),
     0xa1, ...le32(CUR_ADDR), 0x8b, 0x04, 0xc5, ...le32(NEXT_TABLE + 8), 0xff, 0xe0,
@@ -186,7 +190,8 @@ export function buildLegacyImage(cases: readonly LegacyCase[]): GuestImage {
     memory.set(code, pc);
     pc += code.length;
     const out = OUT_BASE + i * OUT_SIZE;
-    const epi = [0x89, 0x25, ...le32(out + ESP_OFF), 0xbc, ...le32(out + ESP_OFF), 0x9c, 0x60, ...(k.post ?? [])];
+    // mov ss:[OUT.esp], esp (SS: DS may hold what the case loaded; `post` restores DS/ES/FS/GS)
+    const epi = [0x36, 0x89, 0x25, ...le32(out + ESP_OFF), 0xbc, ...le32(out + ESP_OFF), 0x9c, 0x60, ...(k.post ?? [])];
     memory.set(epi, pc);
     pc += epi.length;
     const rec = IN_BASE + i * IN_SIZE;

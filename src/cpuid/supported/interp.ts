@@ -17,7 +17,8 @@ export const INTERP_GROUPS: readonly InterpGroup[] = [
   {
     why:
       'baseline x86-64: the architectural core every 64-bit guest assumes (x87 FPU, TSC, CMPXCHG8B, CMOV, PAE/PSE/' +
-      'PGE/PAT/PSE-36 paging, MSRs, SYSENTER/SYSCALL, NX, long mode, FXSAVE, SSE/SSE2 register state); ' +
+      'PGE/PAT/PSE-36 paging, MSRs, SYSENTER/SYSCALL, NX, long mode, FXSAVE, MMX and SSE/SSE2 executed by simd-int.ts/simd-fp.ts; x87 control and state ' +
+      'instructions only, x87 arithmetic is not executed yet); ' +
       'MTRR/MCE/MCA are register-level only (no memory-type or machine-check behaviour)',
     features: [
       'fpu',
@@ -49,7 +50,9 @@ export const INTERP_GROUPS: readonly InterpGroup[] = [
     ],
   },
   {
-    why: 'SSE3..SSE4.2 integer and string instructions are in the instruction table',
+    why:
+      'SSE3..SSE4.2 are executed: integer, string and CRC32 forms (src/vcpu/interp/simd-int.ts) and ' +
+      'floating point with MXCSR rounding and #XM (simd-fp.ts)',
     features: ['pni', 'ssse3', 'sse4_1', 'sse4_2'],
   },
   { why: 'CMPXCHG16B (needed by every modern 64-bit kernel)', features: ['cx16'] },

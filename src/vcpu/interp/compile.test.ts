@@ -75,7 +75,7 @@ function randomBody(bits: 32 | 64, seed: number, count: number): string {
       }
       case 14: {
         // a producer and a conditional branch over one instruction (fused conditions)
-        out.push(`${pick(['cmp', 'sub', 'test', 'and', 'add'])} ${a}, ${b}`, `j${pick(CC)} L${bits}_${seed}_${label}`, `xor ${pick(regs(s))}, ${imm(s)}`, `L${bits}_${seed}_${label}:`);
+        out.push(`${pick(['cmp', 'sub', 'test', 'and', 'add'])} ${a}, ${b}`, `${r() % 4 === 0 ? 'jmp' : 'j' + pick(CC)} L${bits}_${seed}_${label}`, `xor ${pick(regs(s))}, ${imm(s)}`, `L${bits}_${seed}_${label}:`);
         label++;
         break;
       }

@@ -244,7 +244,7 @@ function afterStore(j: number, end: number): string {
  * Emit instruction j (at offset `off`, next instruction at `end`). Returns the code, whether the
  * block ends here, and the flag producer it leaves (for the next instruction's condition).
  */
-function emitInsn(e: Emitter, d: Insn, j: number, off: number, end: number, prev: Producer | undefined, last: boolean):
+function emitInsn(e: Emitter, d: Insn, j: number, off: number, end: number, prev: Producer | undefined, last: boolean, follow?: number):
   { code: string; terminal: boolean; prod: Producer | undefined } {
   void off;
   const osz = d.osz;
@@ -402,6 +402,13 @@ function emitInsn(e: Emitter, d: Insn, j: number, off: number, end: number, prev
       return { code: '', terminal: false, prod: prev };
     case G.OP_JCC: case G.OP_JMP: case G.OP_CALL: {
       if (d.k1 !== G.K_J) return fallback(true);
+      if (follow !== undefined && d.op !== G.OP_JCC) {
+        // a JMP/CALL the block follows into the same page (no RIP update until the block exits)
+        if (d.op === G.OP_JMP) return { code: '', terminal: false, prod: prev };
+        const c = `k = ${j}; { const nx = (s0 + ${end}) | 0; ` + e.push(osz, 'nx', e.code64 ? 'h0' : '0') + ' } ' +
+          `if (c.deferredExit !== 0 || c.codeHit) { r[${RIP_LO}] = (s0 + ${follow}) | 0; done += ${j + 1}; c.chain = 0; break; }`;
+        return { code: c, terminal: false, prod: prev };
+      }
       // target = next RIP + rel (SDM Vol. 2 Jcc/JMP/CALL), checked like exec.ts checkTarget
       let c = `k = ${j}; `;
       let tgt: string;
@@ -458,7 +465,7 @@ for (let op = 0; op < ENDS_BLOCK.length; op++) {
 }
 
 /** Build the source of a block from its decoded instructions (offsets from the entry). */
-function buildSource(code64: boolean, insns: Insn[], offs: number[], page: number): string {
+function buildSource(code64: boolean, insns: Insn[], offs: number[], page: number, follow: readonly (number | undefined)[] = []): string {
   const e = new Emitter(code64);
   const body: string[] = [];
   let prev: Producer | undefined;
@@ -466,7 +473,7 @@ function buildSource(code64: boolean, insns: Insn[], offs: number[], page: numbe
   for (let j = 0; j < insns.length; j++) {
     const d = insns[j]!;
     const end = offs[j]! + d.len;
-    const x = emitInsn(e, d, j, offs[j]!, end, prev, j === insns.length - 1);
+    const x = emitInsn(e, d, j, offs[j]!, end, prev, j === insns.length - 1, follow[j]);
     body.push(`/* ${j} op ${G.MNEMONICS[d.row] ?? d.op} */ ${x.code}`);
     prev = x.prod;
     if (x.terminal) { terminal = true; break; }
@@ -507,6 +514,8 @@ export class Tier1 {
   private readonly gen = new Int32Array(SLOTS);
   private readonly soft = new Int32Array(SLOTS);
   private readonly span = new Int32Array(SLOTS);
+  /** offset of the block's first byte from its entry (≤ 0: a trace may jump backwards) */
+  private readonly lo = new Int32Array(SLOTS);
   private readonly fn: (BlockFn | null)[] = new Array<BlockFn | null>(SLOTS).fill(null);
   private readonly bytes: (Uint8Array | null)[] = new Array<Uint8Array | null>(SLOTS).fill(null);
   private readonly hotPa = new Float64Array(SLOTS).fill(-1);
@@ -522,12 +531,13 @@ export class Tier1 {
    * and flags updated), or 0 when the caller must interpret the next instruction itself.
    */
   run(budget: number): number {
-    if (!Tier1.enabled) return 0;
     const c = this.c;
     const r = c.r;
     let total = 0;
+    let key = 0, pageLin = -1, pageHi = 0, pageOff = 0, page = 0, pgen = 0;
     // chain: a block that ended on an inline branch (or ran off its end) changed nothing the loop
-    // checks between instructions (IF, TF, shadow, exits), so the next block may follow at once
+    // checks between instructions (IF, TF, shadow, exits, mode), so the next block may follow at once;
+    // in the same linear page the fetch window, mode key and page generation are still the ones checked
     for (;;) {
       const sLo = r[RIP_LO]!;
       let lo: number, hi: number;
@@ -538,12 +548,17 @@ export class Tier1 {
         if (!c.def32) return total;
         lo = (c.segBase[CS]! + sLo) | 0; hi = 0;
       }
-      if ((lo & ~0xfff) !== c.fLinPage || hi !== c.fLinPageHi || c.fU8 !== c.mem.ramU8) return total;
-      const pa = c.fOff + (lo & 0xfff);
+      if ((lo & ~0xfff) !== pageLin || hi !== pageHi) {
+        if ((lo & ~0xfff) !== c.fLinPage || hi !== c.fLinPageHi || c.fU8 !== c.mem.ramU8) return total;
+        pageLin = lo & ~0xfff; pageHi = hi; pageOff = c.fOff;
+        page = pageOff >>> 12;
+        if (page >= c.codeMap.length) return total;
+        pgen = c.pageGen[page]!;
+        key = (c.code64 ? 1 : 0) | (c.def32 ? 2 : 0) | ((c.cr0 & CR0_PE) !== 0 && (c.fl & VM) === 0 ? 4 : 0) | (c.dcEpoch << 3);
+      }
+      const pa = pageOff + (lo & 0xfff);
       const h = (pa ^ (pa >>> BITS)) & (SLOTS - 1);
-      const page = pa >>> 12;
-      const key = (c.code64 ? 1 : 0) | (c.def32 ? 2 : 0) | ((c.cr0 & CR0_PE) !== 0 && (c.fl & VM) === 0 ? 4 : 0) | (c.dcEpoch << 3);
-      if (this.pa[h] === pa && this.key[h] === key && this.gen[h] === c.pageGen[page]) {
+      if (this.pa[h] === pa && this.key[h] === key && this.gen[h] === pgen) {
         if (this.soft[h] !== c.softEpoch && !this.recheck(h, pa)) return total;
         const f = this.fn[h];
         if (f === null) return total;
@@ -553,13 +568,14 @@ export class Tier1 {
         if (k === 0) return total;
         total += k;
         if (c.chain === 0) return total;
+        // a store may have rewritten code in this page (the block stopped right after it)
+        if (c.pageGen[page] !== pgen) pageLin = -1;
         continue;
       }
-      if (page >= c.codeMap.length) return total;
       if (this.hotPa[h] !== pa) { this.hotPa[h] = pa; this.hot[h] = 0; }
       if (++this.hot[h]! < HOT) return total;
       this.hot[h] = 0;
-      if (c.pageGen[page]! > SMC_LIMIT) return total;
+      if (pgen > SMC_LIMIT) return total;
       this.compile(h, pa, key);
       return total;
     }
@@ -568,8 +584,9 @@ export class Tier1 {
   private recheck(h: number, pa: number): boolean {
     const b = this.bytes[h]!;
     const m = this.c.mem.ramU8;
+    const at = pa + this.lo[h]!;
     for (let i = 0; i < b.length; i++) {
-      if (m[pa + i] !== b[i]) {
+      if (m[at + i] !== b[i]) {
         this.pa[h] = -1;
         return false;
       }
@@ -582,10 +599,12 @@ export class Tier1 {
     const c = this.c;
     const r = c.r;
     const saveLo = r[RIP_LO]!, saveHi = r[RIP_HI]!, saveD = c.d, saveS = c.startLo, saveSH = c.startHi;
-    const insns: Insn[] = [], offs: number[] = [];
-    let off = 0;
+    const insns: Insn[] = [], offs: number[] = [], follow: (number | undefined)[] = [];
+    const seen = new Set<number>();
+    let off = 0, lo = 0, hi = 0, maxOff = 0;
+    const base = pa & 0xfff;
     try {
-      while (insns.length < MAX_INSNS && (pa & 0xfff) + off <= 0xff0) {
+      while (insns.length < MAX_INSNS && base + off >= 0 && base + off <= 0xff0 && !seen.has(off)) {
         r[RIP_LO] = (saveLo + off) | 0;
         r[RIP_HI] = saveHi;
         const d = new Insn();
@@ -595,23 +614,35 @@ export class Tier1 {
           break;
         }
         if (!c.fastFetch) break;
-        insns.push(d); offs.push(off);
+        insns.push(d); offs.push(off); seen.add(off);
+        lo = Math.min(lo, off); hi = Math.max(hi, off + d.len); maxOff = Math.max(maxOff, off);
+        // JMP/CALL rel to the same page: the block goes on at the target (a trace)
+        let next: number | undefined;
+        if ((d.op === G.OP_JMP || d.op === G.OP_CALL) && d.k1 === G.K_J && d.osz !== 2 && d.immHi === d.imm >> 31) {
+          const t = off + d.len + d.imm;
+          if (base + t >= 0 && base + t <= 0xff0 && !seen.has(t) && t !== 0) next = t;
+        }
+        follow.push(next);
+        if (next !== undefined) { off = next; continue; }
         off += d.len;
         if (ends(d)) break;
       }
     } finally {
       r[RIP_LO] = saveLo; r[RIP_HI] = saveHi; c.d = saveD; c.startLo = saveS; c.startHi = saveSH; c.fastFetch = false;
     }
+    // a followed branch must not be the last instruction (nothing after it was decoded)
+    while (follow.length && follow[follow.length - 1] !== undefined) { follow.pop(); insns.pop(); offs.pop(); }
     const page = pa >>> 12;
     this.pa[h] = pa; this.key[h] = key; this.gen[h] = c.pageGen[page]!; this.soft[h] = c.softEpoch;
-    this.bytes[h] = c.mem.ramU8.slice(pa, pa + off);
-    this.span[h] = (offs.length ? offs[offs.length - 1]! : 0) + 15;
-    if (off > 0) c.noteCode(pa, off);
+    this.lo[h] = lo;
+    this.bytes[h] = c.mem.ramU8.slice(pa + lo, pa + hi);
+    this.span[h] = maxOff + 15;
+    if (hi > lo) c.noteCode(pa + lo, hi - lo);
     if (insns.length === 0 || (insns.length === 1 && !SAFE.has(insns[0]!.op))) {
       this.fn[h] = null; // nothing to gain
       return;
     }
-    const src = buildSource(c.code64, insns, offs, page);
+    const src = buildSource(c.code64, insns, offs, page, follow);
     const make = new Function('execute', 'shift', 'imulTrunc', 'CpuFault', 'D', src) as
       (...a: unknown[]) => BlockFn;
     this.fn[h] = make(execute, shift, imulTrunc, CpuFault, insns);
@@ -619,13 +650,12 @@ export class Tier1 {
   }
 }
 
-/** the block cache of a CPU (created on first use) */
-const caches = new WeakMap<Cpu, Tier1>();
+/** the block cache of a CPU (created on first use, kept in Cpu.tier1) */
 export function tier1Of(c: Cpu): Tier1 {
-  let t = caches.get(c);
+  let t = c.tier1 as Tier1 | undefined;
   if (!t) {
     t = new Tier1(c);
-    caches.set(c, t);
+    c.tier1 = t;
   }
   return t;
 }

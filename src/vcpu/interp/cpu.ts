@@ -813,6 +813,8 @@ export class Cpu {
   blockPage = -1;
   /** set by a compiled block: 1 = it ended on an inline branch (the next block may follow at once) */
   chain = 0;
+  /** the Tier-1 block cache (compile.ts tier1Of), untyped here to keep cpu.ts free of compile.ts */
+  tier1: object | undefined = undefined;
 
   /**
    * Called at every run() entry and after a memory-layout or CPUID change: decoded instructions are
@@ -864,7 +866,8 @@ export class Cpu {
     const key = (code64 ? 1 : 0) | (this.def32 ? 2 : 0) | ((this.cr0 & CR0_PE) !== 0 && (this.fl & VM) === 0 ? 4 : 0) | (this.dcEpoch << 3);
     const h = (pa ^ (pa >>> Cpu.DC_BITS)) & ((1 << Cpu.DC_BITS) - 1);
     const page = pa >>> 12;
-    if (this.dcPa[h] === pa && this.dcKey[h] === key && this.dcGen[h] === this.pageGen[page] && (this.dcSoft[h] === this.softEpoch || this.recheck(h, pa))) {
+    if (this.dcPa[h] === pa && this.dcKey[h] === key &&
+      (this.dcGen[h] === this.pageGen[page] ? this.dcSoft[h] === this.softEpoch || this.recheck(h, pa) : this.regen(h, pa, page))) {
       const d = this.dcInsn[h]!;
       this.d = d;
       this.startLo = sLo;
@@ -890,6 +893,15 @@ export class Cpu {
     const m = this.mem.ramU8, b = this.dcBytes;
     for (let i = 0, j = h << 4; i < len; i++, j++) b[j] = m[pa + i]!;
     this.noteCode(pa, len);
+  }
+
+  /** the page of entry h was written since it was decoded (self-modifying code usually rewrites a
+   *  few bytes of a page): still valid if its own bytes are unchanged */
+  private regen(h: number, pa: number, page: number): boolean {
+    if (!this.recheck(h, pa)) return false;
+    this.dcGen[h] = this.pageGen[page]!;
+    this.noteCode(pa, this.dcInsn[h]!.len);
+    return true;
   }
 
   /** first use of entry h in this soft epoch: are its bytes still the ones in memory? */

@@ -15,7 +15,7 @@ import { checkSregs, checkMsrRead, checkMsrWrite, checkEferWrite, checkXsetbv, t
 import { Mmu } from '../../mmu/index.ts';
 import { Cpu, EXIT_SIGNAL } from './cpu.ts';
 import { execute } from './exec.ts';
-import { tier1Of, ENDS_BLOCK } from './compile.ts';
+import { Tier1, tier1Of, ENDS_BLOCK } from './compile.ts';
 import { deliver, KIND_FAULT, KIND_EXT, KIND_NMI } from './system.ts';
 import { updateMode } from './segments.ts';
 import { makeEnv, makeHooks, controlState, msrValue, setMsrValue, APIC_BASE_RESET, type VcpuEnv } from './control.ts';
@@ -339,7 +339,7 @@ class InterpVcpu implements Vcpu {
 
   private loop(): VcpuExit {
     const c = this.cpu;
-    const t1 = tier1Of(c);
+    const t1 = Tier1.enabled ? tier1Of(c) : undefined;
     let budget = this.budget;
     for (;;) {
       // event injection at an instruction boundary
@@ -372,7 +372,7 @@ class InterpVcpu implements Vcpu {
         while (n-- > 0) {
           const sh = c.shadow;
           const tf = c.fl & TF;
-          if (entry && (sh | tf) === 0 && blocksOk) {
+          if (entry && (sh | tf) === 0 && blocksOk && t1 !== undefined) {
             blockIc = c.icount;
             const k = t1.run(n + 1);
             blockIc = -1;
