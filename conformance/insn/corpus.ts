@@ -179,6 +179,7 @@ export function runInsnCorpus(o: CorpusOptions): CorpusResult {
   let tn = 0;
   const hostDisagreements: Disagreement[] = [];
   let hostCompared = 0;
+  let legacyNative = '';
   const refereed = disagreements.filter((d) => d.mode === 64 && d.deviation !== undefined && refereeOf(d.deviation) === 'host');
   if (o.native) {
     const t = Date.now();
@@ -206,6 +207,32 @@ export function runInsnCorpus(o: CorpusOptions): CorpusResult {
       const vs = compareCase({ ...full, flagMask: full.flagMask & STATUS }, d.index, ri, rn);
       if (vs.length) disagreements[k] = { ...d, refereeDisagrees: vs };
     }
+    // the legacy-mode image too, in compatibility mode (the AAM/AAD deviation is refereed here)
+    let ln: BackendRun | undefined;
+    try {
+      ln = runNative(limg, (i) => NATIVE_UNSAFE_32.has(INSN_TABLE[legacy[i]!.row]!.op), 32);
+    } catch (e) {
+      // e.g. a kernel without 32-bit compatibility mode (ia32_emulation=0)
+      legacyNative = `; the legacy image could not run natively (${(e as Error).message.split('\n')[0]})`;
+    }
+    for (let i = 0; ln && i < legacy.length; i++) {
+      const c = legacy[i]!;
+      if (NATIVE_INCOMPARABLE_32.has(INSN_TABLE[c.row]!.op)) continue;
+      const oi = legacyOutcome(li, i), on = legacyOutcome(ln, i);
+      if ((oi.kind !== 'ok' && oi.kind !== 'fault') || (on.kind !== 'ok' && on.kind !== 'fault')) continue;
+      hostCompared++;
+      if (oi.kind === 'fault' && on.kind === 'fault') continue;
+      const vs = compareLegacy({ ...c, flagMask: c.flagMask & Number(STATUS | DF) }, i, li, ln);
+      if (vs.length) hostDisagreements.push({ mode: 32, index: i, c, diffs: vs });
+    }
+    for (let k = 0; ln && k < disagreements.length; k++) {
+      const d = disagreements[k]!;
+      if (d.mode !== 32 || d.deviation === undefined || refereeOf(d.deviation) !== 'host') continue;
+      const full = legacy[d.index]!;
+      const vs = compareLegacy({ ...full, flagMask: full.flagMask & Number(STATUS) }, d.index, li, ln);
+      if (vs.length) disagreements[k] = { ...d, refereeDisagrees: vs };
+    }
+    native = `host CPU refereed ${disagreements.filter((d) => (d.mode === 64 || ln) && d.deviation !== undefined && refereeOf(d.deviation) === 'host').length} disagreements${legacyNative}`;
   } else native = 'host CPU not run (no gcc, or not requested)';
 
   const coverage: RowCoverage[] = [];
@@ -255,6 +282,11 @@ const NATIVE_UNSAFE = new Set(['WRFSBASE', 'MOV_SW_EW', 'POP_SEG', 'LxS', 'IRET'
  * (RDFSBASE), IA32_TSC_AUX (RDPID), and INT n/INT3/INT1, which become signals.
  */
 const NATIVE_INCOMPARABLE = new Set([...NATIVE_UNSAFE, 'MOV_EV_SW', 'PUSH_SEG', 'PUSHF', 'POPF', 'CLI', 'STI', 'RDFSBASE', 'RDPID', 'INT', 'INT3', 'INT1']);
+
+/** legacy image: segment loads would leave the native process with unusable DS/ES; far transfers to 0x08 */
+const NATIVE_UNSAFE_32 = new Set(['POP_SEG', 'LxS', 'CALLF', 'JMPF']);
+/** … and PUSH of a segment register pushes the process's own selectors */
+const NATIVE_INCOMPARABLE_32 = new Set([...NATIVE_UNSAFE_32, 'PUSH_SEG']);
 
 function refereeOf(id: string): 'host' | 'manual' | undefined {
   return INSN_DEVIATIONS.find((d) => d.id === id)?.referee;

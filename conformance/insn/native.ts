@@ -1,6 +1,7 @@
 // The host CPU as referee (DESIGN.md §5.3): the very same corpus image (layout.ts) executed natively in
 // a small gcc-built Linux process that maps it at the guest addresses (the image's code uses absolute
-// addresses), with a signal handler standing in for the guest IDT: SIGFPE → #DE, SIGILL → #UD,
+// addresses; the legacy-mode image runs in compatibility mode, Linux's 32-bit user code segment 0x23),
+// with a signal handler standing in for the guest IDT: SIGFPE → #DE, SIGILL → #UD,
 // SIGSEGV → #GP/#PF, SIGBUS → #AC, SIGTRAP → #DB/#BP (faulting RIP from the signal context), resuming at
 // the next case. It runs at CPL 3, so privileged cases (CLI, segment loads, IRET to CPL 0) fault there:
 // use it only to referee user-mode semantics. Skipped without gcc.
@@ -21,7 +22,7 @@ export function haveGcc(): boolean {
   return gccOk;
 }
 
-const HARNESS = `
+export const harness = (mode: 64 | 32): string => `
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
@@ -69,8 +70,12 @@ int main(int argc, char **argv) {
   int sigs[] = { SIGSEGV, SIGILL, SIGFPE, SIGBUS, SIGTRAP };
   for (int i = 0; i < 5; i++) sigaction(sigs[i], &sa, 0);
   uint64_t entry = *(uint64_t *)${NEXT_TABLE}UL;
-  ((void (*)(void))entry)();
-  done();
+${mode === 64 ? `  ((void (*)(void))entry)();
+  done();` : `  /* the legacy image is 32-bit code: far jump to Linux's 32-bit user code segment (compatibility mode) */
+  struct __attribute__((packed)) { uint32_t off; uint16_t sel; } target = { (uint32_t)entry, 0x23 };
+  __asm__ volatile("mov %0, %%ds; mov %0, %%es" : : "r"(0x2b)); /* null DS/ES #GP in compatibility mode */
+  __asm__ volatile("ljmpl *%0" : : "m"(target));
+  done();`}
   return 0;
 }
 `;
@@ -80,7 +85,7 @@ int main(int argc, char **argv) {
  * which `skip(i)` is true (instructions that would derail the host process, e.g. WRFSBASE changing
  * the thread pointer) have their instruction replaced by UD2 and are reported as unavailable.
  */
-export function runNative(image: GuestImage, skip: (i: number) => boolean = () => false): BackendRun {
+export function runNative(image: GuestImage, skip: (i: number) => boolean = () => false, mode: 64 | 32 = 64): BackendRun {
   const dir = mkdtempSync(join(tmpdir(), 'tsvmm-insn-'));
   try {
     const mem = image.memory.slice(MAP_BASE);
@@ -92,7 +97,7 @@ export function runNative(image: GuestImage, skip: (i: number) => boolean = () =
       mem[at + 1] = 0x0b;
       failed.set(i, 'not run natively');
     }
-    writeFileSync(join(dir, 'h.c'), HARNESS);
+    writeFileSync(join(dir, 'h.c'), harness(mode));
     writeFileSync(join(dir, 'image.bin'), mem);
     execFileSync('gcc', ['-O1', '-o', join(dir, 'h'), join(dir, 'h.c')], { stdio: 'pipe' });
     const out = execFileSync(join(dir, 'h'), [join(dir, 'image.bin'), String(image.count)], { maxBuffer: 1 << 30 });

@@ -46,6 +46,6 @@ export type {
   WalkLevel,
 } from './types.ts';
 export { translate } from './translate.ts';
-export { Mmu, MmuFault } from './mmu.ts';
+export { Mmu, mmuFault } from './mmu.ts';
 export { PagingConfig } from './config.ts';
 export { Tlb, TLB_SIZE } from './tlb.ts';

@@ -39,47 +39,56 @@ const CR0_PDPTR = Number(Cr0.CD | Cr0.NW | Cr0.PG) | 0;
 /** CR4 bits whose change reloads the PDPTEs (X86_CR4_PDPTR_BITS). */
 const CR4_PDPTR = Number(Cr4.PGE | Cr4.PSE | Cr4.PAE | Cr4.SMEP);
 
-/**
- * A fault raised by translate(): its `reason` text is built only when read (traces, tests), since
- * guests that take many page faults would otherwise spend much of their time formatting it.
- */
-export class MmuFault extends CpuFault {
-  private readonly faultLevel: number;
-  private readonly why: number;
-  private readonly linLo: number;
-  private readonly linHi: number;
-  private readonly access: number;
-  private text: string | undefined = undefined;
-
-  constructor(out: FaultFacts, linLo: number, linHi: number, access: number) {
-    super(out.vector, out.errorCode, out.vector === 14 ? linLo | 0 : 0, out.vector === 14 ? linHi | 0 : 0, '');
-    this.faultLevel = out.faultLevel;
-    this.why = out.why;
-    this.linLo = linLo;
-    this.linHi = linHi;
-    this.access = access;
-    Object.defineProperty(this, 'reason', LAZY_REASON);
-  }
-
-  /** the explanation, built on first use */
-  explain(): string {
-    return (this.text ??= faultReason(
-      { faultLevel: this.faultLevel, vector: this.vector, errorCode: this.errorCode, why: this.why },
-      this.linLo,
-      this.linHi,
-      this.access,
-    ));
-  }
+/** The fields of a fault raised by translate() (a CpuFault whose `reason` is built when read). */
+interface MmuFaultFields {
+  vector: number;
+  errorCode: number;
+  cr2Lo: number;
+  cr2Hi: number;
+  faultLevel: number;
+  why: number;
+  linLo: number;
+  linHi: number;
+  access: number;
+  text: string | undefined;
 }
 
-/** one shared accessor for every MmuFault's `reason` (no closure per fault) */
-const LAZY_REASON: PropertyDescriptor = {
-  get(this: MmuFault): string {
-    return this.explain();
+/**
+ * The prototype of translate()'s faults: a CpuFault whose `reason` getter formats the explanation on
+ * first read (traces, tests), since guests that take many page faults would otherwise spend much of
+ * their time formatting text nobody reads. The objects are made with Object.create (one fixed shape),
+ * not by the CpuFault constructor, whose own `reason` data property would hide the getter.
+ */
+const MMU_FAULT: object = Object.create(CpuFault.prototype, {
+  reason: {
+    get(this: MmuFaultFields): string {
+      return (this.text ??= faultReason(
+        { faultLevel: this.faultLevel, vector: this.vector, errorCode: this.errorCode, why: this.why },
+        this.linLo,
+        this.linHi,
+        this.access,
+      ));
+    },
+    enumerable: true,
+    configurable: true,
   },
-  enumerable: true,
-  configurable: true,
-};
+});
+
+/** A fault of translate() (an instanceof CpuFault; see MMU_FAULT). */
+export function mmuFault(out: FaultFacts, linLo: number, linHi: number, access: number): CpuFault {
+  const f = Object.create(MMU_FAULT) as MmuFaultFields;
+  f.vector = out.vector;
+  f.errorCode = out.errorCode;
+  f.cr2Lo = out.vector === 14 ? linLo | 0 : 0;
+  f.cr2Hi = out.vector === 14 ? linHi | 0 : 0;
+  f.faultLevel = out.faultLevel;
+  f.why = out.why;
+  f.linLo = linLo;
+  f.linHi = linHi;
+  f.access = access;
+  f.text = undefined;
+  return f as unknown as CpuFault;
+}
 
 export class Mmu {
   readonly cfg = new PagingConfig();
@@ -339,7 +348,7 @@ export class Mmu {
     if (!checkLinear(cfg, linHi, access, ac, out) || !walk(cfg, this.mem, this.cr3Lo, this.cr3Hi, this.pdptes, linLo, linHi, access, ac, out, null)) {
       // a page fault invalidates the TLB entries for the faulting address (SDM 3A §4.10.4.1)
       if (out.vector === 14) this.tlb.invalidatePage(linLo, linHi, -1, true, true);
-      throw new MmuFault(out, linLo, linHi, access);
+      throw mmuFault(out, linLo, linHi, access);
     }
     const physPage = out.physical - (linLo & 0xfff);
     let hasCode = false;

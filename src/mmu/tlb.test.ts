@@ -327,3 +327,44 @@ test('EFER.NXE and direct field edits (onCr0Cr4EferChange) rebuild the rules for
     (e: unknown) => e instanceof CpuFault && e.errorCode === 1,
   );
 });
+
+test('INVLPG with many large pages cached: the tracked list and its overflow both drop the right entries', () => {
+  const mem = new TestMem();
+  const pt = new PageTableBuilder(mem, '4level');
+  const base = 0x0000_0020_0000_0000n;
+  // 80 large pages: more than the tracked list holds (64), so the last INVLPGs take the scanning path;
+  // probe 4-KiB page i + 3 of large page i (distinct TLB slots)
+  const probe = (i: bigint): bigint => base + (i << 21n) + ((i + 3n) << 12n);
+  for (let i = 0n; i < 80n; i++) pt.map(base + (i << 21n), 0x100_0000n + (i << 21n), { size: 21 });
+  const mmu = new Mmu(mem, { ...modeRegs('4level'), cr3Lo: pt.root });
+  for (let i = 0n; i < 80n; i++) assert.equal(tr(mmu, probe(i)), 0x100_0000 + Number((i << 21n) + ((i + 3n) << 12n)));
+  // INVLPG of an address in no large page: the large entries stay
+  pt.map(X, 0x20_0000n);
+  assert.equal(tr(mmu, X), 0x20_0000);
+  mmu.invlpg(...split(X));
+  assert.equal(mmu.tlbHas(...split(X)), false);
+  for (const i of [0n, 5n, 63n, 70n, 79n]) {
+    assert.ok(mmu.tlbHas(...split(probe(i))), `large page ${i} cached`);
+    mmu.invlpg(...split(base + (i << 21n) + 0x1f_0000n)); // another 4 KiB of the same 2-MiB page
+    assert.equal(mmu.tlbHas(...split(probe(i))), false, `large page ${i} dropped`);
+  }
+  assert.ok(mmu.tlbHas(...split(probe(6n))), 'the neighbours stay');
+});
+
+test('a fault from translate() is a CpuFault whose reason is built when read', () => {
+  const { pt, mmu } = setup();
+  pt.setEntry(X, 1, 0n);
+  let f: CpuFault | undefined;
+  try {
+    tr(mmu, X, ACC_WRITE | ACC_USER);
+  } catch (e) {
+    f = e as CpuFault;
+  }
+  assert.ok(f instanceof CpuFault);
+  assert.equal(f.vector, 14);
+  assert.equal(f.errorCode, 6);
+  assert.deepEqual([f.cr2Lo, f.cr2Hi], split(X));
+  assert.match(f.reason, /^#PF\(.*\): PTE not present \(P=0\) \(write\|user at 0x0000001000000000\)$/);
+  assert.equal(f.reason, f.reason);
+  assert.match(f.toString(), /^#PF\(6\): #PF/);
+});

@@ -1,6 +1,7 @@
 // `tsvmm disasm`: decode x86 machine code with the interpreter's own decoder (the one instruction
-// table, src/vcpu/interp/spec/table.ts) and print one line per instruction: address, bytes, the
-// table's mnemonic, operand kinds, operand/address size. Intel SDM Vol. 2 ch. 2 (instruction format).
+// table, src/vcpu/interp/spec/table.ts) and print one line per instruction: address, bytes and the
+// Intel-syntax text as GNU objdump -M intel prints it (with --rows also the table row's mnemonic,
+// operand kinds and operand/address size). Intel SDM Vol. 2 ch. 2 (instruction format).
 // Exit status: 0 every byte decoded, 1 an undefined/invalid encoding was met (printed as #UD/#GP),
 // 2 usage error.
 
@@ -10,10 +11,12 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo, type Command } from '../
 import { TsvmmError } from '../../util/result.ts';
 import { decodeOne } from '../../vcpu/interp/disasm.ts';
 
-const HELP = `usage: tsvmm disasm [--bits 16|32|64] [--org ADDR] (--file FILE [--offset N] [--length N] | HEXBYTES...)
-Decode machine code with the interpreter's decoder.
+const HELP = `usage: tsvmm disasm [--bits 16|32|64] [--real] [--org ADDR] [--rows] (--file FILE [--offset N] [--length N] | HEXBYTES...)
+Decode machine code with the interpreter's decoder and print it in Intel syntax.
   --bits N       16, 32 or 64 (default 64)
-  --org ADDR     address of the first byte (default 0)
+  --real         16-bit code in real-address mode (C4/C5 are LES/LDS, no VEX)
+  --org ADDR     address of the first byte (default 0; places branch and RIP-relative targets)
+  --rows         also print the instruction-table row (mnemonic, operand kinds, sizes)
   --file FILE    read raw bytes from FILE (--offset/--length select a range)
   HEXBYTES       bytes as hex, e.g. "48 01 d8" or 4801d8`;
 
@@ -34,6 +37,7 @@ export const command: Command = {
         options: {
           bits: { type: 'string' }, org: { type: 'string' }, file: { type: 'string' },
           offset: { type: 'string' }, length: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+          rows: { type: 'boolean' }, real: { type: 'boolean' },
         },
       });
     } catch (e) {
@@ -48,6 +52,10 @@ export const command: Command = {
     const bits = o.bits === undefined ? 64 : Number(o.bits);
     if (bits !== 16 && bits !== 32 && bits !== 64) {
       io.err(`tsvmm disasm: --bits must be 16, 32 or 64\n${HELP}`);
+      return EXIT_USAGE;
+    }
+    if (o.real && bits !== 16) {
+      io.err(`tsvmm disasm: --real needs --bits 16\n${HELP}`);
       return EXIT_USAGE;
     }
     let bytes: Uint8Array;
@@ -73,7 +81,7 @@ export const command: Command = {
     let at = 0;
     let bad = false;
     while (at < bytes.length) {
-      const d = decodeOne(bytes.subarray(at, at + 15), bits);
+      const d = decodeOne(bytes.subarray(at, at + 15), bits, org + at, { real: o.real === true });
       const n = d.fault !== undefined ? 1 : d.length;
       const hexs = [...bytes.subarray(at, at + n)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
       const addr = (org + at).toString(16).padStart(8, '0');
@@ -81,7 +89,8 @@ export const command: Command = {
         bad = true;
         io.out(`${addr}  ${hexs.padEnd(30)} (${d.fault === 6 ? '#UD' : '#GP'}: ${d.reason ?? 'invalid'})`);
       } else {
-        io.out(`${addr}  ${hexs.padEnd(30)} ${(d.mnemonic ?? '?').padEnd(10)} ${d.operands ?? ''}${d.operands ? '  ' : ''}[o${d.osz! * 8} a${d.asz! * 8}]`);
+        const row = o.rows ? `  ; ${d.mnemonic ?? '?'} ${d.operands ?? ''}${d.operands ? ' ' : ''}[o${d.osz! * 8} a${d.asz! * 8}]` : '';
+        io.out(`${addr}  ${hexs.padEnd(30)} ${d.text ?? '?'}${row}`);
       }
       at += n;
     }

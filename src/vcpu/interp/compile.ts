@@ -418,7 +418,7 @@ function emitInsn(e: Emitter, d: Insn, j: number, off: number, end: number, prev
           `if ((th >> 15) !== (th >> 31) && c.nonCanonical57(th)) throw new CpuFault(13, 0, 0, 0, 'non-canonical branch target'); ` +
           (d.op === G.OP_CALL ? e.push(osz, 'nx', 'h0') + ' ' : '') +
           `r[${RIP_LO}] = t; r[${RIP_HI}] = th; ` +
-          (d.op === G.OP_CALL ? '' : `if (t === s0 && th === h0 && done + ${2 * (j + 1)} <= n) { done += ${j + 1}; continue; } `) +
+          (d.op === G.OP_CALL ? '' : `if (t === s0 && th === h0 && done + ${j + 1} + NMAX <= n) { done += ${j + 1}; continue; } `) +
           `}`;
       } else {
         const t = osz === 2 ? `((s0 + ${end} + ${d.imm | 0}) & 0xffff)` : `((s0 + ${end} + ${d.imm | 0}) | 0)`;
@@ -426,8 +426,13 @@ function emitInsn(e: Emitter, d: Insn, j: number, off: number, end: number, prev
           `if ((t >>> 0) > (c.segLimit[${CS}] >>> 0)) throw new CpuFault(13, 0, 0, 0, 'branch target beyond CS limit'); ` +
           (d.op === G.OP_CALL ? e.push(osz, 'nx', '0') + ' ' : '') +
           `r[${RIP_LO}] = t; ` +
-          (d.op === G.OP_CALL ? '' : `if (t === s0 && done + ${2 * (j + 1)} <= n) { done += ${j + 1}; continue; } `) +
+          (d.op === G.OP_CALL ? '' : `if (t === s0 && done + ${j + 1} + NMAX <= n) { done += ${j + 1}; continue; } `) +
           `}`;
+      }
+      if (d.op === G.OP_JCC && !last) {
+        // a side exit: taken leaves the block, not taken goes on with the next instruction
+        c += `if (${e.cond(d.arg, prev)}) { ${tgt} done += ${j + 1}; c.chain = 1; break; }`;
+        return { code: c, terminal: false, prod: prev };
       }
       if (d.op === G.OP_JCC) c += `if (${e.cond(d.arg, prev)}) ${tgt} else r[${RIP_LO}] = (s0 + ${end}) | 0; `;
       else c += tgt + ' ';
@@ -454,7 +459,7 @@ function emitInsn(e: Emitter, d: Insn, j: number, off: number, end: number, prev
 
 /** Does the decoder's op end a block in every case (branches, control-state changes)? */
 function ends(d: Insn): boolean {
-  return d.op === G.OP_JCC || d.op === G.OP_JMP || d.op === G.OP_CALL || !SAFE.has(d.op);
+  return d.op === G.OP_JMP || d.op === G.OP_CALL || (d.op !== G.OP_JCC && !SAFE.has(d.op));
 }
 
 /** per op id: 1 when an instruction with this op ends a block, so the next one may start one (the
@@ -487,6 +492,7 @@ function buildSource(code64: boolean, insns: Insn[], offs: number[], page: numbe
   return `
 const OFF = [${offList}];
 const PAGE = ${page};
+const NMAX = ${len}; // the most instructions one pass can retire
 return function block(c, r, n) {
   if (n < ${len}) return 0;
   const s0 = r[${RIP_LO}], h0 = r[${RIP_HI}], ic0 = c.icount;

@@ -1017,6 +1017,8 @@ export class Cpu {
       else if (!(op === G.OP_LAHF || op === G.OP_SAHF) || code64) throw new CpuFault(6, -1, 0, 0, `guest CPUID lacks ${G.FEATURE_NAMES[feat]}`);
     }
     if (vex && vexL !== 0) throw new CpuFault(6, -1, 0, 0, 'VEX.L=1');
+    // VEX.vvvv must be 1111b when no operand uses it (RORX; SDM Vol. 2 §2.3.6 "VEX.vvvv")
+    if (vex && vvvv !== 0 && G.ROW_K1[row] !== G.K_B && G.ROW_K2[row] !== G.K_B && G.ROW_K3[row] !== G.K_B && G.ROW_K1[row] !== G.K_H && G.ROW_K2[row] !== G.K_H && G.ROW_K3[row] !== G.K_H) throw new CpuFault(6, -1, 0, 0, 'VEX.vvvv not 1111b');
     this.d.op = op;
     this.d.arg = G.ROW_ARG[row]!;
     this.d.rf = rf;

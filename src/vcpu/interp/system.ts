@@ -516,7 +516,12 @@ function bcd(c: Cpu, op: number): void {
     }
     case G.OP_AAA: case G.OP_AAS: {
       if ((al & 0xf) > 9 || af) {
-        if (op === G.OP_AAA) { al = (al + 6) & 0xff; ah = (ah + 1) & 0xff; } else { al = (al - 6) & 0xff; ah = (ah - 1) & 0xff; }
+        // current SDM: AAA is AX ← AX + 106H; AAS is AX ← AX − 6, AH ← AH − 1 (a carry/borrow out of AL
+        // reaches AH, as on the hardware), not the older AL ± 6, AH ± 1
+        let ax = (ah << 8) | al;
+        if (op === G.OP_AAA) ax = (ax + 0x106) & 0xffff;
+        else ax = (((ax - 6) & 0xffff) - 0x100) & 0xffff;
+        al = ax & 0xff; ah = ax >> 8;
         af = 0x10; cf = 1;
       } else { af = 0; cf = 0; }
       c.setReg(RAX, 2, ((ah << 8) | (al & 0xf)), 0);

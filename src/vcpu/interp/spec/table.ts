@@ -270,8 +270,8 @@ two('clac', 'CLAC', 0x01, '', { digit: 1, mod: 'reg', rm: 2, feature: 'smap' });
 two('stac', 'STAC', 0x01, '', { digit: 1, mod: 'reg', rm: 3, feature: 'smap' });
 two('xgetbv', 'XGETBV', 0x01, '', { digit: 2, mod: 'reg', rm: 0, feature: 'xsave' });
 two('xsetbv', 'XSETBV', 0x01, '', { digit: 2, mod: 'reg', rm: 1, feature: 'xsave' });
-two('rdpkru', 'RDPKRU', 0x01, '', { digit: 5, mod: 'reg', rm: 6, feature: 'pku' });
-two('wrpkru', 'WRPKRU', 0x01, '', { digit: 5, mod: 'reg', rm: 7, feature: 'pku' });
+two('rdpkru', 'RDPKRU', 0x01, '', { prefix: 'none', digit: 5, mod: 'reg', rm: 6, feature: 'pku' });
+two('wrpkru', 'WRPKRU', 0x01, '', { prefix: 'none', digit: 5, mod: 'reg', rm: 7, feature: 'pku' });
 two('swapgs', 'SWAPGS', 0x01, '', { digit: 7, mod: 'reg', rm: 0, modes: 'only64' });
 two('rdtscp', 'RDTSCP', 0x01, '', { digit: 7, mod: 'reg', rm: 1, feature: 'rdtscp' });
 two('lar', 'LAR', 0x02, 'Gv,Ew');
@@ -312,15 +312,18 @@ two('fxsave', 'FXSAVE', 0xae, 'M', { digit: 0, mod: 'mem', feature: 'fxsr' });
 two('fxrstor', 'FXRSTOR', 0xae, 'M', { digit: 1, mod: 'mem', feature: 'fxsr' });
 two('ldmxcsr', 'LDMXCSR', 0xae, 'Md', { digit: 2, mod: 'mem', feature: 'xmm' });
 two('stmxcsr', 'STMXCSR', 0xae, 'Md', { digit: 3, mod: 'mem', feature: 'xmm' });
-two('xsave', 'XSAVE', 0xae, 'M', { digit: 4, mod: 'mem', feature: 'xsave' });
-two('xrstor', 'XRSTOR', 0xae, 'M', { digit: 5, mod: 'mem', feature: 'xsave' });
-two('clflush', 'NOP', 0xae, 'M', { digit: 7, mod: 'mem', feature: 'clflush' });
-two('xsaveopt', 'XSAVEOPT', 0xae, 'M', { digit: 6, mod: 'mem', feature: 'xsaveopt' });
+two('xsave', 'XSAVE', 0xae, 'M', { prefix: 'none', digit: 4, mod: 'mem', feature: 'xsave' });
+two('xrstor', 'XRSTOR', 0xae, 'M', { prefix: 'none', digit: 5, mod: 'mem', feature: 'xsave' });
+two('clflush', 'NOP', 0xae, 'M', { prefix: 'none', digit: 7, mod: 'mem', feature: 'clflush' });
+two('xsaveopt', 'XSAVEOPT', 0xae, 'M', { prefix: 'none', digit: 6, mod: 'mem', feature: 'xsaveopt' });
 two('xrstors', 'XSAVE_OTHER', 0xc7, 'M', { digit: 3, mod: 'mem', feature: 'xsaves', arg: 2 });
 two('xsavec', 'XSAVE_OTHER', 0xc7, 'M', { digit: 4, mod: 'mem', feature: 'xsavec', arg: 0 });
 two('xsaves', 'XSAVE_OTHER', 0xc7, 'M', { digit: 5, mod: 'mem', feature: 'xsaves', arg: 1 });
-two('lfence', 'NOP', 0xae, '', { digit: 5, mod: 'reg', feature: 'xmm2' });
-two('mfence', 'NOP', 0xae, '', { digit: 6, mod: 'reg', feature: 'xmm2' });
+// NP rows (prefix 'none': LFENCE/MFENCE here, XSAVE/XRSTOR/XSAVEOPT/CLFLUSH above, RDPKRU/WRPKRU,
+// MOVNTI; SDM Vol. 2 §3.1.1.1): 66/F2/F3 select other instructions (CLWB, CLFLUSHOPT, PTWRITE,
+// CLRSSBSY, INCSSP, TPAUSE, UMONITOR/UMWAIT, CLUI/STUI) or are undefined: #UD without a row
+two('lfence', 'NOP', 0xae, '', { prefix: 'none', digit: 5, mod: 'reg', feature: 'xmm2' });
+two('mfence', 'NOP', 0xae, '', { prefix: 'none', digit: 6, mod: 'reg', feature: 'xmm2' });
 two('sfence', 'NOP', 0xae, '', { digit: 7, mod: 'reg', feature: 'xmm' });
 two('rdfsbase', 'RDFSBASE', 0xae, 'Ry', { prefix: 'F3', digit: 0, mod: 'reg', feature: 'fsgsbase', modes: 'only64', arg: 4 });
 two('rdgsbase', 'RDFSBASE', 0xae, 'Ry', { prefix: 'F3', digit: 1, mod: 'reg', feature: 'fsgsbase', modes: 'only64', arg: 5 });
@@ -351,8 +354,11 @@ two('movsx', 'MOVSX', 0xbf, 'Gv,Ew', { arg: 2 });
 two('xadd', 'XADD', 0xc0, 'Eb,Gb', { lock: true });
 two('xadd', 'XADD', 0xc1, 'Ev,Gv', { lock: true });
 two('cmpxchg8b', 'CMPXCHG8B', 0xc7, 'Mq', { digit: 1, mod: 'mem', lock: true, feature: 'cx8' });
-two('rdrand', 'RDRAND', 0xc7, 'Rv', { digit: 6, mod: 'reg', feature: 'rdrand' });
-two('rdseed', 'RDRAND', 0xc7, 'Rv', { digit: 7, mod: 'reg', feature: 'rdseed' });
+// NFx (SDM Vol. 2 §3.1.1.1): 66h selects r16, F2/F3 select other instructions (SENDUIPI, RDPID)
+for (const p of ['none', '66'] as const) {
+  two('rdrand', 'RDRAND', 0xc7, 'Rv', { prefix: p, digit: 6, mod: 'reg', feature: 'rdrand' });
+  two('rdseed', 'RDRAND', 0xc7, 'Rv', { prefix: p, digit: 7, mod: 'reg', feature: 'rdseed' });
+}
 two('rdpid', 'RDPID', 0xc7, 'Ry', { prefix: 'F3', digit: 7, mod: 'reg', feature: 'rdpid' });
 two('bswap', 'BSWAP', 0xc8, 'Zy', { plusR: true });
 two('ud0', 'UD', 0xff, 'Gv,Ev');
@@ -391,7 +397,7 @@ two('pand', 'SSE_LOGIC', 0xdb, 'Vx,Wx', { prefix: '66', feature: 'xmm2', arg: 0 
 two('pandn', 'SSE_LOGIC', 0xdf, 'Vx,Wx', { prefix: '66', feature: 'xmm2', arg: 1 });
 two('por', 'SSE_LOGIC', 0xeb, 'Vx,Wx', { prefix: '66', feature: 'xmm2', arg: 2 });
 two('pxor', 'SSE_LOGIC', 0xef, 'Vx,Wx', { prefix: '66', feature: 'xmm2', arg: 3 });
-two('movnti', 'MOV', 0xc3, 'My,Gy', { mod: 'mem', feature: 'xmm2' });
+two('movnti', 'MOV', 0xc3, 'My,Gy', { prefix: 'none', mod: 'mem', feature: 'xmm2' });
 
 // ---- three-byte map 0F 38 (SDM Table A-4) ---------------------------------------------------------
 m38('movbe', 'MOVBE', 0xf0, 'Gv,Mv', { prefix: 'none', mod: 'mem', feature: 'movbe' });
