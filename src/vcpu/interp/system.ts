@@ -5,6 +5,7 @@
 
 import { execSimdInt } from './simd-int.ts';
 import { execSimdFp } from './simd-fp.ts';
+import { execX87 } from './x87.ts';
 import { readTsc } from './tsc.ts';
 import { claimMsrExit } from './msr-exit.ts';
 import { CpuFault } from '../../arch/x86/exceptions.ts';
@@ -1286,7 +1287,7 @@ function execExtended(c: Cpu, op: number): void {
       if (c.cr0 & (CR0_EM | CR0_TS)) throw new CpuFault(7, -1, 0, 0, 'x87 with CR0.EM/TS');
       throw c.unimplementedFault(`${G.MNEMONICS[c.d.row]} (x87 instruction: decoded, not executed yet)`);
     default:
-      if (execSimdInt(c, op) || execSimdFp(c, op)) return;
+      if (execSimdInt(c, op) || execSimdFp(c, op) || execX87(c, op)) return;
       throw c.unimplementedFault(`op ${G.OP_NAMES[op] ?? op}`);
   }
 }

@@ -17,6 +17,7 @@
 
 import { SIMD_INT_ROWS } from './simd-int-rows.ts';
 import { SIMD_FP_ROWS } from './simd-fp-rows.ts';
+import { X87_ROWS } from './x87-rows.ts';
 
 export type OpMap = '1' | '0F' | '0F38' | '0F3A';
 export type MandatoryPrefix = 'none' | '66' | 'F3' | 'F2';
@@ -189,16 +190,6 @@ one('iret', 'IRET', 0xcf, '');
 one('aam', 'AAM', 0xd4, 'Ib', { modes: 'no64', undef: 'OF,AF,CF' });
 one('aad', 'AAD', 0xd5, 'Ib', { modes: 'no64', undef: 'OF,AF,CF' });
 one('xlat', 'XLAT', 0xd7, '');
-// x87 escapes (SDM Table A-7..A-22): only the control instructions are executed now; the rest are
-// listed so the decoder knows their length and reports them as unimplemented (not #UD).
-for (let op = 0xd8; op <= 0xdf; op++) one('fpu', 'X87', op, 'Ev', { feature: 'fpu' });
-one('fldcw', 'FLDCW', 0xd9, 'M', { digit: 5, mod: 'mem', feature: 'fpu' });
-one('fnstcw', 'FNSTCW', 0xd9, 'M', { digit: 7, mod: 'mem', feature: 'fpu' });
-one('fnstenv', 'X87', 0xd9, 'M', { digit: 6, mod: 'mem', feature: 'fpu' });
-one('fnclex', 'FNCLEX', 0xdb, '', { digit: 4, mod: 'reg', rm: 2, feature: 'fpu' });
-one('fninit', 'FNINIT', 0xdb, '', { digit: 4, mod: 'reg', rm: 3, feature: 'fpu' });
-one('fnstsw', 'FNSTSW', 0xdd, 'M', { digit: 7, mod: 'mem', feature: 'fpu' });
-one('fnstsw', 'FNSTSW', 0xdf, 'AX', { digit: 4, mod: 'reg', rm: 0, feature: 'fpu' });
 one('loopne', 'LOOP', 0xe0, 'Jb', { arg: 0, size: 'f64' });
 one('loope', 'LOOP', 0xe1, 'Jb', { arg: 1, size: 'f64' });
 one('loop', 'LOOP', 0xe2, 'Jb', { arg: 2, size: 'f64' });
@@ -424,6 +415,6 @@ rows.push({ mnemonic: 'rorx', op: 'RORX', map: '0F3A', opcode: 0xf0, operands: [
 
 // SIMD execution lives in its own row lists (integer/MMX and floating point), each with the
 // placeholder rows for the encodings it does not execute yet (decoded for length, internal_error).
-rows.push(...SIMD_INT_ROWS, ...SIMD_FP_ROWS);
+rows.push(...X87_ROWS, ...SIMD_INT_ROWS, ...SIMD_FP_ROWS);
 
 export const INSN_TABLE: readonly InsnRow[] = rows;
