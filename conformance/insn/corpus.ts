@@ -312,8 +312,7 @@ export function formatInsnReport(r: CorpusResult, verbose = false): string {
   for (const d of r.unexplained.slice(0, 30))
     lines.push(`  UNEXPLAINED #${d.index} ${d.c.desc}: ${d.diffs.map((x) => `${x.field} interp=${x.a} kvm=${x.b}`).join('; ')}${d.refereeDisagrees ? ` [host sides with KVM: ${d.refereeDisagrees.map((x) => x.field).join(',')}]` : ''}`);
   for (const c of r.coverage) {
-    if (c.status === 'compared' && !verbose) continue;
-    if (c.status === 'excluded' && !verbose) continue;
+    if ((c.status === 'compared' || c.status === 'excluded' || c.status === 'interp-only') && !verbose) continue;
     lines.push(`  ${c.status.padEnd(18)} ${c.name} [${c.compared}/${c.cases}]${c.reason ? ` — ${c.reason}` : ''}`);
   }
   return lines.join('\n');

@@ -77,6 +77,8 @@ export function parseTestArgs(args: string[]): TestArgs {
     throw new TsvmmError('TEST_USAGE', `--mode must be kvm-exact or architectural, got '${mode}'`);
   if (v.cpu !== undefined && !v.cpu.trim()) throw new TsvmmError('TEST_USAGE', '--cpu needs a policy, e.g. host,-smep');
   if (v.html !== undefined && !v.html.trim()) throw new TsvmmError('TEST_USAGE', '--html needs a file name');
+  if (v.insn && (v.json || v.html !== undefined || v.cpu !== undefined || v.mode !== undefined || parsed.positionals.length))
+    throw new TsvmmError('TEST_USAGE', '--insn runs the instruction corpus: it takes only --backend and -v');
   const pattern = parsed.positionals[0];
   if (pattern !== undefined && !/^[A-Za-z0-9_*-]+$/.test(pattern))
     throw new TsvmmError('TEST_USAGE', `PATTERN '${pattern}' may only hold letters, digits, '_', '-' and '*'`);

@@ -445,7 +445,7 @@ function emitInsn(e: Emitter, d: Insn, j: number, off: number, end: number, prev
       const extra = d.k1 === G.K_I ? d.imm & 0xffff : 0;
       // the target is checked before RSP moves (a #GP leaves RSP unchanged)
       let c = `k = ${j}; ` + (e.code64 ? `v = c.rd(${SS}, r[8], r[9], ${osz}); ` : `v = c.peek(${osz}, 0); `) + `vh = ${osz === 8 ? 'c.vh' : '0'}; `;
-      if (e.code64) c += `if ((vh >> 15) !== (vh >> 31)) throw new CpuFault(13, 0, 0, 0, 'non-canonical branch target'); `;
+      if (e.code64) c += `if ((vh >> 15) !== (vh >> 31) && c.nonCanonical57(vh)) throw new CpuFault(13, 0, 0, 0, 'non-canonical branch target'); `;
       else c += `if (${osz === 2 ? '(v & 0xffff)' : '(v >>> 0)'} > (c.segLimit[${CS}] >>> 0)) throw new CpuFault(13, 0, 0, 0, 'branch target beyond CS limit'); `;
       c += e.code64 ? `{ const sl = (r[8] + ${osz + extra}) | 0; if ((sl >>> 0) < (r[8] >>> 0)) r[9] = (r[9] + 1) | 0; r[8] = sl; } ` : `c.addSp(${osz + extra}); `;
       c += e.code64 ? `r[${RIP_LO}] = v; r[${RIP_HI}] = vh; ` : `r[${RIP_LO}] = ${osz === 2 ? 'v & 0xffff' : 'v'}; `;

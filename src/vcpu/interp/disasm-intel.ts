@@ -218,7 +218,8 @@ export function intelText(d: Insn, bytes: Uint8Array, bits: 16 | 32 | 64, addres
   let mn = G.MNEMONICS[row]!;
   let pfx = '';
   if (raw.lock) pfx += 'lock ';
-  if (op === G.OP_X87) {
+  // every x87 escape (D8-DF) is named from its ModRM byte, whatever op the table gives it
+  if (raw.map === 0 && !raw.vex && raw.opcode >= 0xd8 && raw.opcode <= 0xdf) {
     const t = x87Text(f, bytes[raw.modrmAt - 1]!, bytes[raw.modrmAt]!);
     // the environment/state forms name a 16-bit or 32-bit layout when the operand size is not the mode's
     const envSfx = /^(fnstenv|fldenv|fnsave|frstor)$/.test(t.mnemonic) ? sizeSuffix((bits === 16) !== raw.p66 ? 2 : 4, bits === 16 ? 2 : 4) : '';
@@ -330,8 +331,6 @@ function specialText(f: Fmt, op: number, mn: string, kinds: string[], bits: numb
       // outside 64-bit mode objdump names the operand size (16: 24-bit base, 32: 32-bit base)
       return [bits === 64 ? mn : mn + (d.osz === 2 ? 'w' : 'd'), f.mem(0)];
     case G.OP_CMPXCHG8B: return [mnemonicFor(f, op, mn, bits), f.mem(0, d.rexW ? 'OWORD' : 'QWORD')];
-    case G.OP_FLDCW: case G.OP_FNSTCW: return [mn, f.mem(2)];
-    case G.OP_FNSTSW: return [mn, d.mod === 3 ? 'ax' : f.mem(2)];
     case G.OP_NOP:
       if ((mn === 'prefetch' && (d.reg & 7) >= 4) || /^nop$/.test(mn)) return ['nop', f.e(natOsz(f.raw))];
       return undefined;

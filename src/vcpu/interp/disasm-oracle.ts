@@ -242,7 +242,7 @@ function faultReason(odText: string, reason: string): string | undefined {
 function acceptReason(bytes: Uint8Array, bits: Bits, op: string, text: string): string | undefined {
   const pfx = prefixBytes(bytes, bits);
   const mn = text.split(/\s+/)[0] ?? '';
-  if (op === 'X87' && mn === '(bad)') return 'x87-reserved';
+  if (mn === '(bad)') return 'x87-reserved'; // only the x87 names print (bad)
   if (op === 'NOP' && mn === 'nop') return 'hint-nop-space';
   if (/^[slm]fence$/.test(mn) && !pfx.some((b) => b === 0xf2 || b === 0xf3) && (mn === 'sfence' || !pfx.includes(0x66))) return 'fence-rm';
   if ((op === 'WBINVD' && (pfx.includes(0x66) || pfx.includes(0xf2))) || (/^BS[FR]$/.test(op) && pfx.includes(0xf2))) return 'prefix-ignored';

@@ -61,7 +61,7 @@ export function decodeOne(bytes: Uint8Array, bits: 16 | 32 | 64 = 64, address: n
   c.def32 = bits === 32;
   c.r[32] = at;
   try {
-    c.decode();
+    c.decodeFull(); // not decode(): its decode cache keys on the physical address, and every call here reuses 0x1000
     const d = c.d;
     const text = intelText(d, bufU8.subarray(at, at + d.len), bits, BigInt(address));
     return { length: d.len, op: OP_NAMES[d.op], osz: d.osz, asz: d.asz, mnemonic: MNEMONICS[d.row], operands: ROW_OPERANDS[d.row], text };
