@@ -7,8 +7,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { decodeOne } from './disasm.ts';
-import { compareMode, DIVERGENCES, haveObjdump, type Bits } from './disasm-oracle.ts';
+import { compareLinear, compareMode, DIVERGENCES, haveObjdump, type Bits } from './disasm-oracle.ts';
 
 const NO_OBJDUMP = haveObjdump() ? false : 'GNU objdump (binutils) is not installed';
 const h = (s: string): Uint8Array => Uint8Array.from(s.replace(/\s+/g, '').match(/../g)!.map((x) => parseInt(x, 16)));
@@ -25,6 +29,25 @@ for (const bits of [64, 32, 16] as Bits[]) {
     for (const k of Object.keys(r.diverged)) assert.ok(k in DIVERGENCES, k);
   });
 }
+
+// real code: the host C library's .text (built by a compiler, not by this corpus's generator)
+const LIBC = ['/usr/lib/x86_64-linux-gnu/libc.so.6', '/lib64/libc.so.6', '/usr/lib64/libc.so.6'].find((p) => existsSync(p));
+const haveObjcopy = spawnSync('objcopy', ['--version']).status === 0;
+const NO_LIBC = NO_OBJDUMP || (!haveObjcopy ? 'objcopy (binutils) is not installed' : !LIBC ? 'no x86-64 libc.so.6 found to read real code from' : false);
+
+test('decoder length and Intel text agree with objdump on real code (host libc .text, first 256 KiB)', { skip: NO_LIBC }, (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsvmm-libc-'));
+  try {
+    execFileSync('objcopy', ['-O', 'binary', '--only-section=.text', LIBC!, join(dir, 'text.bin')]);
+    const code = new Uint8Array(readFileSync(join(dir, 'text.bin'))).subarray(0, 256 * 1024);
+    const r = compareLinear(code, decodeOne);
+    t.diagnostic(`${LIBC}: ${r.compared} instructions compared, ${r.faults} not in the table (#UD), ${r.mismatches.length} mismatches`);
+    assert.ok(r.compared > 20000, `only ${r.compared} compared`);
+    assert.equal(r.mismatches.length, 0, r.mismatches.slice(0, 30).join('\n'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('disassembly text: registers, memory operands, immediates, targets (objdump -M intel spelling)', () => {
   const cases: [string, Bits, string, number?][] = [

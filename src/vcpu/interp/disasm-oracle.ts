@@ -311,3 +311,46 @@ export function compareMode(bits: Bits, decode: (b: Uint8Array, bits: Bits, addr
   }
   return r;
 }
+
+export interface LinearResult {
+  /** instructions decoded and compared, unexplained differences, #UD/#GP (instructions not in the table) */
+  compared: number; mismatches: string[]; faults: number;
+}
+
+/**
+ * Linear sweep over real machine code (a host library's .text, first `maxBytes`) in 64-bit mode:
+ * every instruction both objdump and the decoder accept must have the same length and text. After a
+ * decoder fault (an instruction the table lacks: AVX, AVX-512, …) the sweep resumes at objdump's next
+ * instruction boundary.
+ */
+export function compareLinear(code: Uint8Array, decode: (b: Uint8Array, bits: Bits, addr: number) => { length: number; fault?: number; op?: string; text?: string }): LinearResult {
+  const dir = mkdtempSync(join(tmpdir(), 'tsvmm-od-'));
+  const od = new Map<number, string>();
+  try {
+    writeFileSync(join(dir, 'text.bin'), code);
+    const out = execFileSync('objdump', ['-D', '-b', 'binary', '-m', 'i386:x86-64', '-M', 'intel,intel64', '-w', join(dir, 'text.bin')], { maxBuffer: 1 << 28, encoding: 'utf8' });
+    for (const l of out.split('\n')) {
+      const m = /^\s*([0-9a-f]+):\t((?:[0-9a-f]{2} )+)\s*\t?(.*)$/.exec(l);
+      if (m) od.set(parseInt(m[1]!, 16), m[3]!.trim());
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const r: LinearResult = { compared: 0, mismatches: [], faults: 0 };
+  let at = 0;
+  const resync = (): void => { while (at < code.length && !od.has(at)) at++; };
+  while (at < code.length) {
+    const d = decode(code.subarray(at, at + 15), 64, at);
+    if (d.fault !== undefined) { r.faults++; at++; resync(); continue; }
+    const o = od.get(at);
+    if (o !== undefined && !/\(bad\)|^\.byte/.test(o) && at + d.length <= code.length) {
+      const isStr = STRING_OPS.test(d.op ?? '');
+      const a = normalize(o, isStr), b = normalize(d.text ?? '', isStr);
+      if (a === b) r.compared++;
+      else r.mismatches.push(`+0x${at.toString(16)}: objdump '${a}', ours '${b}'`);
+    }
+    at += d.length;
+    if (!od.has(at)) resync();
+  }
+  return r;
+}
