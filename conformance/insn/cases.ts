@@ -55,7 +55,8 @@ const REUSED_IN_64 = new Set([0x40, 0x48, 0x62, 0x63, 0xc4, 0xc5]);
 export function classifyRow(r: InsnRow): RowClass {
   if (SYSTEM.has(r.op)) return { kind: 'excluded', reason: 'system/privileged instruction (not general-purpose)' };
   if (IO.has(r.op)) return { kind: 'excluded', reason: 'I/O instruction (exits to the VMM; covered by device tests)' };
-  if (X87.has(r.op)) return { kind: 'excluded', reason: 'x87 instruction' };
+  if (X87.has(r.op) || r.feature === 'fpu' || (r.map === '1' && r.opcode >= 0xd8 && r.opcode <= 0xdf))
+    return { kind: 'excluded', reason: 'x87 instruction' };
   if (SIMD.has(r.op) || SIMD_OP.test(r.op) || r.operands.some((o) => SIMD_OPERAND.test(o)) || r.feature === 'mmx')
     return { kind: 'excluded', reason: 'SIMD (MMX/SSE/AVX) or extended-state instruction' };
   if (r.op === 'RDRAND') return { kind: 'excluded', reason: 'result is random (RDRAND/RDSEED): nothing comparable' };

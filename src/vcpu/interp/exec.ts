@@ -128,7 +128,8 @@ export function execute(c: Cpu): void {
       return;
     }
     case G.OP_MOVSXD: {
-      const v = c.ld(d.k2, 4);
+      // with 66h: MOVSXD r16, r/m16 reads 16 bits (SDM Vol. 2 "MOVSX/MOVSXD")
+      const v = c.ld(d.k2, osz === 2 ? 2 : 4);
       c.setReg(d.reg, osz, osz === 2 ? v & 0xffff : v, v >> 31);
       return;
     }

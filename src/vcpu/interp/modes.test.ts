@@ -634,3 +634,13 @@ test('instruction-fetch #PF reports the faulting linear address in CR2 and I/D i
   assert.equal(r.r13, 0x40000ff3n);
   assert.equal(r.r15, 0x10n); // I/D (EFER.NXE=1), not present, supervisor
 });
+
+test('SLDT/STR to a 32/64-bit register zero-extend the selector; to a 16-bit register keep the upper bits (SDM "STR")', { skip }, () => {
+  const g = longGuest(' mov rax, -1\n str eax\n mov rbx, -1\n str bx\n mov rcx, -1\n sldt rcx');
+  const tr = g.vcpu.getSregs().tr.selector;
+  const ldt = BigInt(g.vcpu.getSregs().ldt.selector);
+  g.runToHalt();
+  assert.equal(g.regs().rax, BigInt(tr));
+  assert.equal(g.regs().rbx, 0xffffffffffff0000n | BigInt(tr));
+  assert.equal(g.regs().rcx, ldt);
+});

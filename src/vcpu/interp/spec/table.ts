@@ -242,8 +242,8 @@ one('ljmp', 'JMPF', 0xff, 'Mp', { digit: 5, mod: 'mem' });
 one('push', 'PUSH', 0xff, 'Ev', { digit: 6, size: 'd64' });
 
 // ---- two-byte map 0F (SDM Table A-3) ------------------------------------------------------------
-two('sldt', 'SLDT', 0x00, 'Ew', { digit: 0 });
-two('str', 'STR', 0x00, 'Ew', { digit: 1 });
+two('sldt', 'SLDT', 0x00, 'Ev', { digit: 0 }); // r32/r64: zero-extended (SDM "SLDT"); memory: always 16 bits
+two('str', 'STR', 0x00, 'Ev', { digit: 1 });
 two('lldt', 'LLDT', 0x00, 'Ew', { digit: 2 });
 two('ltr', 'LTR', 0x00, 'Ew', { digit: 3 });
 two('verr', 'VERR', 0x00, 'Ew', { digit: 4 });
