@@ -275,6 +275,8 @@ two('wbinvd', 'WBINVD', 0x09, '');
 two('ud2', 'UD', 0x0b, '');
 two('prefetchw', 'NOP', 0x0d, 'M', { mod: 'mem' });
 two('prefetch', 'NOP', 0x18, 'M', { mod: 'mem' });
+// 0F 18 with mod = 11b is a reserved NOP (SDM Table A-3 group 16; the AMD host executes it as NOP)
+two('nop', 'NOP', 0x18, 'Ev', { mod: 'reg' });
 for (let op = 0x19; op <= 0x1f; op++) two('nop', 'NOP', op, 'Ev');
 two('endbr64', 'NOP', 0x1e, '', { prefix: 'F3', digit: 7, mod: 'reg', rm: 2 });
 two('endbr32', 'NOP', 0x1e, '', { prefix: 'F3', digit: 7, mod: 'reg', rm: 3 });
