@@ -31,18 +31,21 @@ export interface Measurement {
   readonly error?: string;
 }
 
+/** The machine a result was measured on. */
+export interface BenchHost {
+  readonly node: string;
+  readonly cpus: number;
+  readonly cpuModel: string;
+  readonly platform: string;
+  /** 1-minute load average at the start and the end: other work on the machine skews every figure */
+  readonly loadavg?: readonly [number, number];
+}
+
 export interface Results {
   readonly tool: 'tsvmm-bench';
   readonly version: 1;
   readonly date: string;
-  readonly host: {
-    readonly node: string;
-    readonly cpus: number;
-    readonly cpuModel: string;
-    readonly platform: string;
-    /** 1-minute load average at the start and the end: other work on the machine skews every figure */
-    readonly loadavg?: readonly [number, number];
-  };
+  readonly host: BenchHost;
   readonly quick: boolean;
   readonly runs: number;
   readonly engines: readonly EngineInfo[];

@@ -2,7 +2,7 @@
 // versions, kernel, every run), the side-by-side text table and the SVG chart (harness/svg.ts) of the
 // median times to the first kernel line, TSVMM-INIT-OK and exit, per engine and vCPU count.
 
-import { textTable } from '../harness/format.ts';
+import { textTable, type BenchHost } from '../harness/format.ts';
 import { el, svgDocument } from '../harness/svg.ts';
 import { LINUX_ENGINE_LABEL, type BootGroup, type LinuxEngineId } from './runner.ts';
 
@@ -10,14 +10,7 @@ export interface LinuxResults {
   readonly tool: 'tsvmm-bench-linux';
   readonly version: 1;
   readonly date: string;
-  readonly host: {
-    readonly node: string;
-    readonly cpus: number;
-    readonly cpuModel: string;
-    readonly platform: string;
-    /** 1-minute load average at the start and the end */
-    readonly loadavg: readonly [number, number];
-  };
+  readonly host: BenchHost & { readonly loadavg: readonly [number, number] };
   readonly kernel: { readonly path: string; readonly version: string; readonly banner?: string };
   readonly initrd: { readonly path: string; readonly bytes: number; readonly sha256: string };
   readonly memoryMiB: number;
