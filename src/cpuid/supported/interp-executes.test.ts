@@ -2,8 +2,8 @@
 // table.ts): a feature the interpreter offers must have every instruction it gates executed, not only
 // decoded. A row whose op is a placeholder ('SSE', 'X87': decoded for length and CPUID gating, an
 // internal_error exit when executed) under an offered feature is a lie in the guest's CPUID.
-// The one exception is written down here with its reason: x87 arithmetic (CPUID.1:EDX.FPU), which every
-// x86-64 guest is promised and which cannot be hidden; it is a known gap, reported as internal_error.
+// The one exception is written down here with its reason: the x87 transcendentals (CPUID.1:EDX.FPU), which
+// every x86-64 guest is promised and which cannot be hidden; a known gap, reported as internal_error.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ import { INTERP_SYNTHESIZED, interpFeatureNames } from './interp.ts';
 const PLACEHOLDER_OPS = new Set(['SSE', 'X87']);
 /** offered although not every gated instruction executes, with the reason */
 const KNOWN_GAPS: Record<string, string> = {
-  fpu: 'x87 arithmetic is not executed yet (FPU is architecturally required in long mode; control and state instructions run)',
+  fpu: 'the x87 transcendentals (FSIN, FCOS, FSINCOS, FPTAN, FPATAN, F2XM1, FYL2X, FYL2XP1) and the undocumented alias encodings are not executed yet (FPU is architecturally required in long mode)',
 };
 
 const canon = (n: string): string => lookupFeature(n)?.name ?? n;

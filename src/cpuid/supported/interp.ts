@@ -17,8 +17,8 @@ export const INTERP_GROUPS: readonly InterpGroup[] = [
   {
     why:
       'baseline x86-64: the architectural core every 64-bit guest assumes (x87 FPU, TSC, CMPXCHG8B, CMOV, PAE/PSE/' +
-      'PGE/PAT/PSE-36 paging, MSRs, SYSENTER/SYSCALL, NX, long mode, FXSAVE, MMX and SSE/SSE2 executed by simd-int.ts/simd-fp.ts; x87 control and state ' +
-      'instructions only, x87 arithmetic is not executed yet); ' +
+      'PGE/PAT/PSE-36 paging, MSRs, SYSENTER/SYSCALL, NX, long mode, FXSAVE, MMX and SSE/SSE2 executed by simd-int.ts/simd-fp.ts; x87 executed by x87.ts ' +
+      'except the transcendentals); ' +
       'MTRR/MCE/MCA are register-level only (no memory-type or machine-check behaviour)',
     features: [
       'fpu',

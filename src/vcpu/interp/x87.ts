@@ -13,9 +13,14 @@
 // §8.5 (QNaN indefinite, ±inf/max on overflow, denormals on underflow; tininess is detected before
 // rounding, underflow is flagged when masked only if the tiny result is also inexact); C1 reports a
 // rounded-up magnitude or the stack-fault direction. Unmasked IE/DE/ZE leave the destination (and
-// TOP) alone and set ES/B; unmasked OE/UE (biased results) are not implemented and exit as internal
-// errors. A pending unmasked exception (FSW.ES) raises #MF before the next x87 instruction of this
-// module when CR0.NE=1 (FERR#/IRQ13 for CR0.NE=0 is an internal error). FOP/FIP/FDP are not updated.
+// TOP) alone and set ES/B (compares still set the condition codes but do not pop); unmasked OE/UE
+// store the rounded result bias-adjusted by ∓24576 into a register and store nothing to memory (a
+// result still out of range after the adjustment is an internal error). A pending unmasked exception
+// (FSW.ES) raises #MF before the next waiting x87 instruction of this module when CR0.NE=1 (FERR#/IRQ 13
+// for CR0.NE=0 is an internal error; FWAIT itself is executed in exec.ts). FOP/FIP/FDP are not
+// updated (stored as zero by FNSTENV/FNSAVE). Behaviour the SDM leaves open (NaN choice for equal
+// significands, FPREM's partial step 32 + d mod 32, reserved environment bits stored as ones) follows
+// the host CPU the tests compare against (AMD Zen 4).
 
 import type { Cpu } from './cpu.ts';
 import * as G from './decoder.generated.ts';
@@ -37,6 +42,8 @@ let rSe = 0, rHi = 0, rLo = 0;
 let ex = 0, c1 = 0;
 /** rounding output: class (0 zero, 1 finite, 2 inf), unbiased exponent, left-aligned significand */
 let oCls = 0, oExp = 0, oMH = 0, oML = 0;
+/** the last rounded result was tiny; a bias-adjusted result still out of range (an internal error) */
+let oTiny = false, wild = false;
 /** shift/temporary 64-bit results */
 let tHi = 0, tLo = 0;
 
@@ -233,12 +240,12 @@ function unpackInt(k: number, lo: number, hi: number): void {
  * [emin, emax] of the destination (denormals down to 2^(emin - fp + 1) for the format precision fp)
  * under rounding control rc. Output: oCls/oExp/oMH:oML, flags in ex, C1 in c1.
  */
-function round(s: number, p: number, fp: number, emin: number, emax: number, rc: number, intMode: boolean): void {
+function round(s: number, p: number, fp: number, emin: number, emax: number, rc: number, intMode: boolean, unm = 0): void {
   const h = wTop(W);
   if (h < 0) { oCls = 0; c1 = 0; return; }
   const e = h + wScale;
   let lsb = intMode ? 0 : e - p + 1;
-  if (!intMode && lsb < emin - fp + 1) lsb = emin - fp + 1;
+  if (!intMode && !(unm & UE) && lsb < emin - fp + 1) lsb = emin - fp + 1; // unmasked UE: no denormalization
   const k = lsb - wScale;
   let sl = 0, sh = 0;
   for (let j = 0; j < 32; j++) { sl |= wBit(W, k + j) << j; sh |= wBit(W, k + 32 + j) << j; }
@@ -254,13 +261,36 @@ function round(s: number, p: number, fp: number, emin: number, emax: number, rc:
       lsb++;
     }
   }
-  const tiny = !intMode && e < emin;
+  // tininess after rounding: tiny unless rounding to p bits with an unbounded exponent reaches 2^emin
+  let tiny = !intMode && e < emin;
+  if (tiny && e === emin - 1) {
+    const k2 = e - p + 1 - wScale;
+    let ones = true;
+    for (let j = k2; j <= h && ones; j++) if (!wBit(W, j)) ones = false;
+    if (ones) {
+      const rb2 = wBit(W, k2 - 1), st2 = wAnyBelow(W, k2 - 1);
+      if (rb2 || st2) tiny = !(rc === 0 ? rb2 !== 0 : rc === 1 ? s === 1 : rc === 2 ? s === 0 : false);
+    }
+  }
   if (inexact) ex |= PE;
   c1 = inc ? 1 : 0;
+  oTiny = tiny;
   if ((sh | sl) === 0) { oCls = 0; if (tiny && inexact) ex |= UE; return; }
   const n = clz64(sh, sl);
   shl64(sh, sl, n);
   oMH = tHi; oML = tLo; oExp = lsb + 63 - n; oCls = 1;
+  if (oExp > emax && unm & OE) {
+    // unmasked overflow: the rounded result with the exponent bias-adjusted by 24576 (SDM Vol. 1 §4.9.1.4)
+    ex |= OE; oExp -= 24576;
+    if (oExp > emax) wild = true;
+    return;
+  }
+  if (tiny && unm & UE) {
+    // unmasked underflow: flagged even when exact; the exponent is bias-adjusted by 24576 (§4.9.1.5)
+    ex |= UE; oExp += 24576;
+    if (oExp < emin) wild = true;
+    return;
+  }
   if (oExp > emax) {
     ex |= OE | PE;
     const toInf = rc === 0 || (rc === 1 && s === 1) || (rc === 2 && s === 0);
@@ -286,7 +316,9 @@ function packReg(s: number): void {
 function roundReg(c: Cpu, s: number, pc: boolean): void {
   const cw = fcw(c);
   const pcb = (cw >> 8) & 3;
-  round(s, !pc || pcb === 3 || pcb === 1 ? 64 : pcb === 2 ? 53 : 24, 64, -16382, 16383, (cw >> 10) & 3, false);
+  const p = !pc || pcb === 3 || pcb === 1 ? 64 : pcb === 2 ? 53 : 24;
+  // a denormal result keeps p bits of the significand field (the precision counts from bit 63)
+  round(s, p, p, -16382, 16383, (cw >> 10) & 3, false, ~cw & (OE | UE));
   packReg(s);
 }
 
@@ -312,7 +344,8 @@ function nanCheck2(): boolean {
   if (!an && !bn) return false;
   if (a === K_SNAN || b === K_SNAN) ex |= IE;
   let pick = 0;
-  if (an && bn) {
+  if (an && bn && a !== b) pick = a === K_QNAN ? 0 : 1; // SNaN and QNaN: the QNaN (SDM Vol. 1 Table 4-7)
+  else if (an && bn) {
     const ah = oH[0]! | 0x40000000, bh = oH[1]! | 0x40000000;
     const cmp = ah !== bh ? (ah >>> 0 > bh >>> 0 ? 1 : -1) : oL[0] !== oL[1] ? (oL[0]! >>> 0 > oL[1]! >>> 0 ? 1 : -1) : 0;
     pick = cmp > 0 ? 0 : cmp < 0 ? 1 : oS[0] === 0 ? 0 : 1;
@@ -320,8 +353,10 @@ function nanCheck2(): boolean {
   operandOut(pick, true);
   return true;
 }
-function denormCheck(n: number): void {
+/** the denormal-operand flag; true when it is unmasked (the operation stops before computing, SDM Vol. 1 §8.5.2) */
+function denormCheck(c: Cpu, n: number): boolean {
   for (let k = 0; k < n; k++) if (oD[k]) ex |= DE;
+  return (ex & DE & ~fcw(c)) !== 0;
 }
 
 // ---- arithmetic -----------------------------------------------------------------------------------------
@@ -329,7 +364,11 @@ function denormCheck(n: number): void {
 /** operand 0 OP operand 1 into rSe/rHi/rLo (op: 0 add, 1 sub, 2 mul, 3 div) */
 function arith(c: Cpu, op: number): void {
   if (nanCheck2()) return;
-  denormCheck(2);
+  if (op === 3 && oK[0] === K_FIN && oK[1] === K_ZERO) {
+    // divide-by-zero takes precedence over (and suppresses) the denormal-operand flag (SDM Vol. 1 §4.9.2)
+    ex |= ZE; rSe = ((oS[0]! ^ oS[1]!) << 15) | 0x7fff; rHi = 0x80000000 | 0; rLo = 0; c1 = 0; return;
+  }
+  if (denormCheck(c, 2)) return;
   const rc = (fcw(c) >> 10) & 3;
   const a = oK[0]!, b = oK[1]!;
   const sa = oS[0]!, sb = op === 1 ? oS[1]! ^ 1 : oS[1]!;
@@ -387,7 +426,6 @@ function arith(c: Cpu, op: number): void {
   // division
   if ((a === K_INF && b === K_INF) || (a === K_ZERO && b === K_ZERO)) { ex |= IE; indefinite(); return; }
   if (a === K_INF || b === K_ZERO) {
-    if (b === K_ZERO) ex |= ZE;
     rSe = (s << 15) | 0x7fff; rHi = 0x80000000 | 0; rLo = 0; c1 = 0; return;
   }
   if (a === K_ZERO || b === K_INF) { rSe = s << 15; rHi = 0; rLo = 0; c1 = 0; return; }
@@ -411,7 +449,7 @@ function sqrt(c: Cpu): void {
   if (a === K_ZERO) { operandOut(0, false); c1 = 0; return; }
   if (oS[0]) { ex |= IE; indefinite(); return; }
   if (a === K_INF) { operandOut(0, false); c1 = 0; return; }
-  denormCheck(1);
+  if (denormCheck(c, 1)) return;
   const e = oE[0]! - 63;
   const sh = ((e - 70) & 1) === 0 ? 70 : 71;
   wClear(T); wPut(T, sh, oH[0]!, oL[0]!);
@@ -436,7 +474,7 @@ function rndint(c: Cpu): void {
   if (a === K_BAD) { ex |= IE; indefinite(); return; }
   if (a === K_SNAN || a === K_QNAN) { if (a === K_SNAN) ex |= IE; operandOut(0, true); return; }
   if (a === K_ZERO || a === K_INF) { operandOut(0, false); c1 = 0; return; }
-  denormCheck(1);
+  if (denormCheck(c, 1)) return;
   if (oE[0]! >= 63) { rSe = (oS[0]! << 15) | (oE[0]! + 16383); rHi = oH[0]!; rLo = oL[0]!; c1 = 0; return; }
   wClear(W); wPut(W, 0, oH[0]!, oL[0]!); wScale = oE[0]! - 63;
   round(oS[0]!, 64, 64, -16382, 16383, (fcw(c) >> 10) & 3, true);
@@ -444,11 +482,11 @@ function rndint(c: Cpu): void {
 }
 
 /** compare operand 0 with operand 1: 0 greater, 1 less, 2 equal, 3 unordered; `quietOk` = FUCOM (QNaN no IE) */
-function compare(quietOk: boolean): number {
+function compare(c: Cpu, quietOk: boolean): number {
   const a = oK[0]!, b = oK[1]!;
   if (a === K_BAD || b === K_BAD || a === K_SNAN || b === K_SNAN) { ex |= IE; return 3; }
   if (a === K_QNAN || b === K_QNAN) { if (!quietOk) ex |= IE; return 3; }
-  denormCheck(2);
+  denormCheck(c, 2);
   if (a === K_ZERO && b === K_ZERO) return 2;
   if (a === K_ZERO) return oS[1] ? 0 : 1;
   if (b === K_ZERO) return oS[0] ? 1 : 0;
@@ -542,14 +580,18 @@ const CONSTS: readonly (readonly [number, number, number, number])[] = [
 export function execX87(c: Cpu, op: number): boolean {
   if (op !== G.OP_FPU_M && op !== G.OP_FPU_R) return false;
   if (c.cr0 & (CR0_EM | CR0_TS)) throw new CpuFault(7, -1, 0, 0, 'x87 with CR0.EM/TS');
-  if (c.fx[2]! & ES) {
+  const nowait = op === G.OP_FPU_M && (c.d.arg === 0x0e || c.d.arg === 0x2e); // FNSTENV, FNSAVE
+  if (c.fx[2]! & ES && !nowait) {
     if (c.cr0 & CR0_NE) throw new CpuFault(16, -1, 0, 0, 'x87 pending unmasked exception (#MF)');
     throw c.unimplementedFault('x87 pending unmasked exception with CR0.NE=0 (FERR#/IRQ 13)');
   }
-  ex = 0; c1 = 0;
-  if (op === G.OP_FPU_M) memForm(c, c.d.arg); else regForm(c, c.d.arg, c.d.rm);
+  ex = 0; c1 = 0; wild = false; oTiny = false;
+  if (op === G.OP_FPU_M) memForm(c, c.d.arg); else regForm(c, c.d.arg, c.d.rm & 7); // REX.B does not extend ST(i)
   return true;
 }
+
+/** FCMOVB/E/BE/U condition codes (B, E, BE, P); the DB forms negate them */
+const FCMOV_CC = [2, 4, 6, 10];
 
 /** stack underflow on a source: IE|SF, C1=0; masked response is the QNaN indefinite */
 function underflow(): void { ex |= IE | SF; c1 = 0; }
@@ -561,7 +603,7 @@ function arithTo(c: Cpu, digit: number, dst: number, popAfter: boolean): void {
   if (rev) swapOps();
   arith(c, digit === 0 ? 0 : digit === 1 ? 2 : digit <= 5 ? 1 : 3);
   if (unmasked(c, IE | DE | ZE)) { finish(c); return; }
-  if (unmasked(c, OE | UE)) throw c.unimplementedFault('x87 unmasked overflow/underflow (biased result)');
+  if (wild) throw c.unimplementedFault('x87 unmasked overflow/underflow beyond the bias-adjusted range');
   writeReg(c, dst, rSe, rHi, rLo);
   if (popAfter) pop(c);
   finish(c);
@@ -578,9 +620,10 @@ function swapOps(): void {
 /** compare ST(0) with operand 1 and set C3/C2/C0 (or ZF/PF/CF); pops `pops` times */
 function doCompare(c: Cpu, quietOk: boolean, pops: number, eflags: boolean, srcEmpty: boolean): void {
   let r: number;
-  if (srcEmpty) { underflow(); r = 3; } else r = compare(quietOk);
+  if (srcEmpty) { underflow(); r = 3; } else r = compare(c, quietOk);
   c1 = 0;
-  if (unmasked(c, IE | DE)) { finish(c); return; }
+  // unmasked invalid/denormal exceptions still set the condition codes (EFLAGS) but do not pop
+  if (unmasked(c, IE | DE)) pops = 0;
   if (eflags) c.setArith(r === 0 ? 0 : r === 1 ? 1 : r === 2 ? 0x40 : 0x45);
   else setCc(c, CC[r]!);
   for (let i = 0; i < pops; i++) pop(c);
@@ -651,8 +694,11 @@ function memForm(c: Cpu, a: number): void {
           v = tLo; vh = tHi; size = bits / 8;
         }
       }
-      if (unmasked(c, IE)) { finish(c); return; }
-      if (unmasked(c, OE | UE)) throw c.unimplementedFault('x87 unmasked overflow/underflow on a store');
+      // a tiny result is an underflow whenever UE is unmasked, exact or not (SDM Vol. 1 §4.9.1.5)
+      if (size === 4 || size === 8) { if (oTiny && !(fcw(c) & UE) && (a === 0x0a || a === 0x0b || a === 0x2a || a === 0x2b)) ex |= UE; }
+      // unmasked: nothing is stored and the stack is not popped (an over/underflow then reports no PE/C1)
+      if (unmasked(c, OE | UE)) { ex &= ~PE; c1 = 0; }
+      if (unmasked(c, IE | OE | UE)) { finish(c); return; }
       if (size === 10) {
         const se = empty(c, 0) ? 0xffff : regSe(c, 0);
         const lo2 = (lo + 8) | 0;
@@ -663,6 +709,10 @@ function memForm(c: Cpu, a: number): void {
       finish(c);
       return;
     }
+    case 0x3c: fbld(c); return;
+    case 0x3e: fbstp(c); return;
+    case 0x0c: case 0x2c: loadEnv(c, a === 0x2c); return; // FLDENV, FRSTOR
+    case 0x0e: case 0x2e: storeEnv(c, a === 0x2e); return; // FNSTENV, FNSAVE
     default:
       throw c.unimplementedFault(`x87 memory form ${(0xd8 + esc).toString(16)} /${digit}`);
   }
@@ -717,7 +767,7 @@ function regForm(c: Cpu, a: number, i: number): void {
       if (i === 5) { fxam(c); return; }
       if (empty(c, 0)) {
         underflow();
-        if (i !== 4 && !unmasked(c, IE)) { indefinite(); writeReg(c, 0, i === 0 ? rSe ^ 0x8000 : i === 1 ? rSe & 0x7fff : rSe, rHi, rLo); }
+        if (i !== 4 && !unmasked(c, IE)) { indefinite(); writeReg(c, 0, rSe, rHi, rLo); }
         if (i === 4 && !unmasked(c, IE)) setCc(c, C3 | C2 | C0);
         finish(c);
         return;
@@ -732,30 +782,34 @@ function regForm(c: Cpu, a: number, i: number): void {
       if (i === 0) pushResult(c, 0x3fff, 0x80000000 | 0, 0);
       else if (i === 6) pushResult(c, 0, 0, 0);
       else {
-        const [e, h, l, up] = CONSTS[i - 1]!;
+        const k = CONSTS[i - 1]!;
         const rc = (fcw(c) >> 10) & 3;
-        const inc = rc === 0 ? up : rc === 2 ? 1 : 0;
-        pushResult(c, e + 16383, h | 0, (l + inc) | 0);
+        const inc = rc === 0 ? k[3] : rc === 2 ? 1 : 0;
+        pushResult(c, k[0] + 16383, k[1] | 0, (k[2] + inc) | 0);
       }
       finish(c);
       return;
     }
-    case 0x0e: // FDECSTP / FINCSTP
+    case 0x0e: // FXTRACT FPREM1 FDECSTP FINCSTP
+      if (i === 4) { fxtract(c); return; }
+      if (i === 5) { fprem(c, true); return; }
       if (i === 6) decTop(c); else incTop(c);
       finish(c);
       return;
-    case 0x0f: { // FSQRT / FRNDINT
+    case 0x0f: { // FPREM FSQRT FRNDINT FSCALE
+      if (i === 0) { fprem(c, false); return; }
+      if (i === 5) { fscale(c); return; }
       if (empty(c, 0)) { underflow(); if (!unmasked(c, IE)) { indefinite(); writeReg(c, 0, rSe, rHi, rLo); } finish(c); return; }
       unpackReg(c, 0, 0);
       if (i === 2) sqrt(c); else rndint(c);
       if (unmasked(c, IE | DE)) { finish(c); return; }
-      if (unmasked(c, OE | UE)) throw c.unimplementedFault('x87 unmasked underflow (biased result)');
+      if (wild) throw c.unimplementedFault('x87 unmasked underflow beyond the bias-adjusted range');
       writeReg(c, 0, rSe, rHi, rLo);
       finish(c);
       return;
     }
     case 0x10: case 0x11: case 0x12: case 0x13: case 0x18: case 0x19: case 0x1a: case 0x1b: { // FCMOVcc
-      const ccs = [2, 4, 6, 10][digit]! ^ (esc === 3 ? 1 : 0);
+      const ccs = FCMOV_CC[digit]! ^ (esc === 3 ? 1 : 0);
       if (empty(c, 0) || empty(c, i)) {
         underflow();
         if (!unmasked(c, IE)) { indefinite(); writeReg(c, 0, rSe, rHi, rLo); }
@@ -806,5 +860,262 @@ function fxam(c: Cpu): void {
     cc = k === K_BAD ? 0 : k === K_QNAN || k === K_SNAN ? C0 : k === K_INF ? C2 | C0 : k === K_ZERO ? C3 : oD[0] ? C3 | C2 : C2;
   }
   setCc(c, cc);
+  finish(c);
+}
+
+// ---- FNSTENV/FLDENV/FNSAVE/FRSTOR (SDM Vol. 1 §8.1.10, Figures 8-9..8-12) ------------------------------
+// The 16-bit (operand size 16) and 32-bit formats; FIP/FCS/FOP/FDP/FDS are stored as zero (not tracked)
+// and ignored on load, which makes the real-mode and protected-mode layouts identical here.
+
+let aLo = 0, aHi = 0;
+/** effective address + k (wrapping at the address size) into aLo/aHi */
+function at(c: Cpu, k: number): void {
+  const lo = (c.eaLo + k) | 0;
+  aHi = c.d.asz === 8 && lo >>> 0 < c.eaLo >>> 0 ? (c.eaHi + 1) | 0 : c.eaHi;
+  aLo = c.d.asz === 2 ? lo & 0xffff : c.d.asz === 4 ? lo : lo;
+}
+/** the full tag word (SDM Vol. 1 Figure 8-7): 00 valid, 01 zero, 10 special, 11 empty, per physical register */
+function fullTag(c: Cpu): number {
+  let t = 0;
+  const tp = top(c), f = c.fx32;
+  for (let p = 0; p < 8; p++) {
+    let tag = 3;
+    if ((c.fx[4]! >> p) & 1) {
+      const i = (p - tp) & 7, e = regSe(c, i) & 0x7fff, hi = f[9 + 4 * i]!, lo = f[8 + 4 * i]!;
+      tag = e === 0x7fff ? 2 : e === 0 ? ((hi | lo) === 0 ? 1 : 2) : hi < 0 ? 0 : 2;
+    }
+    t |= tag << (2 * p);
+  }
+  return t;
+}
+/** environment fields / FRSTOR register image staged before the commit */
+const ENV = new Int32Array(3 + 24);
+function storeEnv(c: Cpu, save: boolean): void {
+  c.calcEa();
+  const seg = c.d.seg, w = c.d.osz === 2 ? 2 : 4;
+  // the reserved upper halves of the 32-bit format's first three fields read as ones (as the host CPU stores them)
+  const up = w === 4 ? 0xffff0000 : 0;
+  ENV.fill(0, 0, 7);
+  ENV[0] = fcw(c) | up; ENV[1] = fsw(c) | up; ENV[2] = fullTag(c) | up;
+  if (save) {
+    for (let i = 0; i < 8; i++) {
+      const f = c.fx32;
+      at(c, 7 * w + 10 * i); c.wr(seg, aLo, aHi, 8, f[8 + 4 * i]!, f[9 + 4 * i]!);
+      at(c, 7 * w + 10 * i + 8); c.wr(seg, aLo, aHi, 2, regSe(c, i), 0);
+    }
+  }
+  for (let k = 0; k < 7; k++) { at(c, k * w); c.wr(seg, aLo, aHi, w, ENV[k]!, 0); }
+  if (save) { // then FNINIT
+    c.fx[0] = 0x7f; c.fx[1] = 0x03; c.fx[2] = 0; c.fx[3] = 0; c.fx[4] = 0;
+    c.fx.fill(0, 5, 24);
+  } else { c.fx[0] = c.fx[0]! | 0x3f; }
+}
+function loadEnv(c: Cpu, restore: boolean): void {
+  c.calcEa();
+  const seg = c.d.seg, w = c.d.osz === 2 ? 2 : 4;
+  for (let k = 0; k < 3; k++) { at(c, k * w); ENV[k] = c.rd(seg, aLo, aHi, 2); }
+  if (restore) {
+    for (let i = 0; i < 8; i++) {
+      at(c, 7 * w + 10 * i); ENV[3 + 3 * i] = c.rd(seg, aLo, aHi, 8); ENV[4 + 3 * i] = c.vh;
+      at(c, 7 * w + 10 * i + 8); ENV[5 + 3 * i] = c.rd(seg, aLo, aHi, 2);
+    }
+  }
+  // commit: TOP moves without moving the physical registers, so the stack-ordered image rotates
+  const newTop = (ENV[1]! >> 11) & 7;
+  while (top(c) !== newTop) incTop(c);
+  c.fx[0] = ENV[0]!; c.fx[1] = ENV[0]! >> 8;
+  setFsw(c, ENV[1]!);
+  let abridged = 0;
+  for (let p = 0; p < 8; p++) if (((ENV[2]! >> (2 * p)) & 3) !== 3) abridged |= 1 << p;
+  c.fx[4] = abridged;
+  if (restore) {
+    const f = c.fx32;
+    for (let i = 0; i < 8; i++) { const x = 8 + 4 * i; f[x] = ENV[3 + 3 * i]!; f[x + 1] = ENV[4 + 3 * i]!; f[x + 2] = ENV[5 + 3 * i]! & 0xffff; f[x + 3] = 0; }
+  }
+}
+
+// ---- FXTRACT, FSCALE, FPREM, FPREM1 (SDM Vol. 2 per-instruction pages) --------------------------------
+
+function fxtract(c: Cpu): void {
+  if (empty(c, 0)) {
+    underflow();
+    if (!unmasked(c, IE)) { indefinite(); writeReg(c, 0, rSe, rHi, rLo); pushResult(c, rSe, rHi, rLo); }
+    finish(c); return;
+  }
+  if (!empty(c, 7)) { // stack overflow: masked, both results are the QNaN indefinite
+    ex |= IE | SF; c1 = 1;
+    if (!unmasked(c, IE)) { indefinite(); writeReg(c, 0, rSe, rHi, rLo); decTop(c); writeReg(c, 0, rSe, rHi, rLo); }
+    finish(c); return;
+  }
+  unpackReg(c, 0, 0);
+  const k = oK[0]!, s = oS[0]!;
+  let eSe = 0, eHi = 0, eLo = 0; // exponent part (new ST(1))
+  if (k === K_BAD) { ex |= IE; indefinite(); eSe = rSe; eHi = rHi; eLo = rLo; }
+  else if (k === K_QNAN || k === K_SNAN) { if (k === K_SNAN) ex |= IE; operandOut(0, true); eSe = rSe; eHi = rHi; eLo = rLo; }
+  else if (k === K_ZERO) { ex |= ZE; eSe = 0xffff; eHi = 0x80000000 | 0; eLo = 0; operandOut(0, false); }
+  else if (k === K_INF) { eSe = 0x7fff; eHi = 0x80000000 | 0; eLo = 0; operandOut(0, false); }
+  else {
+    if (denormCheck(c, 1)) { finish(c); return; }
+    const e = oE[0]!;
+    rSe = (s << 15) | 0x3fff; rHi = oH[0]!; rLo = oL[0]!;
+    const sh = rSe, h = rHi, l = rLo;
+    unpackInt(1, e, e >> 31);
+    if (oK[1] === K_ZERO) { eSe = 0; eHi = 0; eLo = 0; } else { eSe = (oS[1]! << 15) | (oE[1]! + 16383); eHi = oH[1]!; eLo = oL[1]!; }
+    rSe = sh; rHi = h; rLo = l;
+  }
+  if (unmasked(c, IE | ZE)) { finish(c); return; }
+  c1 = 0;
+  writeReg(c, 0, eSe, eHi, eLo);
+  pushResult(c, rSe, rHi, rLo);
+  finish(c);
+}
+
+function fscale(c: Cpu): void {
+  if (empty(c, 0) || empty(c, 1)) { underflow(); if (!unmasked(c, IE)) { indefinite(); writeReg(c, 0, rSe, rHi, rLo); } finish(c); return; }
+  unpackReg(c, 0, 0); unpackReg(c, 1, 1);
+  const a = oK[0]!, b = oK[1]!;
+  c1 = 0;
+  if (!nanCheck2()) {
+    if (denormCheck(c, 2)) { finish(c); return; }
+    if (b === K_INF) {
+      if (oS[1] ? a === K_INF : a === K_ZERO) { ex |= IE; indefinite(); }
+      else if (oS[1]) { rSe = oS[0]! << 15; rHi = 0; rLo = 0; }
+      else operandOut(0, false);
+      if (!oS[1] && a === K_FIN) { rSe = (oS[0]! << 15) | 0x7fff; rHi = 0x80000000 | 0; rLo = 0; }
+    } else if (a !== K_FIN) operandOut(0, false);
+    else {
+      // n = trunc(ST(1)), clamped far beyond the exponent range
+      let n = 0;
+      if (b === K_FIN && oE[1]! >= 0) n = oE[1]! > 30 ? 1 << 20 : Math.floor((oH[1]! >>> 0) / 2 ** (31 - oE[1]!));
+      if (oS[1]) n = -n;
+      wClear(W); wPut(W, 0, oH[0]!, oL[0]!); wScale = oE[0]! - 63 + n;
+      round(oS[0]!, 64, 64, -16382, 16383, (fcw(c) >> 10) & 3, false, ~fcw(c) & (OE | UE));
+      packReg(oS[0]!);
+    }
+  }
+  if (unmasked(c, IE | DE)) { finish(c); return; }
+  if (wild) throw c.unimplementedFault('x87 unmasked overflow/underflow beyond the bias-adjusted range');
+  writeReg(c, 0, rSe, rHi, rLo);
+  finish(c);
+}
+
+/** FPREM (truncating quotient) / FPREM1 (IEEE, round to nearest): C0 C3 C1 = Q2 Q1 Q0, C2 = incomplete */
+function fprem(c: Cpu, ieee: boolean): void {
+  if (empty(c, 0) || empty(c, 1)) { underflow(); if (!unmasked(c, IE)) { indefinite(); writeReg(c, 0, rSe, rHi, rLo); } finish(c); return; }
+  unpackReg(c, 0, 0); unpackReg(c, 1, 1);
+  const a = oK[0]!, b = oK[1]!;
+  let q = 0, partial = false;
+  if (nanCheck2()) { /* NaN result */ }
+  else if (a === K_INF || b === K_ZERO) { ex |= IE; indefinite(); }
+  else {
+    if (denormCheck(c, 2)) { finish(c); return; }
+    if (a === K_ZERO) operandOut(0, false);
+    else if (b === K_INF) { // ST(0) unchanged (a pseudo-denormal comes back normalized)
+      wClear(W); wPut(W, 0, oH[0]!, oL[0]!); wScale = oE[0]! - 63;
+      round(oS[0]!, 64, 64, -16382, 16383, 0, false); packReg(oS[0]!);
+    }
+    else {
+      const d = oE[0]! - oE[1]!;
+      let s = oS[0]!;
+      if (d < 0) {
+        if (ieee && d === -1 && (oH[0]! >>> 0 > oH[1]! >>> 0 || (oH[0] === oH[1] && oL[0]! >>> 0 > oL[1]! >>> 0))) {
+          // |x| > |y|/2: Q = 1, result 2^(Ex-63) * (2 sigY - sigX), sign flipped
+          wClear(W); wPut(W, 1, oH[1]!, oL[1]!); wClear(Y); wPut(Y, 0, oH[0]!, oL[0]!); wSub(W, Y);
+          wScale = oE[0]! - 63; s ^= 1; q = 1;
+        } else { wClear(W); wPut(W, 0, oH[0]!, oL[0]!); wScale = oE[0]! - 63; }
+      } else {
+        // an exponent difference of 64 or more is reduced by 32 + d mod 32 bits per step (C2 = 1, the
+        // quotient bits C0/C3/C1 are cleared), the step the host CPUs and the AMD APM use
+        partial = d >= 64;
+        const k = partial ? 32 + (d % 32) : d;
+        wClear(W); wPut(W, 0, oH[0]!, oL[0]!);
+        wClear(Y); wPut(Y, 0, oH[1]!, oL[1]!);
+        for (let i = 0; i <= k; i++) {
+          let bit = 0;
+          if (wCmp(W, Y) >= 0) { wSub(W, Y); bit = 1; }
+          q = ((q << 1) | bit) & 7;
+          if (i < k) wShl(W, 1);
+        }
+        if (ieee && !partial) {
+          R.set(W); wShl(R, 1);
+          const cm = wCmp(R, Y);
+          if (cm > 0 || (cm === 0 && (q & 1))) { R.set(Y); wSub(R, W); W.set(R); s ^= 1; q = (q + 1) & 7; }
+        }
+        wScale = oE[0]! - 63 - k;
+      }
+      if (wIsZero(W)) { rSe = oS[0]! << 15; rHi = 0; rLo = 0; }
+      else { round(s, 64, 64, -16382, 16383, 0, false, ~fcw(c) & UE); packReg(s); }
+    }
+  }
+  if (unmasked(c, IE | DE)) { finish(c); return; }
+  if (wild) throw c.unimplementedFault('x87 unmasked underflow beyond the bias-adjusted range');
+  writeReg(c, 0, rSe, rHi, rLo);
+  if (partial) q = 0;
+  c1 = q & 1;
+  setCc(c, (q & 4 ? C0 : 0) | (q & 2 ? C3 : 0) | (partial ? C2 : 0));
+  finish(c);
+}
+
+// ---- FBLD/FBSTP (SDM Vol. 1 §4.7 packed BCD: 18 digits, sign in bit 79) ------------------------------------
+
+const BCD = new Uint8Array(10);
+function fbld(c: Cpu): void {
+  c.calcEa();
+  const seg = c.d.seg;
+  for (let k = 0; k < 10; k++) { at(c, k); BCD[k] = c.rd(seg, aLo, aHi, 1); }
+  // value = Σ digits; v = v * 10 + d on int32 halves (< 10^18 < 2^60); invalid digits give an undefined result
+  let hi = 0, lo = 0;
+  for (let k = 8; k >= 0; k--) {
+    for (let j = 1; j >= 0; j--) {
+      const l8 = lo * 10 + ((BCD[k]! >> (4 * j)) & 15); // < 2^36, exact
+      const carry = Math.floor(l8 / 4294967296);
+      lo = l8 >>> 0;
+      hi = (hi * 10 + carry) >>> 0;
+    }
+  }
+  const s = BCD[9]! >> 7;
+  if ((hi | lo) === 0) { pushResult(c, s << 15, 0, 0); finish(c); return; }
+  unpackInt(0, lo | 0, hi | 0);
+  pushResult(c, (s << 15) | (oE[0]! + 16383), oH[0]!, oL[0]!);
+  finish(c);
+}
+
+function fbstp(c: Cpu): void {
+  c.calcEa();
+  const seg = c.d.seg;
+  let invalid = false, hi = 0, lo = 0, s = 0;
+  if (empty(c, 0)) { underflow(); invalid = true; }
+  else {
+    unpackReg(c, 0, 0);
+    s = oS[0]!;
+    const k = oK[0]!;
+    if (k === K_ZERO) { /* ±0 */ }
+    else if (k !== K_FIN || oE[0]! >= 60) { ex |= IE; invalid = true; }
+    else {
+      wClear(W); wPut(W, 0, oH[0]!, oL[0]!); wScale = oE[0]! - 63;
+      const saveEx = ex;
+      round(s, 64, 64, -16382, 16383, (fcw(c) >> 10) & 3, true);
+      if (oCls !== 0) { shr64(oMH, oML, 63 - oExp); hi = tHi >>> 0; lo = tLo >>> 0; }
+      if (hi > 0x0de0b6b3 || (hi === 0x0de0b6b3 && lo > 0xa763ffff)) { ex = saveEx | IE; c1 = 0; invalid = true; }
+    }
+  }
+  if (unmasked(c, IE)) { finish(c); return; }
+  if (invalid) { BCD.fill(0); BCD[7] = 0xc0; BCD[8] = 0xff; BCD[9] = 0xff; }
+  else {
+    for (let k = 0; k < 9; k++) {
+      let d2 = 0;
+      for (let j = 0; j < 2; j++) {
+        const qh = Math.floor(hi / 10), rh = hi - qh * 10;
+        const t = rh * 4294967296 + lo;
+        const ql = Math.floor(t / 10);
+        d2 |= (t - ql * 10) << (4 * j);
+        hi = qh; lo = ql;
+      }
+      BCD[k] = d2;
+    }
+    BCD[9] = s << 7;
+  }
+  for (let k = 0; k < 10; k++) { at(c, k); c.wr(seg, aLo, aHi, 1, BCD[k]!, 0); }
+  pop(c);
   finish(c);
 }

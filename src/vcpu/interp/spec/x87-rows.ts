@@ -21,13 +21,12 @@ function r(mnemonic: string, esc: number, digit: number, rm?: number, feature = 
 }
 
 // x87 escapes (SDM Table A-7..A-22): every encoding decodes; the forms without a row below stay
-// placeholders (op X87): FLDENV/FNSTENV/FRSTOR/FNSAVE, FBLD/FBSTP, the transcendentals (F2XM1, FYL2X,
-// FPTAN, FPATAN, FYL2XP1, FSINCOS, FSIN, FCOS), FPREM/FPREM1, FSCALE, FXTRACT, the undocumented aliases.
+// placeholders (op X87): the transcendentals (F2XM1, FYL2X, FPTAN, FPATAN, FYL2XP1,
+// FSINCOS, FSIN, FCOS) and the undocumented aliases (FSTP1, FXCH4, FCOM2, FFREEP, …).
 // FISTTP needs SSE3 (CPUID.1:ECX[0]); FCMOVcc and FCOMI/FUCOMI(P) need CMOV (CPUID.1:EDX[15]).
 for (let op = 0xd8; op <= 0xdf; op++) x('fpu', 'X87', op, 'Ev', { feature: 'fpu' });
 x('fldcw', 'FLDCW', 0xd9, 'M', { digit: 5, mod: 'mem', feature: 'fpu' });
 x('fnstcw', 'FNSTCW', 0xd9, 'M', { digit: 7, mod: 'mem', feature: 'fpu' });
-x('fnstenv', 'X87', 0xd9, 'M', { digit: 6, mod: 'mem', feature: 'fpu' });
 x('fnclex', 'FNCLEX', 0xdb, '', { digit: 4, mod: 'reg', rm: 2, feature: 'fpu' });
 x('fninit', 'FNINIT', 0xdb, '', { digit: 4, mod: 'reg', rm: 3, feature: 'fpu' });
 x('fnstsw', 'FNSTSW', 0xdd, 'M', { digit: 7, mod: 'mem', feature: 'fpu' });
@@ -36,10 +35,10 @@ x('fnstsw', 'FNSTSW', 0xdf, 'AX', { digit: 4, mod: 'reg', rm: 0, feature: 'fpu' 
 // ---- memory forms ----
 const ARITH = ['fadd', 'fmul', 'fcom', 'fcomp', 'fsub', 'fsubr', 'fdiv', 'fdivr'];
 ARITH.forEach((n, d) => { m(n, 0xd8, d); m(n, 0xdc, d); m(`fi${n.slice(1)}`, 0xda, d); m(`fi${n.slice(1)}`, 0xde, d); });
-m('fld', 0xd9, 0); m('fst', 0xd9, 2); m('fstp', 0xd9, 3);
+m('fld', 0xd9, 0); m('fst', 0xd9, 2); m('fstp', 0xd9, 3); m('fldenv', 0xd9, 4); m('fnstenv', 0xd9, 6);
 m('fild', 0xdb, 0); m('fisttp', 0xdb, 1, 'pni'); m('fist', 0xdb, 2); m('fistp', 0xdb, 3); m('fld', 0xdb, 5); m('fstp', 0xdb, 7);
-m('fld', 0xdd, 0); m('fisttp', 0xdd, 1, 'pni'); m('fst', 0xdd, 2); m('fstp', 0xdd, 3);
-m('fild', 0xdf, 0); m('fisttp', 0xdf, 1, 'pni'); m('fist', 0xdf, 2); m('fistp', 0xdf, 3); m('fild', 0xdf, 5); m('fistp', 0xdf, 7);
+m('fld', 0xdd, 0); m('fisttp', 0xdd, 1, 'pni'); m('fst', 0xdd, 2); m('fstp', 0xdd, 3); m('frstor', 0xdd, 4); m('fnsave', 0xdd, 6);
+m('fild', 0xdf, 0); m('fisttp', 0xdf, 1, 'pni'); m('fist', 0xdf, 2); m('fistp', 0xdf, 3); m('fbld', 0xdf, 4); m('fild', 0xdf, 5); m('fbstp', 0xdf, 6); m('fistp', 0xdf, 7);
 
 // ---- register forms ----
 ARITH.forEach((n, d) => { r(n, 0xd8, d); });
@@ -47,8 +46,8 @@ ARITH.forEach((n, d) => { r(n, 0xd8, d); });
 r('fld', 0xd9, 0); r('fxch', 0xd9, 1); r('fnop', 0xd9, 2, 0);
 r('fchs', 0xd9, 4, 0); r('fabs', 0xd9, 4, 1); r('ftst', 0xd9, 4, 4); r('fxam', 0xd9, 4, 5);
 ['fld1', 'fldl2t', 'fldl2e', 'fldpi', 'fldlg2', 'fldln2', 'fldz'].forEach((n, i) => { r(n, 0xd9, 5, i); });
-r('fdecstp', 0xd9, 6, 6); r('fincstp', 0xd9, 6, 7);
-r('fsqrt', 0xd9, 7, 2); r('frndint', 0xd9, 7, 4);
+r('fxtract', 0xd9, 6, 4); r('fprem1', 0xd9, 6, 5); r('fdecstp', 0xd9, 6, 6); r('fincstp', 0xd9, 6, 7);
+r('fprem', 0xd9, 7, 0); r('fsqrt', 0xd9, 7, 2); r('frndint', 0xd9, 7, 4); r('fscale', 0xd9, 7, 5);
 ['fcmovb', 'fcmove', 'fcmovbe', 'fcmovu'].forEach((n, d) => { r(n, 0xda, d, undefined, 'cmov'); r(n.replace('fcmov', 'fcmovn'), 0xdb, d, undefined, 'cmov'); });
 r('fucompp', 0xda, 5, 1);
 r('fucomi', 0xdb, 5, undefined, 'cmov'); r('fcomi', 0xdb, 6, undefined, 'cmov');
