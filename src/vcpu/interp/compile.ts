@@ -504,7 +504,8 @@ ${body.join('\n')}
     }
   } catch (x) {
     c.startLo = (s0 + OFF[k]) | 0; c.startHi = h0; c.icount = ic0 + done + k; c.fastFetch = false;
-    throw x;
+    c.blockFault = x;
+    return -1;
   }
   c.icount = ic0 + done;
   return done;
@@ -555,7 +556,13 @@ export class Tier1 {
         lo = (c.segBase[CS]! + sLo) | 0; hi = 0;
       }
       if ((lo & ~0xfff) !== pageLin || hi !== pageHi) {
-        if ((lo & ~0xfff) !== c.fLinPage || hi !== c.fLinPageHi || c.fU8 !== c.mem.ramU8) return total;
+        if ((lo & ~0xfff) !== c.fLinPage || hi !== c.fLinPageHi) {
+          // a mode change or far transfer (SYSCALL, IRET, exception delivery) dropped the fetch
+          // window: map the page as the interpreter's decode() would (a fault is this instruction's)
+          if (!c.code64 && (sLo >>> 0) + 15 > c.segLimit[CS]! >>> 0) return total;
+          c.mapFetch(lo, hi);
+        }
+        if (c.fU8 !== c.mem.ramU8) return total;
         pageLin = lo & ~0xfff; pageHi = hi; pageOff = c.fOff;
         page = pageOff >>> 12;
         if (page >= c.codeMap.length) return total;
@@ -571,7 +578,7 @@ export class Tier1 {
         if (!c.code64 && (sLo >>> 0) + this.span[h]! > c.segLimit[CS]! >>> 0) return total;
         this.runs++;
         const k = f(c, r, budget - total);
-        if (k === 0) return total;
+        if (k <= 0) return total; // k < 0: c.blockFault holds what the block threw
         total += k;
         if (c.chain === 0) return total;
         // a store may have rewritten code in this page (the block stopped right after it)

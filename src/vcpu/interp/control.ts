@@ -16,6 +16,8 @@ import { guestWriteTscMsr, readTscMsr, writeTsc, MSR_IA32_TSC_ADJUST } from './t
 import {
   CS, FS, GS, A_L, CR0_PG, CR4_OSXSAVE, CR4_PKE, EFER_LMA, EFER_LME,
   MSR_EFER, MSR_FS_BASE, MSR_GS_BASE, MSR_TSC, MSR_APIC_BASE, MSR_PAT, MSR_MISC_ENABLE,
+  MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_FMASK, MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP,
+  MSR_KERNEL_GS_BASE, MSR_TSC_AUX, msrHotSlot,
 } from './state.ts';
 
 export const APIC_BASE_RESET = 0xfee00000n | 0x800n; // EN, BSP is added for vCPU 0
@@ -130,6 +132,7 @@ export function makeHooks(env: VcpuEnv): SystemHooks {
           c.cr8 = Number(v & 0xfn);
         }
       }
+      c.invalidateFetch();
       updateMode(c);
     },
     readMsr(c, index) {
@@ -179,6 +182,11 @@ export function msrValue(c: Cpu, i: number): bigint {
     case MSR_GS_BASE: return big(c.segBase[GS]!, c.segBaseHi[GS]!);
     case MSR_TSC: return readTscMsr(c);
     case MSR_APIC_BASE: return c.msrs.get(i) ?? APIC_BASE_RESET;
+    case MSR_STAR: case MSR_LSTAR: case MSR_CSTAR: case MSR_FMASK: case MSR_SYSENTER_CS: case MSR_SYSENTER_ESP:
+    case MSR_SYSENTER_EIP: case MSR_KERNEL_GS_BASE: case MSR_TSC_AUX: {
+      const k = msrHotSlot(i);
+      return big(c.msrHot[k]!, c.msrHot[k + 1]!);
+    }
     case MSR_PAT: return c.msrs.get(i) ?? 0x0007040600070406n;
     case MSR_MISC_ENABLE: return c.msrs.get(i) ?? 0x1800n;
     default: return c.msrs.get(i) ?? 0n;
@@ -198,6 +206,12 @@ export function setMsrValue(c: Cpu, i: number, v: bigint): void {
       return;
     }
     case MSR_TSC: writeTsc(c, v); return;
+    case MSR_STAR: case MSR_LSTAR: case MSR_CSTAR: case MSR_FMASK: case MSR_SYSENTER_CS: case MSR_SYSENTER_ESP:
+    case MSR_SYSENTER_EIP: case MSR_KERNEL_GS_BASE: case MSR_TSC_AUX: {
+      const k = msrHotSlot(i);
+      c.msrHot[k] = Number(v & 0xffffffffn) | 0; c.msrHot[k + 1] = Number((v >> 32n) & 0xffffffffn) | 0;
+      return;
+    }
     default: c.msrs.set(i, v);
   }
 }

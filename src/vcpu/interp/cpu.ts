@@ -11,7 +11,7 @@ import { PhysMemory } from './memory.ts';
 import type { SystemHooks } from './system.ts';
 import {
   RSP, RIP_LO, RIP_HI, ES, CS, SS, DS, FS, GS, A_DB, A_UNUSABLE,
-  CF, PF, AF, ZF, SF, OF, ARITH_FLAGS, CR0_PG, CR0_PE, VM, CR4_LA57,
+  CF, PF, AF, ZF, SF, OF, ARITH_FLAGS, CR0_PG, CR0_PE, VM, CR4_LA57, HM_SLOTS,
 } from './state.ts';
 
 /** Thrown (never allocated per throw) to abandon the current instruction for a VMM exit. */
@@ -72,6 +72,8 @@ export const ACC_READ = 0, ACC_WRITE = 1, ACC_USER = 2, ACC_FETCH = 4, ACC_IMPLI
 /** The MMU as the CPU uses it (src/mmu); absent until paging is wired. */
 export interface CpuMmu {
   translate(linLo: number, linHi: number, access: number): number;
+  /** the CPL changed (segments.ts updateMode) */
+  setCpl?(cpl: number): void;
 }
 
 export interface ExitIo {
@@ -132,7 +134,11 @@ export class Cpu {
   readonly fx32 = new Int32Array(this.fx.buffer);
   /** AVX state component 2 (YMM_Hi128): upper halves of YMM0-15, kept for XSAVE/XRSTOR round trips */
   readonly ymmHi = new Uint8Array(256);
+  /** MSRs without a home of their own (control.ts msrValue/setMsrValue is the only way in; the hot
+   *  ones of state.ts msrHotSlot live in msrHot instead, never here) */
   readonly msrs = new Map<number, bigint>();
+  /** hot MSRs as lo/hi int32 pairs (state.ts HM_*) */
+  readonly msrHot = new Int32Array(HM_SLOTS);
   /** instructions retired (also the TSC source, one tick per instruction) */
   icount = 0;
   tscOffset = 0;
@@ -694,7 +700,42 @@ export class Cpu {
   invalidateFetch(): void {
     this.fLinPage = -1;
     this.f2LinPage = -1;
+    this.sLinPage = -1;
+    this.s2LinPage = -1;
   }
+
+  /**
+   * After a mode change (segments.ts updateMode): the fetch windows stay valid while the translation
+   * regime (CR0, CR3, CR4, EFER) is the same and the CPL class (user = 3, supervisor = 0-2) they were
+   * mapped under is the current one; a change of class swaps in the windows last used in the other
+   * class (SYSCALL/SYSRET, interrupts and IRET alternate between two code pages). A change of regime
+   * drops them all; MOV CR and INVLPG also call invalidateFetch themselves (a reload of the same CR3).
+   */
+  modeFetch(): void {
+    const cls = this.cpl === 3 ? 1 : 0;
+    if (this.cr0 !== this.rgCr0 || this.cr4 !== this.rgCr4 || this.efer !== this.rgEfer ||
+      this.cr3Lo !== this.rgCr3Lo || this.cr3Hi !== this.rgCr3Hi || this.fetchCls < 0) {
+      this.rgCr0 = this.cr0; this.rgCr4 = this.cr4; this.rgEfer = this.efer; this.rgCr3Lo = this.cr3Lo; this.rgCr3Hi = this.cr3Hi;
+      this.invalidateFetch();
+      this.fetchCls = cls;
+      return;
+    }
+    if (cls === this.fetchCls) return;
+    this.fetchCls = cls;
+    let p = this.fLinPage, ph = this.fLinPageHi, u = this.fU8, o = this.fOff;
+    this.fLinPage = this.sLinPage; this.fLinPageHi = this.sLinPageHi; this.fU8 = this.sU8; this.fOff = this.sOff;
+    this.sLinPage = p; this.sLinPageHi = ph; this.sU8 = u; this.sOff = o;
+    p = this.f2LinPage; ph = this.f2LinPageHi; u = this.f2U8; o = this.f2Off;
+    this.f2LinPage = this.s2LinPage; this.f2LinPageHi = this.s2LinPageHi; this.f2U8 = this.s2U8; this.f2Off = this.s2Off;
+    this.s2LinPage = p; this.s2LinPageHi = ph; this.s2U8 = u; this.s2Off = o;
+  }
+
+  /** CPL class the fetch windows were mapped under (-1: unknown), and the regime (modeFetch) */
+  private fetchCls = -1;
+  private rgCr0 = 0; private rgCr4 = 0; private rgEfer = 0; private rgCr3Lo = 0; private rgCr3Hi = 0;
+  /** the other CPL class's two fetch windows */
+  private sLinPage = -1; private sLinPageHi = 0; private sU8: Uint8Array = new Uint8Array(0); private sOff = 0;
+  private s2LinPage = -1; private s2LinPageHi = 0; private s2U8: Uint8Array = new Uint8Array(0); private s2Off = 0;
 
   /** the current instruction's 15 bytes are all in the fetch window: fU8[fBase + i] */
   fastFetch = false;
@@ -716,6 +757,13 @@ export class Cpu {
     const page = lo & ~0xfff;
     if (page !== this.fLinPage || hi !== this.fLinPageHi) this.fillFetch(lo, hi);
     return this.fU8[this.fOff + (lo & 0xfff)]!;
+  }
+
+  /** Map the code page holding linear lo:hi for the instruction at CS:RIP, as decode() does before
+   *  decoding it (a fault is the instruction's: startLo/Hi = RIP); used by the block cache */
+  mapFetch(lo: number, hi: number): void {
+    this.startLo = this.r[RIP_LO]!; this.startHi = this.r[RIP_HI]!;
+    this.fillFetch(lo, hi);
   }
 
   private fillFetch(lo: number, hi: number): void {
@@ -813,6 +861,9 @@ export class Cpu {
   blockPage = -1;
   /** set by a compiled block: 1 = it ended on an inline branch (the next block may follow at once) */
   chain = 0;
+  /** what a compiled block caught (a fault or exit signal), handed to the loop without a rethrow
+   *  (compile.ts); null when none */
+  blockFault: unknown = null;
   /** the Tier-1 block cache (compile.ts tier1Of), untyped here to keep cpu.ts free of compile.ts */
   tier1: object | undefined = undefined;
 

@@ -5,7 +5,10 @@
 import { CpuFault } from '../../arch/x86/exceptions.ts';
 import * as G from './decoder.generated.ts';
 import { Cpu, LF_NONE, LF_INC, LF_DEC, LF_SUB, LF_LOGIC, LF_IMUL64, EXIT_SIGNAL } from './cpu.ts';
-import { execSystem } from './system.ts';
+import { execSystem, fastSystemCall, sseMov, sseMovd, sseLogic } from './system.ts';
+import { execSimdInt } from './simd-int.ts';
+import { execSimdFp } from './simd-fp.ts';
+import { execX87 } from './x87.ts';
 import {
   RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, RIP_LO, RIP_HI, CS, SS, DS, ES,
   CF, PF, ZF, SF, OF, DF, ARITH_FLAGS,
@@ -142,7 +145,15 @@ export function execute(c: Cpu): void {
       return;
     }
     case G.OP_NOP: case G.OP_FWAIT:
-      if (d.op === G.OP_FWAIT && (c.cr0 & 0xa) === 0xa) throw new CpuFault(7, -1);
+      if (d.op === G.OP_FWAIT) {
+        // WAIT/FWAIT (SDM Vol. 2): #NM when CR0.MP and CR0.TS; a pending unmasked x87 exception
+        // (FSW.ES) is #MF with CR0.NE = 1 (FERR#/IRQ 13 with NE = 0 is not modelled)
+        if ((c.cr0 & 0xa) === 0xa) throw new CpuFault(7, -1);
+        if (c.fx[2]! & 0x80) {
+          if (c.cr0 & 0x20) throw new CpuFault(16, -1, 0, 0, 'FWAIT with a pending unmasked x87 exception (#MF)');
+          throw c.unimplementedFault('FWAIT with a pending unmasked x87 exception and CR0.NE=0 (FERR#/IRQ 13)');
+        }
+      }
       return;
     case G.OP_SHIFT: {
       let n = c.ld(d.k2, 1) & (osz === 8 ? 63 : 31);
@@ -273,6 +284,21 @@ export function execute(c: Cpu): void {
       return;
     }
     case G.OP_SHLD: case G.OP_SHRD: doubleShift(c); return;
+    // SIMD, x87 and fast system calls go straight to their executors (execSystem would reach them
+    // only after three more switches)
+    case G.OP_SSE_MOV: sseMov(c); return;
+    case G.OP_SSE_MOVD: sseMovd(c); return;
+    case G.OP_SSE_LOGIC: sseLogic(c); return;
+    case G.OP_PINT: case G.OP_PSHIFTI: case G.OP_PMISC: case G.OP_CRC32: case G.OP_PCMPSTR:
+      execSimdInt(c, d.op);
+      return;
+    case G.OP_SSE_FP: execSimdFp(c, d.op); return;
+    case G.OP_FPU_M: case G.OP_FPU_R:
+      if (!execX87(c, d.op)) execSystem(c, d.op);
+      return;
+    case G.OP_SYSCALL: case G.OP_SYSRET: case G.OP_SYSENTER: case G.OP_SYSEXIT:
+      fastSystemCall(c, d.op);
+      return;
     default:
       execSystem(c, d.op);
   }

@@ -83,6 +83,12 @@ class InterpVcpu implements Vcpu {
   private nmi = false;
   private irqWindow = false;
   private last: VcpuExit | undefined;
+  /** the port-I/O and MMIO exits, reused (backend.ts: an exit is valid until the next run(), as with
+   *  kvm_run's shared page): data views of 1, 2 and 4 bytes, and 8 for MMIO */
+  private readonly ioExit: Extract<VcpuExit, { reason: 'io' }> = { reason: 'io', direction: 'out', port: 0, size: 1, count: 1, data: new Uint8Array(1) };
+  private readonly ioData = [new Uint8Array(0), new Uint8Array(1), new Uint8Array(2), new Uint8Array(0), new Uint8Array(4)];
+  private readonly mmioExit: Extract<VcpuExit, { reason: 'mmio' }> = { reason: 'mmio', physAddr: 0n, isWrite: false, len: 0, data: new Uint8Array(8) };
+  private mmioAddr = -1;
   /** the last exit was an IN that already retired: its data goes to RAX on the next run() */
   private inComplete = false;
   /** the last exit was x86_rdmsr/x86_wrmsr: where the instruction resumes once completed */
@@ -125,6 +131,7 @@ class InterpVcpu implements Vcpu {
     c.fx[0] = 0x7f; c.fx[1] = 0x03;
     c.fx32[6] = 0x1f80;
     updateMode(c);
+    c.invalidateFetch(); // state set from outside: nothing mapped before is trusted
   }
 
   private applyCpuid(): void {
@@ -176,6 +183,7 @@ class InterpVcpu implements Vcpu {
     c.lfOp = 0;
     c.fl = (lo32(regs.rflags) | 2) & 0x3f7fd7;
     updateMode(c);
+    c.invalidateFetch(); // state set from outside: nothing mapped before is trusted
   }
 
   getSregs(): Sregs {
@@ -221,6 +229,7 @@ class InterpVcpu implements Vcpu {
     c.msrs.set(MSR_APIC_BASE, s.apicBase);
     if (s.pendingInterrupt >= 0) this.irq = s.pendingInterrupt;
     updateMode(c);
+    c.invalidateFetch(); // state set from outside: nothing mapped before is trusted
     (c.mmu as Mmu).setState({ cr0: c.cr0, cr3Lo: c.cr3Lo, cr3Hi: c.cr3Hi, cr4: c.cr4, efer: c.efer, cpl: c.cpl, pkru: c.pkru });
   }
 
@@ -368,6 +377,8 @@ class InterpVcpu implements Vcpu {
       let blockIc = -1;
       // blocks are looked up where one may start: after a branch or another block end
       let entry = true;
+      // a fault or exit signal: thrown by the interpreter, or handed over by a compiled block
+      let thrown: unknown = null;
       try {
         while (n-- > 0) {
           const sh = c.shadow;
@@ -375,6 +386,11 @@ class InterpVcpu implements Vcpu {
           if (entry && (sh | tf) === 0 && blocksOk && t1 !== undefined) {
             blockIc = c.icount;
             const k = t1.run(n + 1);
+            if (c.blockFault !== null) {
+              thrown = c.blockFault;
+              c.blockFault = null;
+              break;
+            }
             blockIc = -1;
             if (k > 0) {
               n -= k - 1;
@@ -402,12 +418,15 @@ class InterpVcpu implements Vcpu {
           if (wantEvents && c.fl & IF && c.shadow === 0) break;
           if (!wantEvents && (this.irq >= 0 || this.nmi)) break;
         }
-        budget += n > 0 ? n : 0;
+        if (thrown === null) budget += n > 0 ? n : 0;
       } catch (e) {
+        thrown = e;
+      }
+      if (thrown !== null) {
         // a fault inside a compiled block: the instructions it retired before it count too
         if (blockIc >= 0) n -= c.icount - blockIc;
         budget += n > 0 ? n : 0;
-        const x = this.onThrow(e);
+        const x = this.onThrow(thrown);
         if (x) return x;
         continue;
       }
@@ -444,12 +463,31 @@ class InterpVcpu implements Vcpu {
     c.deferredExit = 0;
     if (k === 3) {
       this.inComplete = true;
-      return { reason: 'io', direction: 'in', port: c.exitIoPort, size: c.exitIoSize as 1 | 2 | 4, count: 1, data: new Uint8Array(c.exitIoSize) };
+      return this.makeIoExit('in');
     }
-    if (k === 1) {
-      return { reason: 'io', direction: 'out', port: c.exitIoPort, size: c.exitIoSize as 1 | 2 | 4, count: 1, data: c.exitData.slice(0, c.exitIoSize) };
-    }
-    return { reason: 'mmio', physAddr: BigInt(c.exitMmioAddr), isWrite: true, len: c.exitMmioLen, data: c.exitData.slice(0, 8) };
+    if (k === 1) return this.makeIoExit('out');
+    return this.makeMmioExit(true);
+  }
+
+  /** the (reused) port-I/O exit for c.exitIoPort/exitIoSize; OUT data from c.exitData, IN data zeroed */
+  private makeIoExit(direction: 'in' | 'out'): VcpuExit {
+    const c = this.cpu;
+    const x = this.ioExit, size = c.exitIoSize as 1 | 2 | 4;
+    const data = this.ioData[size]!;
+    if (direction === 'out') for (let i = 0; i < size; i++) data[i] = c.exitData[i]!;
+    else data.fill(0);
+    x.direction = direction; x.port = c.exitIoPort; x.size = size; x.count = 1; x.data = data;
+    return x;
+  }
+
+  /** the (reused) MMIO exit for c.exitMmioAddr/exitMmioLen; write data from c.exitData, read data zeroed */
+  private makeMmioExit(isWrite: boolean): VcpuExit {
+    const c = this.cpu;
+    const x = this.mmioExit;
+    if (c.exitMmioAddr !== this.mmioAddr) { this.mmioAddr = c.exitMmioAddr; x.physAddr = BigInt(c.exitMmioAddr); }
+    if (isWrite) x.data.set(c.exitData); else x.data.fill(0);
+    x.isWrite = isWrite; x.len = c.exitMmioLen;
+    return x;
   }
 
   private restart(): void {
@@ -469,10 +507,8 @@ class InterpVcpu implements Vcpu {
     if (e === EXIT_SIGNAL) {
       this.restart();
       c.deferredExit = 0;
-      if (c.exitKind === 1) {
-        return { reason: 'io', direction: 'in', port: c.exitIoPort, size: c.exitIoSize as 1 | 2 | 4, count: 1, data: new Uint8Array(c.exitIoSize) };
-      }
-      return { reason: 'mmio', physAddr: BigInt(c.exitMmioAddr), isWrite: false, len: c.exitMmioLen, data: new Uint8Array(8) };
+      if (c.exitKind === 1) return this.makeIoExit('in');
+      return this.makeMmioExit(false);
     }
     if (e instanceof CpuFault) {
       this.restart();

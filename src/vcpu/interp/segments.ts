@@ -20,8 +20,9 @@ export function updateMode(c: Cpu): void {
   if ((c.cr0 & CR0_PE) === 0) c.cpl = 0;
   else if (c.fl & VM) c.cpl = 3;
   else c.cpl = (c.segAttr[SS]! >> A_DPL_SHIFT) & 3;
-  if (c.mmu && 'setCpl' in c.mmu) (c.mmu as { setCpl(n: number): void }).setCpl(c.cpl);
-  c.invalidateFetch();
+  const m = c.mmu;
+  if (m !== undefined && m.setCpl !== undefined) m.setCpl(c.cpl);
+  c.modeFetch();
 }
 
 /** Real-mode / virtual-8086 segment load: base = selector × 16 (SDM Vol. 3A §20.1.1). */

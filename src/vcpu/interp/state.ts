@@ -39,3 +39,23 @@ export const MSR_SYSENTER_EIP = 0x176, MSR_PAT = 0x277, MSR_EFER = 0xc0000080, M
 export const MSR_LSTAR = 0xc0000082, MSR_CSTAR = 0xc0000083, MSR_FMASK = 0xc0000084;
 export const MSR_FS_BASE = 0xc0000100, MSR_GS_BASE = 0xc0000101, MSR_KERNEL_GS_BASE = 0xc0000102;
 export const MSR_TSC_AUX = 0xc0000103, MSR_XSS = 0xda0, MSR_MISC_ENABLE = 0x1a0, MSR_TSC_DEADLINE = 0x6e0;
+
+/** Hot MSRs held as int32 lo/hi pairs in Cpu.msrHot (slot = 2 × this index; the hi word at +1),
+ *  not in Cpu.msrs: the fast system-call and SWAPGS/RDTSCP paths read them without BigInt.
+ *  msrHotSlot maps an MSR index to its slot, -1 for MSRs kept in the map. */
+export const HM_STAR = 0, HM_LSTAR = 2, HM_CSTAR = 4, HM_FMASK = 6, HM_SYSENTER_CS = 8, HM_SYSENTER_ESP = 10;
+export const HM_SYSENTER_EIP = 12, HM_KERNEL_GS_BASE = 14, HM_TSC_AUX = 16, HM_SLOTS = 18;
+export function msrHotSlot(i: number): number {
+  switch (i) {
+    case MSR_STAR: return HM_STAR;
+    case MSR_LSTAR: return HM_LSTAR;
+    case MSR_CSTAR: return HM_CSTAR;
+    case MSR_FMASK: return HM_FMASK;
+    case MSR_SYSENTER_CS: return HM_SYSENTER_CS;
+    case MSR_SYSENTER_ESP: return HM_SYSENTER_ESP;
+    case MSR_SYSENTER_EIP: return HM_SYSENTER_EIP;
+    case MSR_KERNEL_GS_BASE: return HM_KERNEL_GS_BASE;
+    case MSR_TSC_AUX: return HM_TSC_AUX;
+    default: return -1;
+  }
+}

@@ -22,8 +22,8 @@ import {
   CF, ZF, OF, IF, TF, DF, NT, RF, VM, AC, IOPL, ID, VIF, VIP, ARITH_FLAGS,
   CR0_PE, CR0_TS, CR0_EM, CR0_MP, CR0_PG, CR4_UMIP, CR4_TSD, CR4_FSGSBASE, CR4_OSXSAVE, CR4_PCIDE,
   EFER_SCE, EFER_LMA, EFER_LME,
-  MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_FMASK, MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE,
-  MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP, MSR_TSC_AUX, MSR_EFER, MSR_APIC_BASE, MSR_TSC,
+  MSR_FS_BASE, MSR_GS_BASE, MSR_EFER, MSR_APIC_BASE, MSR_TSC,
+  HM_STAR, HM_LSTAR, HM_CSTAR, HM_FMASK, HM_SYSENTER_CS, HM_SYSENTER_ESP, HM_SYSENTER_EIP, HM_KERNEL_GS_BASE, HM_TSC_AUX,
 } from './state.ts';
 
 /** Hooks the backend provides: CPUID answers and the contract checks (one call site each). */
@@ -186,12 +186,11 @@ export function execSystem(c: Cpu, op: number): void {
       const t = readTsc(c);
       c.setReg(RAX, 4, t % 4294967296 | 0, 0);
       c.setReg(RDX, 4, Math.floor(t / 4294967296) | 0, 0);
-      if (op === G.OP_RDTSCP) c.setReg(RCX, 4, Number((c.msrs.get(MSR_TSC_AUX) ?? 0n) & 0xffffffffn) | 0, 0);
+      if (op === G.OP_RDTSCP) c.setReg(RCX, 4, c.msrHot[HM_TSC_AUX]!, 0);
       return;
     }
     case G.OP_RDPID: {
-      const v = c.msrs.get(MSR_TSC_AUX) ?? 0n;
-      c.setReg(c.d.rm, c.code64 ? 8 : 4, Number(v & 0xffffffffn) | 0, 0);
+      c.setReg(c.d.rm, c.code64 ? 8 : 4, c.msrHot[HM_TSC_AUX]!, 0);
       return;
     }
     case G.OP_RDRAND: {
@@ -411,9 +410,9 @@ function execPrivileged(c: Cpu, op: number): void {
       return;
     case G.OP_SWAPGS: {
       requireCpl0(c, 'SWAPGS');
-      const k = c.msrs.get(MSR_KERNEL_GS_BASE) ?? 0n;
-      c.msrs.set(MSR_KERNEL_GS_BASE, (BigInt(c.segBaseHi[GS]! >>> 0) << 32n) | BigInt(c.segBase[GS]! >>> 0));
-      c.segBase[GS] = Number(k & 0xffffffffn) | 0; c.segBaseHi[GS] = Number(k >> 32n) | 0;
+      const m = c.msrHot, kLo = m[HM_KERNEL_GS_BASE]!, kHi = m[HM_KERNEL_GS_BASE + 1]!;
+      m[HM_KERNEL_GS_BASE] = c.segBase[GS]!; m[HM_KERNEL_GS_BASE + 1] = c.segBaseHi[GS]!;
+      c.segBase[GS] = kLo; c.segBaseHi[GS] = kHi;
       return;
     }
     case G.OP_RDFSBASE: case G.OP_WRFSBASE: {
@@ -1012,21 +1011,22 @@ function flatStack(c: Cpu, sel: number, dpl: number): void {
 function syscall(c: Cpu): void {
   if (!(c.efer & EFER_SCE)) throw ud('SYSCALL with EFER.SCE=0');
   if (!(c.efer & EFER_LMA)) throw ud('SYSCALL outside long mode (Intel)');
-  const star = c.msrs.get(MSR_STAR) ?? 0n;
-  const sel = Number((star >> 32n) & 0xffffn);
+  const m = c.msrHot;
+  const sel = m[HM_STAR + 1]! & 0xffff;
   const r = c.r;
   c.setReg(RCX, 8, r[RIP_LO]!, r[RIP_HI]!);
   const f = c.getFlags();
   c.setReg(11, 8, f & ~RF, 0);
-  const target = c.code64 ? c.msrs.get(MSR_LSTAR) ?? 0n : c.msrs.get(MSR_CSTAR) ?? 0n;
-  const mask = Number((c.msrs.get(MSR_FMASK) ?? 0n) & 0xffffffffn);
+  const t = c.code64 ? HM_LSTAR : HM_CSTAR;
+  const targetLo = m[t]!, targetHi = m[t + 1]!;
+  const mask = m[HM_FMASK]!;
   c.lfOp = 0;
   c.fl = (f & ~mask & ~RF) | 2;
   flatCode(c, sel & 0xfffc, 0, true);
   flatStack(c, (sel + 8) & 0xfffc, 0);
   updateMode(c);
-  r[RIP_LO] = Number(target & 0xffffffffn) | 0;
-  r[RIP_HI] = Number(target >> 32n) | 0;
+  r[RIP_LO] = targetLo;
+  r[RIP_HI] = targetHi;
 }
 
 function sysret(c: Cpu): void {
@@ -1034,8 +1034,7 @@ function sysret(c: Cpu): void {
   if (!(c.efer & EFER_LMA) || !c.code64) throw ud('SYSRET outside 64-bit mode');
   if (c.cpl !== 0) throw gp('SYSRET at CPL>0');
   const r = c.r;
-  const star = c.msrs.get(MSR_STAR) ?? 0n;
-  const sel = Number((star >> 48n) & 0xffffn);
+  const sel = c.msrHot[HM_STAR + 1]! >>> 16;
   const to64 = c.d.rexW;
   const rcxLo = r[2]!, rcxHi = r[3]!;
   if (to64 && (rcxHi >> 15) !== (rcxHi >> 31) && c.nonCanonical57(rcxHi)) throw gp('SYSRET to non-canonical RCX');
@@ -1053,18 +1052,19 @@ function sysenter(c: Cpu, op: number): void {
   // AMD: SYSENTER/SYSEXIT are invalid in long mode (APM Vol. 3 "SYSENTER": #UD in long mode)
   if (c.vendorAmd && c.efer & EFER_LMA) throw ud('SYSENTER/SYSEXIT in long mode on an AMD-compatible CPU');
   if (!(c.cr0 & CR0_PE)) throw gp('SYSENTER/SYSEXIT in real mode');
-  const cs = Number((c.msrs.get(MSR_SYSENTER_CS) ?? 0n) & 0xffffn);
+  const m = c.msrHot;
+  const cs = m[HM_SYSENTER_CS]! & 0xffff;
   if ((cs & 0xfffc) === 0) throw gp('SYSENTER_CS is null');
   const r = c.r;
   const long = (c.efer & EFER_LMA) !== 0;
   if (op === G.OP_SYSENTER) {
-    const esp = c.msrs.get(MSR_SYSENTER_ESP) ?? 0n, eip = c.msrs.get(MSR_SYSENTER_EIP) ?? 0n;
+
     c.fl &= ~(VM | IF | RF);
     flatCode(c, cs & 0xfffc, 0, long);
     flatStack(c, (cs + 8) & 0xfffc, 0);
     updateMode(c);
-    r[RSP * 2] = Number(esp & 0xffffffffn) | 0; r[RSP * 2 + 1] = long ? Number(esp >> 32n) | 0 : 0;
-    r[RIP_LO] = Number(eip & 0xffffffffn) | 0; r[RIP_HI] = long ? Number(eip >> 32n) | 0 : 0;
+    r[RSP * 2] = m[HM_SYSENTER_ESP]!; r[RSP * 2 + 1] = long ? m[HM_SYSENTER_ESP + 1]! : 0;
+    r[RIP_LO] = m[HM_SYSENTER_EIP]!; r[RIP_HI] = long ? m[HM_SYSENTER_EIP + 1]! : 0;
     return;
   }
   if (c.cpl !== 0) throw gp('SYSEXIT at CPL>0');
@@ -1074,6 +1074,48 @@ function sysenter(c: Cpu, op: number): void {
   updateMode(c);
   c.setReg(RSP, to64 ? 8 : 4, r[RCX * 2]!, to64 ? r[RCX * 2 + 1]! : 0);
   r[RIP_LO] = r[RDX * 2]!; r[RIP_HI] = to64 ? r[RDX * 2 + 1]! : 0;
+}
+
+/** MOVD/MOVQ between a general register or memory and an XMM register (SDM Vol. 2 "MOVD/MOVQ") */
+export function sseMovd(c: Cpu): void {
+  const osz = c.d.osz;
+  simdCheck(c);
+  const x = 40 + 4 * c.d.reg;
+  const f = c.fx32;
+  if (c.d.arg === 0) {
+    const v = c.ld(G.K_E, osz), vh = osz === 8 ? c.vh : 0;
+    f[x] = v; f[x + 1] = vh; f[x + 2] = 0; f[x + 3] = 0;
+  } else c.st(G.K_E, osz, f[x]!, f[x + 1]!);
+}
+
+/** ANDPS/ANDNPS/ORPS/XORPS and their PD/PAND/PANDN/POR/PXOR forms (SDM Vol. 2 pages of the same names) */
+export function sseLogic(c: Cpu): void {
+  simdCheck(c);
+  const f = c.fx32;
+  const d = 40 + 4 * c.d.reg;
+  let s0: number, s1: number, s2: number, s3: number;
+  if (c.d.mod === 3) {
+    const x = 40 + 4 * c.d.rm;
+    s0 = f[x]!; s1 = f[x + 1]!; s2 = f[x + 2]!; s3 = f[x + 3]!;
+  } else {
+    c.calcEa();
+    if (c.eaLo & 15) throw gp('misaligned 16-byte SSE memory operand');
+    s0 = c.rd(c.d.seg, c.eaLo, c.eaHi, 8); s1 = c.vh;
+    s2 = c.rd(c.d.seg, (c.eaLo + 8) | 0, c.eaHi, 8); s3 = c.vh;
+  }
+  switch (c.d.arg) {
+    case 0: f[d] &= s0; f[d + 1] &= s1; f[d + 2] &= s2; f[d + 3] &= s3; break;
+    case 1: f[d] = ~f[d]! & s0; f[d + 1] = ~f[d + 1]! & s1; f[d + 2] = ~f[d + 2]! & s2; f[d + 3] = ~f[d + 3]! & s3; break;
+    case 2: f[d] |= s0; f[d + 1] |= s1; f[d + 2] |= s2; f[d + 3] |= s3; break;
+    default: f[d] ^= s0; f[d + 1] ^= s1; f[d + 2] ^= s2; f[d + 3] ^= s3;
+  }
+}
+
+/** SYSCALL, SYSRET, SYSENTER, SYSEXIT, dispatched straight from exec.ts */
+export function fastSystemCall(c: Cpu, op: number): void {
+  if (op === G.OP_SYSCALL) syscall(c);
+  else if (op === G.OP_SYSRET) sysret(c);
+  else sysenter(c, op);
 }
 
 // ---- VEX/BMI, ADX, MOVBE, CMPXCHG8B/16B (SDM Vol. 2 pages of the same names) --------------------
@@ -1239,38 +1281,8 @@ function execExtended(c: Cpu, op: number): void {
       return;
     }
     case G.OP_SSE_MOV: sseMov(c); return;
-    case G.OP_SSE_MOVD: {
-      simdCheck(c);
-      const x = 40 + 4 * c.d.reg;
-      const f = c.fx32;
-      if (c.d.arg === 0) {
-        const v = c.ld(G.K_E, osz), vh = osz === 8 ? c.vh : 0;
-        f[x] = v; f[x + 1] = vh; f[x + 2] = 0; f[x + 3] = 0;
-      } else c.st(G.K_E, osz, f[x]!, f[x + 1]!);
-      return;
-    }
-    case G.OP_SSE_LOGIC: {
-      simdCheck(c);
-      const f = c.fx32;
-      const d = 40 + 4 * c.d.reg;
-      let s0: number, s1: number, s2: number, s3: number;
-      if (c.d.mod === 3) {
-        const x = 40 + 4 * c.d.rm;
-        s0 = f[x]!; s1 = f[x + 1]!; s2 = f[x + 2]!; s3 = f[x + 3]!;
-      } else {
-        c.calcEa();
-        if (c.eaLo & 15) throw gp('misaligned 16-byte SSE memory operand');
-        s0 = c.rd(c.d.seg, c.eaLo, c.eaHi, 8); s1 = c.vh;
-        s2 = c.rd(c.d.seg, (c.eaLo + 8) | 0, c.eaHi, 8); s3 = c.vh;
-      }
-      switch (c.d.arg) {
-        case 0: f[d] &= s0; f[d + 1] &= s1; f[d + 2] &= s2; f[d + 3] &= s3; break;
-        case 1: f[d] = ~f[d]! & s0; f[d + 1] = ~f[d + 1]! & s1; f[d + 2] = ~f[d + 2]! & s2; f[d + 3] = ~f[d + 3]! & s3; break;
-        case 2: f[d] |= s0; f[d + 1] |= s1; f[d + 2] |= s2; f[d + 3] |= s3; break;
-        default: f[d] ^= s0; f[d + 1] ^= s1; f[d + 2] ^= s2; f[d + 3] ^= s3;
-      }
-      return;
-    }
+    case G.OP_SSE_MOVD: sseMovd(c); return;
+    case G.OP_SSE_LOGIC: sseLogic(c); return;
     case G.OP_XSAVE: case G.OP_XRSTOR: xsave(c, op === G.OP_XSAVE); return;
     case G.OP_XSAVEOPT:
       // XSAVEOPT = XSAVE with optional init/modified optimizations (SDM Vol. 1 §13.9): a full
@@ -1293,7 +1305,7 @@ function execExtended(c: Cpu, op: number): void {
 }
 
 /** SSE_MOV (arg: width 0=128/1=64/2=32 in bits 0-1, store bit 2, aligned bit 3, zext bit 4) */
-function sseMov(c: Cpu): void {
+export function sseMov(c: Cpu): void {
   simdCheck(c);
   const f = c.fx32;
   const a = c.d.arg;

@@ -323,8 +323,10 @@ test('x87: a pending unmasked exception raises #MF at the next x87 instruction (
     `${zero}fnstenv [r12+64]\nfninit\nfld1`, // FNSTENV does not wait; FNINIT clears the pending exception
     `${zero}fld1`,
     `${zero}fnstenv [r12+64]\nfld1`, // FNSTENV masks the exceptions but ES stays set
+    `${zero}fwait`, // WAIT/FWAIT checks for a pending unmasked exception too
+    `${zero}fnclex\nfwait`, // FNCLEX clears ES: nothing pending
   ], enableFeatures);
-  assert.deepEqual(rbx, [0, MF, MF]);
+  assert.deepEqual(rbx, [0, MF, MF, MF, 0]);
   assert.equal(g.dv.getUint16(SCRATCH + 64 + 4, true) & 0x80ff, 0x8084, 'stored FSW: ZE, ES, B');
   // CR0.NE=0 would signal FERR# (IRQ 13), which is not modelled: an internal error, not a guess
   const legacy = runCases([`${zero}fld1`], (g2) => { enableFeatures(g2); setCr0(g2, 0x20n); });
