@@ -99,6 +99,12 @@ export const BACKEND_ONLY: Readonly<Record<string, { backend: string; why: strin
     backend: 'kvm',
     why: 'the only write-only MSRs are KVM paravirtual ones (MSR_KVM_WALL_CLOCK*), which the interpreter does not offer',
   },
+  'xcr0.avx-without-sse': {
+    backend: 'kvm',
+    why:
+      'needs a guest offered AVX (XCR0 bit 2 valid); the interpreter executes no VEX SIMD, so it does not offer AVX and ' +
+      'XCR0 bit 2 is refused there as unsupported instead',
+  },
   'msr.not-implemented-by-host': {
     backend: 'kvm',
     why: "decided by KVM_GET_MSR_INDEX_LIST of the host's KVM; the interpreter implements every MSR it advertises",
