@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IDT_BASE, assemble, haveAssembler, makeGuest } from './testing/harness.ts';
 import {
-  CaseWriter, GUEST_PROLOGUE, installGates, F32_SPECIAL, F64_SPECIAL, MXCSR_ALL, MXCSR_FEW, REC, body, haveGcc, hostHas, randF32, randF64, rng, runNative, type Form,
+  CaseWriter, GUEST_PROLOGUE, installGates, F32_SPECIAL, F64_SPECIAL, MXCSR_ALL, MXCSR_FEW, ORG, REC, SCRATCH, body, haveGcc, hostHas, randF32, randF64, rng, runBothWays, type Form,
 } from './testing/simd-fp-host.ts';
 import { FEATURE_NAMES } from './decoder.generated.ts';
 import { readFileSync } from 'node:fs';
@@ -22,7 +22,6 @@ import { rcp, rsqrt } from './simd-fp.ts';
 const cpuinfo = ((): string => { try { return readFileSync('/proc/cpuinfo', 'utf8'); } catch { return ''; } })();
 import type { Guest } from './testing/harness.ts';
 
-const ORG = 0x200000, IN = 0x1000000, SCRATCH = 0x1f00000;
 
 /** enable features the default interpreter CPUID does not offer (pni = SSE3 has no gate entry yet, SSE4.1) */
 /** the guest CPUID without SSE3 (1:ECX[0]) and SSE4.1 (1:ECX[19]), set through the vCPU API */
@@ -268,34 +267,13 @@ test('floating-point SSE instructions agree with the host CPU (all result bits, 
   const fs = forms();
   const total = fs.reduce((n, f) => n + f.cases.length, 0);
   if (process.env.FP_SIZES) console.log(fs.map((f) => `${f.name}:${f.cases.length / REC}`).join(" "), total);
-  const input = new Uint8Array(total);
-  let o = 0;
-  for (const f of fs) { input.set(f.cases, o); o += f.cases.length; }
-  const src = body(fs);
-  const native = runNative(src, input);
-  assert.equal(native.length, total);
-  // the interpreter runs the forms in batches that fit the test guest's memory
-  const out = new Uint8Array(total);
-  for (let first = 0, off = 0; first < fs.length;) {
-    let last = first, bytes = 0;
-    while (last < fs.length && (last === first || bytes + fs[last]!.cases.length <= 6 << 20)) bytes += fs[last++]!.cases.length;
-    const batch = fs.slice(first, last);
-    const g = makeGuest(assemble(`${GUEST_PROLOGUE}\nmov rsi, ${IN}\nmov rdi, ${IN + (8 << 20)}\nmov r12, ${SCRATCH}\n${body(batch)}\nhlt`, 64, ORG), 'long', undefined, 100_000_000, ORG);
-    enableFeatures(g);
-    installGates(g.dv, IDT_BASE, ORG);
-    g.mem.set(input.subarray(off, off + bytes), IN);
-    const { exit } = g.runToHalt();
-    assert.equal(exit.reason, 'hlt', `${batch[0]!.name}..: ${JSON.stringify(exit, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`);
-    out.set(g.mem.subarray(IN + (8 << 20), IN + (8 << 20) + bytes), off);
-    off += bytes;
-    first = last;
-  }
+  const { input, native, interp: out } = runBothWays(fs, body, enableFeatures);
   const hv = new DataView(native.buffer, native.byteOffset, native.length);
   const mv = new DataView(out.buffer);
   const iv = new DataView(input.buffer);
   const fails = new Map<string, string[]>();
   let nfail = 0;
-  o = 0;
+  let o = 0;
   const hex = (dv: DataView, off: number): string => {
     const w: string[] = [];
     for (let i = 0; i < REC; i += 4) w.push(dv.getUint32(off + i, true).toString(16).padStart(8, '0'));

@@ -9,11 +9,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IDT_BASE, assemble, haveAssembler, makeGuest, type Guest } from './testing/harness.ts';
-import { GUEST_PROLOGUE, installGates, haveGcc, rng, runNative, F32_SPECIAL, F64_SPECIAL } from './testing/simd-fp-host.ts';
+import { GUEST_PROLOGUE, ORG, SCRATCH, installGates, haveGcc, rng, runBothWays, F32_SPECIAL, F64_SPECIAL } from './testing/simd-fp-host.ts';
 import { XCaseWriter, XREC, xbody, xdiff, xhex, type Ext, type XForm } from './testing/x87-host.ts';
 import { FEATURE_NAMES } from './decoder.generated.ts';
 
-const ORG = 0x200000, IN = 0x1000000, SCRATCH = 0x1f00000;
 const C0 = 0x100, C2 = 0x400, C3 = 0x4000, CC = C0 | C2 | C3;
 
 function enableFeatures(g: Guest): void {
@@ -227,32 +226,13 @@ test('x87 instructions agree with the host CPU (FSW, tags, registers, memory, RF
   const fs = forms().filter((f) => !only || f.name.startsWith(only));
   const total = fs.reduce((n, f) => n + f.cases.length, 0);
   if (process.env.X87_SIZES) console.log(`${fs.length} forms, ${total / XREC} cases`);
-  const input = new Uint8Array(total);
-  let o = 0;
-  for (const f of fs) { input.set(f.cases, o); o += f.cases.length; }
-  const native = runNative(xbody(fs), input);
-  assert.equal(native.length, total);
-  const out = new Uint8Array(total);
-  for (let first = 0, off = 0; first < fs.length;) {
-    let last = first, bytes = 0;
-    while (last < fs.length && (last === first || bytes + fs[last]!.cases.length <= 6 << 20)) bytes += fs[last++]!.cases.length;
-    const batch = fs.slice(first, last);
-    const g = makeGuest(assemble(`${GUEST_PROLOGUE}\nmov rsi, ${IN}\nmov rdi, ${IN + (8 << 20)}\nmov r12, ${SCRATCH}\n${xbody(batch)}\nhlt`, 64, ORG), 'long', undefined, 100_000_000, ORG);
-    enableFeatures(g);
-    installGates(g.dv, IDT_BASE, ORG);
-    g.mem.set(input.subarray(off, off + bytes), IN);
-    const { exit } = g.runToHalt();
-    assert.equal(exit.reason, 'hlt', `${batch[0]!.name}..: ${JSON.stringify(exit, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`);
-    out.set(g.mem.subarray(IN + (8 << 20), IN + (8 << 20) + bytes), off);
-    off += bytes;
-    first = last;
-  }
+  const { input, native, interp: out } = runBothWays(fs, xbody, enableFeatures);
   const hv = new DataView(native.buffer, native.byteOffset, native.length);
   const mv = new DataView(out.buffer), iv = new DataView(input.buffer);
   const fails = new Map<string, string[]>();
   const counts = new Map<string, number>();
   let nfail = 0;
-  o = 0;
+  let o = 0;
   for (const f of fs) {
     const n = f.cases.length / XREC;
     for (let i = 0; i < n; i++, o += XREC) {

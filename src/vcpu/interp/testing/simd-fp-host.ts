@@ -7,6 +7,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { IDT_BASE, assemble, makeGuest, type Guest } from './harness.ts';
+
+/** guest layout of the host-comparison tests: code at ORG, input records at IN (outputs 8 MiB above), scratch */
+export const ORG = 0x200000, IN = 0x1000000, SCRATCH = 0x1f00000;
 
 /** input record: XMM0 @0, XMM1 @16, XMM2 @32, MXCSR @48, RAX @56; output: XMM0-2, RAX @48, MXCSR @56, RFLAGS @60 */
 export const REC = 64;
@@ -227,4 +231,38 @@ export class CaseWriter {
   bytes(): Uint8Array {
     return this.buf.slice(0, this.n * REC);
   }
+}
+
+/**
+ * Run the case records of `forms` natively (runNative) and on the interpreter, the latter in batches that
+ * fit the test guest's memory (RSI = input records, RDI = output records, R12 = scratch); returns the input
+ * and both outputs, record for record.
+ */
+export function runBothWays<F extends { name: string; cases: Uint8Array }>(
+  forms: F[], bodyOf: (fs: F[]) => string, setup: (g: Guest) => void,
+): { input: Uint8Array; native: Buffer; interp: Uint8Array } {
+  const total = forms.reduce((n, f) => n + f.cases.length, 0);
+  const input = new Uint8Array(total);
+  let o = 0;
+  for (const f of forms) { input.set(f.cases, o); o += f.cases.length; }
+  const native = runNative(bodyOf(forms), input);
+  if (native.length !== total) throw new Error(`native harness returned ${native.length} bytes, expected ${total}`);
+  const interp = new Uint8Array(total);
+  for (let first = 0, off = 0; first < forms.length;) {
+    let last = first, bytes = 0;
+    while (last < forms.length && (last === first || bytes + forms[last]!.cases.length <= 6 << 20)) bytes += forms[last++]!.cases.length;
+    const batch = forms.slice(first, last);
+    const g = makeGuest(assemble(`${GUEST_PROLOGUE}\nmov rsi, ${IN}\nmov rdi, ${IN + (8 << 20)}\nmov r12, ${SCRATCH}\n${bodyOf(batch)}\nhlt`, 64, ORG), 'long', undefined, 100_000_000, ORG);
+    setup(g);
+    installGates(g.dv, IDT_BASE, ORG);
+    g.mem.set(input.subarray(off, off + bytes), IN);
+    const { exit } = g.runToHalt();
+    if (exit.reason !== 'hlt') {
+      throw new Error(`${batch[0]!.name}..: ${JSON.stringify(exit, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`);
+    }
+    interp.set(g.mem.subarray(IN + (8 << 20), IN + (8 << 20) + bytes), off);
+    off += bytes;
+    first = last;
+  }
+  return { input, native, interp };
 }
