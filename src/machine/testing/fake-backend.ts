@@ -18,6 +18,7 @@ import type {
   Xcr,
 } from '../../vcpu/backend.ts';
 import type { CpuidEntry } from '../../arch/x86/cpuid/table.ts';
+import { zeroRegs } from '../../loaders/boot/boot-state.ts';
 
 /** One step of the script: an exit, or a function of the vCPU producing one (it may mutate state). */
 export type ScriptStep = VcpuExit | ((vcpu: FakeVcpu) => VcpuExit);
@@ -63,26 +64,8 @@ export function resetSregs(): Sregs {
 }
 
 export class FakeVcpu implements Vcpu {
-  regs: Regs = {
-    rax: 0n,
-    rbx: 0n,
-    rcx: 0n,
-    rdx: 0n,
-    rsi: 0n,
-    rdi: 0n,
-    rsp: 0n,
-    rbp: 0n,
-    r8: 0n,
-    r9: 0n,
-    r10: 0n,
-    r11: 0n,
-    r12: 0n,
-    r13: 0n,
-    r14: 0n,
-    r15: 0n,
-    rip: 0xfff0n,
-    rflags: 2n,
-  };
+  regs: Regs = { ...zeroRegs(), rip: 0xfff0n, rflags: 2n };
+
   sregs: Sregs = resetSregs();
   cpuid: CpuidEntry[] = [];
   injected: number[] = [];
