@@ -25,6 +25,11 @@ async function interpBackend(): Promise<Backend> {
   return (await import('../vcpu/interp/index.ts')).createInterpBackend();
 }
 
+/** the backend a test cell runs on: KVM (or the reason it is skipped) or the interpreter */
+async function backendFor(which: 'kvm' | 'interp', runSliceMs?: number): Promise<{ backend?: Backend; skip?: string }> {
+  return which === 'kvm' ? kvmBackend(runSliceMs) : { backend: await interpBackend() };
+}
+
 async function boot(
   backend: Backend,
   image: BootImage,
@@ -284,14 +289,9 @@ for (const which of ['kvm', 'interp'] as const) {
   test(`e2e ${which}: serial input reaches the guest through the UART (IN exits filled by the machine)`, async (t) => {
     const a = assemble(ECHO_SRC, 0x100000);
     if (!a.ok) return t.skip(a.reason);
-    let backend: Backend;
-    if (which === 'kvm') {
-      const k = await kvmBackend();
-      if (!k.backend) return t.skip(k.skip);
-      backend = k.backend;
-    } else {
-      backend = await interpBackend();
-    }
+    const k = await backendFor(which);
+    if (!k.backend) return t.skip(k.skip);
+    const backend = k.backend;
     const r = await boot(
       backend,
       { kind: 'flat', image: a.code, address: 0x100000, mode: 'long64' },
@@ -304,14 +304,9 @@ for (const which of ['kvm', 'interp'] as const) {
   });
 
   test(`e2e ${which}: multiboot ELF32 multiboot32 entry sees EAX magic and the info structure in EBX`, async (t) => {
-    let backend: Backend;
-    if (which === 'kvm') {
-      const k = await kvmBackend();
-      if (!k.backend) return t.skip(k.skip);
-      backend = k.backend;
-    } else {
-      backend = await interpBackend();
-    }
+    const k = await backendFor(which);
+    if (!k.backend) return t.skip(k.skip);
+    const backend = k.backend;
     const r = await boot(backend, {
       kind: 'multiboot',
       image: multiboot32Image(),
@@ -326,14 +321,9 @@ for (const which of ['kvm', 'interp'] as const) {
   test(`e2e ${which}: periodic PIT tick through the PIC into a long-mode IDT handler`, async (t) => {
     const a = assemble(TICK_SRC, 0x100000);
     if (!a.ok) return t.skip(a.reason);
-    let backend: Backend;
-    if (which === 'kvm') {
-      const k = await kvmBackend();
-      if (!k.backend) return t.skip(k.skip);
-      backend = k.backend;
-    } else {
-      backend = await interpBackend();
-    }
+    const k = await backendFor(which);
+    if (!k.backend) return t.skip(k.skip);
+    const backend = k.backend;
     const r = await boot(backend, { kind: 'flat', image: a.code, address: 0x100000, mode: 'long64' });
     assert.equal(r.outcome, 'debug-exit', r.detail);
     assert.equal(r.serial, 'T');
@@ -344,14 +334,9 @@ for (const which of ['kvm', 'interp'] as const) {
     assert.notEqual(BUSY_TICK_SRC, TICK_SRC, 'the HLT was removed from the wait loop');
     const a = assemble(BUSY_TICK_SRC, 0x100000);
     if (!a.ok) return t.skip(a.reason);
-    let backend: Backend;
-    if (which === 'kvm') {
-      const k = await kvmBackend();
-      if (!k.backend) return t.skip(k.skip);
-      backend = k.backend;
-    } else {
-      backend = await interpBackend();
-    }
+    const k = await backendFor(which);
+    if (!k.backend) return t.skip(k.skip);
+    const backend = k.backend;
     const r = await boot(backend, { kind: 'flat', image: a.code, address: 0x100000, mode: 'long64' });
     assert.equal(r.outcome, 'debug-exit', r.detail);
     assert.equal(r.serial, 'T');
