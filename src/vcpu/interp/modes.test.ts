@@ -31,6 +31,16 @@ function installIdt(g: Guest, presentMask = (_v: number) => true): void {
     g.dv.setUint32(e + 12, 0, true);
   }
 }
+/** TSS.RSP0 = 0x90000, then IRETQ to CPL 3 at the label `user` (CS 0x23, SS 0x2b, RSP 0x70000, IF=0) */
+const TO_CPL3 = `mov qword ptr [0x704], 0x90000
+    push 0x2b
+    push 0x70000
+    push 0x2
+    push 0x23
+    lea rax, [rip + user]
+    push rax
+    iretq`;
+
 function longGuest(body: string, present?: (v: number) => boolean): Guest {
   const g = makeGuest(assemble(`${body}\n hlt\n${handlers()}`));
   installIdt(g, present);
@@ -499,14 +509,7 @@ test('UMIP: SGDT at CPL 3 with CR4.UMIP is #GP(0); at CPL 0 it works', { skip },
     bts rax, 11
     mov cr4, rax
     sgdt [0x200000]
-    mov qword ptr [0x704], 0x90000
-    push 0x2b
-    push 0x70000
-    push 0x2
-    push 0x23
-    lea rax, [rip + user]
-    push rax
-    iretq
+    ${TO_CPL3}
   user:
     sgdt [0x200010]
   `);
@@ -560,14 +563,7 @@ test('XSAVE/XRSTOR (standard format, x87+SSE): state round trip, XSTATE_BV, init
 
 test('far CALL through a 64-bit call gate from CPL 3 to CPL 0 switches to TSS.RSP0; RETFQ returns to CPL 3', { skip }, () => {
   const g = longGuest(`
-    mov qword ptr [0x704], 0x90000
-    push 0x2b
-    push 0x70000
-    push 0x2
-    push 0x23
-    lea rax, [rip + user]
-    push rax
-    iretq
+    ${TO_CPL3}
   user:
     call fword ptr [rip + fp]
     mov rbx, cs
@@ -600,14 +596,7 @@ test('far CALL through a 64-bit call gate from CPL 3 to CPL 0 switches to TSS.RS
 
 test('TSS I/O permission bitmap at CPL 3 > IOPL: a clear bit allows the port, a set bit is #GP(0)', { skip }, () => {
   const g = longGuest(`
-    mov qword ptr [0x704], 0x90000
-    push 0x2b
-    push 0x70000
-    push 0x2
-    push 0x23
-    lea rax, [rip + user]
-    push rax
-    iretq
+    ${TO_CPL3}
   user:
     in al, 0x80
     mov rbx, 1
