@@ -5,7 +5,7 @@
 // reports takeInit() / mpState 'sipi-received' (devices/lapic/lapic.ts).
 
 import type { Regs, Segment, Sregs } from '../vcpu/backend.ts';
-import { zeroRegs } from '../loaders/boot/boot-state.ts';
+import { realSegment, zeroRegs } from '../loaders/boot/boot-state.ts';
 
 /** CR0 after INIT: CD | NW | ET (SDM Table 9-1; INIT leaves CD/NW as they were, power-up sets them). */
 export const CR0_AFTER_INIT = 0x60000010n;
@@ -14,20 +14,7 @@ export const RESET_VECTOR_BASE = 0xffff0000n;
 export const RESET_VECTOR_IP = 0xfff0n;
 
 function realSeg(selector: number, base: bigint, code: boolean): Segment {
-  return {
-    base,
-    limit: 0xffff,
-    selector,
-    type: code ? 0xb : 0x3,
-    present: true,
-    dpl: 0,
-    db: false,
-    s: true,
-    l: false,
-    g: false,
-    avl: false,
-    unusable: false,
-  };
+  return realSegment(selector, base, code ? 0xb : 0x3);
 }
 
 function realModeSregs(cs: Segment): Partial<Sregs> {

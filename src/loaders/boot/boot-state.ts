@@ -91,6 +91,24 @@ export function zeroRegs(): Regs {
   };
 }
 
+/** A real-mode segment: 64 KiB at `base`, present, DPL 0, 16-bit (type 0xB code, 0x3 data). */
+export function realSegment(selector: number, base: bigint, type: number): Segment {
+  return {
+    base,
+    limit: 0xffff,
+    selector,
+    type,
+    present: true,
+    dpl: 0,
+    db: false,
+    s: true,
+    l: false,
+    g: false,
+    avl: false,
+    unusable: false,
+  };
+}
+
 /** A flat 4 GiB code or data segment (base 0, G=1, present, DPL 0). */
 export function seg(selector: number, type: number, code64: boolean, db: boolean): Segment {
   return {
@@ -262,20 +280,7 @@ export function realMode16Sregs(base: number): Partial<Sregs> {
       `real-mode load address ${hex(base)} must be 16-byte aligned and below 1 MiB`,
     );
   }
-  const s = (sel: number, type: number): Segment => ({
-    base: BigInt(sel << 4),
-    limit: 0xffff,
-    selector: sel,
-    type,
-    present: true,
-    dpl: 0,
-    db: false,
-    s: true,
-    l: false,
-    g: false,
-    avl: false,
-    unusable: false,
-  });
+  const s = (sel: number, type: number): Segment => realSegment(sel, BigInt(sel << 4), type);
   const data = s(base >> 4, 0x3);
   return {
     cs: s(base >> 4, 0xb),

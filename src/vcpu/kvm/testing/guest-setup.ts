@@ -4,6 +4,7 @@
 // memory. Works on any Backend.
 
 import type { Segment, Sregs, Vcpu } from '../../backend.ts';
+import { seg } from '../../../loaders/boot/boot-state.ts';
 
 export const GDT_ADDR = 0x500;
 /** PML4 at 0x9000, PDPT at 0xa000, PD at 0xb000: 1 GiB identity-mapped with 2 MiB pages. */
@@ -19,22 +20,6 @@ const EFER_LMA = 1n << 10n;
 
 export type GuestMode = 'real' | 'protected32' | 'long64';
 
-function seg(selector: number, type: number, code64: boolean, db: boolean): Segment {
-  return {
-    base: 0n,
-    limit: 0xffffffff,
-    selector,
-    type,
-    present: true,
-    dpl: 0,
-    db,
-    s: true,
-    l: code64,
-    g: true,
-    avl: false,
-    unusable: false,
-  };
-}
 
 /** A GDT descriptor for a flat 4 GiB segment (SDM Vol. 3A Figure 3-8). */
 function descriptor(type: number, l: boolean, db: boolean): bigint {
