@@ -6,13 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BackendError, type Vcpu, type VcpuExit, type Vm } from '../backend.ts';
 import { createInterpBackend } from './index.ts';
+import { HLT, WRMSR, RDMSR, movEcx, movEax, movEdx } from './testing/realmode-bytes.ts';
 
-const HLT = [0xf4];
-const WRMSR = [0x0f, 0x30];
-const RDMSR = [0x0f, 0x32];
-const movEcx = (n: number): number[] => [0x66, 0xb9, n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24];
-const movEax = (n: number): number[] => [0x66, 0xb8, n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24];
-const movEdx = (n: number): number[] => [0x66, 0xba, n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24];
 
 /** Real mode, CS base 0, code at 0x7c00; the #GP vector (IVT entry 13) points at 0x0000:0x9000 (hlt). */
 function realMode(code: number[]): { vm: Vm; v: Vcpu; mem: Uint8Array } {

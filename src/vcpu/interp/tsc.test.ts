@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BackendError, type Vcpu, type Vm } from '../backend.ts';
 import { createInterpBackend } from './index.ts';
+import { RDTSC, HLT, WRMSR, RDMSR, movEcx, movEax, movEdx } from './testing/realmode-bytes.ts';
 
 const TSC = 0x10;
 const TSC_ADJUST = 0x3b;
@@ -31,14 +32,6 @@ function realMode(code: number[], withClock?: { hz: number; now: { ns: number } 
   return { vm, v };
 }
 
-const RDTSC = [0x0f, 0x31];
-const HLT = [0xf4];
-const WRMSR = [0x0f, 0x30];
-const RDMSR = [0x0f, 0x32];
-/** mov ecx, imm32 (66 b9 imm32 in real mode) */
-const movEcx = (n: number): number[] => [0x66, 0xb9, n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24];
-const movEax = (n: number): number[] => [0x66, 0xb8, n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24];
-const movEdx = (n: number): number[] => [0x66, 0xba, n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24];
 /** mov esi, eax; mov edi, edx */
 const SAVE = [0x66, 0x89, 0xc6, 0x66, 0x89, 0xd7];
 
