@@ -205,21 +205,6 @@ export interface Machine {
 const MAX_REBOOTS = 8;
 /** Yield to the event loop (serial input, signals) at least every this many exits. */
 const YIELD_EVERY_EXITS = 256;
-/**
- * The run loop polls the timer devices and serial input after every exit that may have touched a
- * device, and otherwise (port I/O to ports no timer or input path depends on) once this much clock
- * time has passed since the last poll: a timer is then late by at most this, far less than the
- * vCPU's own run slice between exits when it computes.
- */
-const POLL_EVERY_NS = 20_000;
-const CLOCK_EVERY_INERT_EXITS = 8;
-
-/** Ports whose accesses change nothing the device poll looks at: the POST code sink and COM1's
- *  scratch register (PC16550D "Scratchpad Register") */
-function pollInertPort(port: number): boolean {
-  return port === 0x80 || port === COM1_BASE + 7;
-}
-
 interface Stop {
   outcome: RunOutcome;
   detail: string;
@@ -890,10 +875,6 @@ class PcMachine implements Machine {
     let exits = 0;
     let sinceYield = 0;
     let cur = 0;
-    // device polling (POLL_EVERY_NS): when it was last done, and whether the last exit asks for it
-    let polledNs = 0;
-    let pollNow = true;
-    let inertExits = 0;
 
     const finish = (s: Stop): RunResult => {
       sliced.forEach((x, i) => {
@@ -920,22 +901,13 @@ class PcMachine implements Machine {
           this.reset();
         }
         if (this.stop) return finish(this.stop);
-        // reading the host clock costs as much as a short exit: after a run of inert port exits it
-        // is read every CLOCK_EVERY_INERT_EXITS exits only
-        if (pollNow || ++inertExits >= CLOCK_EVERY_INERT_EXITS) {
-          inertExits = 0;
-          const now = this.clock.nowNs();
-          if (pollNow || now - polledNs >= POLL_EVERY_NS || now < polledNs) {
-            this.pollDevices(now);
-            polledNs = now;
-            pollNow = false;
-          }
-          if (now >= deadline)
-            return finish({
-              outcome: 'timeout',
-              detail: `the guest did not finish within ${opts.timeoutMs} ms`,
-            });
-        }
+        const now = this.clock.nowNs();
+        this.pollDevices(now);
+        if (now >= deadline)
+          return finish({
+            outcome: 'timeout',
+            detail: `the guest did not finish within ${opts.timeoutMs} ms`,
+          });
         if (opts.maxExits !== undefined && exits >= opts.maxExits)
           return finish({ outcome: 'timeout', detail: `exit budget of ${opts.maxExits} exits used up` });
         if (
@@ -953,7 +925,6 @@ class PcMachine implements Machine {
           const w = await this.waitWhileHalted(deadline);
           if (w) return finish(w);
           sinceYield = 0;
-          pollNow = true;
           continue;
         }
         cur = next;
@@ -981,7 +952,6 @@ class PcMachine implements Machine {
         exits++;
         sinceYield++;
         const r = this.dispatch(exit, s);
-        if (exit.reason !== 'io' || !pollInertPort(exit.port)) pollNow = true;
         if (r === 'halt') {
           s.halted = true;
           cur = (cur + 1) % this.slots.length;
@@ -989,7 +959,6 @@ class PcMachine implements Machine {
           if (r === 'yield') cur = (cur + 1) % this.slots.length;
           sinceYield = 0;
           await new Promise<void>((res) => setImmediate(res));
-          pollNow = true; // serial input may have arrived
         }
       }
     } catch (e) {
