@@ -266,7 +266,6 @@ const hostOk = haveGcc && haveAssembler() && hostHas('sse4_1') && hostHas('pni')
 test('floating-point SSE instructions agree with the host CPU (all result bits, RAX/RFLAGS, MXCSR)', { skip: !hostOk && 'needs gcc, as and a host with SSE3/SSE4.1' }, () => {
   const fs = forms();
   const total = fs.reduce((n, f) => n + f.cases.length, 0);
-  if (process.env.FP_SIZES) console.log(fs.map((f) => `${f.name}:${f.cases.length / REC}`).join(" "), total);
   const { input, native, interp: out } = runBothWays(fs, body, enableFeatures);
   const hv = new DataView(native.buffer, native.byteOffset, native.length);
   const mv = new DataView(out.buffer);

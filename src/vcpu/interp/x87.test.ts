@@ -225,7 +225,6 @@ test('x87 instructions agree with the host CPU (FSW, tags, registers, memory, RF
   const only = process.env.X87_FORM;
   const fs = forms().filter((f) => !only || f.name.startsWith(only));
   const total = fs.reduce((n, f) => n + f.cases.length, 0);
-  if (process.env.X87_SIZES) console.log(`${fs.length} forms, ${total / XREC} cases`);
   const { input, native, interp: out } = runBothWays(fs, xbody, enableFeatures);
   const hv = new DataView(native.buffer, native.byteOffset, native.length);
   const mv = new DataView(out.buffer), iv = new DataView(input.buffer);
